@@ -1,0 +1,68 @@
+# Loopmall — the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP_BASE := $(VENV)/.installed-base
+STAMP_DEV := $(VENV)/.installed-dev
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: demo test lint format bench bench-full install install-dev browser serve migrate clean typecheck
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP_BASE): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml $(STAMP_BASE)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP_BASE)
+
+install-dev: $(STAMP_DEV)
+
+## demo: install, migrate SQLite under var/, load the demo world, serve on 127.0.0.1:8000
+demo: install
+	$(BIN)/loopmall demo --serve
+
+serve: install
+	$(BIN)/loopmall serve
+
+migrate: install
+	$(BIN)/loopmall db upgrade
+
+## browser: Debian's Chromium for the Playwright tests (never a downloaded browser)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench migrations
+	$(BIN)/ruff format --check src tests bench migrations
+
+format: install-dev
+	$(BIN)/ruff format src tests bench migrations
+	$(BIN)/ruff check --fix src tests bench migrations
+
+typecheck: install-dev
+	$(BIN)/mypy src
+
+## test: lint and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
+## required when CI=true)
+test: install-dev browser lint
+	$(BIN)/pytest -q
+
+## bench: small sizes by default; `make bench-full` (or BENCH_ARGS=--full) for full sizes
+bench: install-dev
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-full: install-dev
+	$(BIN)/python -m bench --full
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache

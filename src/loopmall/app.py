@@ -1,0 +1,215 @@
+"""create_app(): settings → engine → routers, pages, middleware, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from loopmall import __version__
+from loopmall.config import Settings, get_settings
+from loopmall.core import jobs, migrate
+from loopmall.core.errors import LoopmallError, Unauthorized
+from loopmall.core.outbox import Dispatcher
+from loopmall.core.state import AppState
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+# Each module defines `router`; API routers mount under /api/v1, page routers at the root.
+API_MODULES = (
+    "loopmall.identity.api",
+    "loopmall.merchants.api",
+    "loopmall.catalog.api",
+    "loopmall.inventory.api",
+    "loopmall.imports.api",
+)
+PAGE_MODULES = (
+    "loopmall.identity.pages",
+    "loopmall.merchants.pages",
+    "loopmall.catalog.pages",
+    "loopmall.inventory.pages",
+    "loopmall.imports.pages",
+)
+# Modules that register outbox subscribers and periodic jobs when imported.
+HANDLER_MODULES = (
+    "loopmall.core.jobs_core",
+    "loopmall.inventory.jobs",
+)
+
+
+def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "type": f"https://loopmall.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    body.update(extra)
+    return body
+
+
+def _wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _error_response(request: Request, status: int, body: dict[str, Any]) -> Response:
+    headers: dict[str, str] = {}
+    if "retry_after" in body:
+        headers["Retry-After"] = str(body["retry_after"])
+    if _wants_html(request):
+        if status == 401 and request.url.path.startswith("/console"):
+            return RedirectResponse(
+                f"/console/login?next={quote(str(request.url.path))}", status_code=303
+            )
+        from loopmall.web.templating import render
+
+        return render(request, "web/error.html", body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoopmallError)
+    async def domain_error(request: Request, exc: LoopmallError) -> Response:
+        body = exc.to_problem(instance=request.url.path)
+        response = _error_response(request, exc.status, body)
+        if isinstance(exc, Unauthorized) and response.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        detail = f"{'.'.join(first['loc'])}: {first['msg']}" if errors else "Invalid request"
+        body = _problem(422, "validation_failed", "The request is not valid", detail, errors=errors)
+        return _error_response(request, 422, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request",
+                 413: "payload_too_large"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        body = _problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+        response = _error_response(request, exc.status_code, body)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = _problem(500, "internal_error", "Internal error",
+                        "Something went wrong on our side; it has been logged.")
+        return _error_response(request, 500, body)
+
+
+def _load(modules: tuple[str, ...]) -> list[Any]:
+    return [importlib.import_module(name) for name in modules]
+
+
+def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    run_background = settings.run_background if background is None else background
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.auto_migrate:
+            await asyncio.to_thread(migrate.upgrade, settings.effective_database_url)
+        state = AppState.build(settings)
+        app.state.loopmall = state
+        tasks: list[asyncio.Task[None]] = []
+        dispatcher = Dispatcher(
+            state.write_factory,
+            poll_seconds=settings.outbox_poll_seconds,
+            use_skip_locked=not state.is_sqlite,
+        )
+        state.extras["dispatcher"] = dispatcher
+        if run_background:
+            dispatcher.start()
+            tasks = jobs.start_all(state)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await dispatcher.stop()
+            await state.close()
+
+    app = FastAPI(
+        title="Loopmall",
+        version=__version__,
+        description="Multi-tenant social commerce + O2O platform. Errors are "
+        "application/problem+json with a stable `code`.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    _load(HANDLER_MODULES)
+    for module in _load(API_MODULES):
+        app.include_router(module.router, prefix="/api/v1")
+    for module in _load(PAGE_MODULES):
+        app.include_router(module.router, include_in_schema=False)
+
+    static = Path(__file__).parent / "web" / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    uploads = settings.upload_dir
+    uploads.mkdir(parents=True, exist_ok=True)
+    app.mount("/uploads", StaticFiles(directory=uploads), name="uploads")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
+    async def readyz(request: Request) -> Response:
+        """Readiness: the database (and Redis, when configured) answer."""
+        state: AppState = request.app.state.loopmall
+        checks: dict[str, str] = {}
+        try:
+            async with state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        if state.redis is not None:
+            try:
+                await state.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"error: {type(exc).__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console", status_code=307)
+
+    return app

@@ -1,0 +1,1 @@
+"""Catalog tables: categories, products (SPU), SKUs, images, channel prices."""

@@ -1,0 +1,90 @@
+"""`loopmall …`: serve, worker, db, demo, import, operator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+from rich.console import Console
+
+from loopmall.config import get_settings
+from loopmall.core import migrate
+
+app = typer.Typer(help="Loopmall: social commerce + O2O platform", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url, revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    migrate.downgrade(get_settings().effective_database_url, revision)
+    console.print(f"[yellow]database at {revision}[/yellow]")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default from LOOPMALL_HOST)"),
+    port: int = typer.Option(None, help="Port (default from LOOPMALL_PORT)"),
+) -> None:
+    """Serve the app (migrates the embedded database first)."""
+    import uvicorn
+
+    from loopmall.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the outbox dispatcher and periodic jobs without serving HTTP (production)."""
+    from loopmall.app import HANDLER_MODULES, _load
+    from loopmall.core import jobs
+    from loopmall.core.outbox import Dispatcher
+    from loopmall.core.state import AppState
+
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    _load(HANDLER_MODULES)
+
+    async def main() -> None:
+        state = AppState.build(settings)
+        dispatcher = Dispatcher(state.write_factory, poll_seconds=settings.outbox_poll_seconds,
+                                use_skip_locked=not state.is_sqlite)
+        dispatcher.start()
+        tasks = jobs.start_all(state)
+        console.print("[green]worker running[/green] (Ctrl-C to stop)")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await dispatcher.stop()
+            await state.close()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:  # pragma: no cover
+    app()

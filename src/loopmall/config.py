@@ -1,0 +1,61 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOOPMALL_", env_file=None, extra="ignore")
+
+    env: str = Field("dev", description="dev | test | prod")
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = "dev-secret-change-me"
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Sessions and login
+    session_cookie: str = "lm_session"
+    session_ttl_seconds: int = 12 * 3600
+    cookie_secure: bool = False
+    api_token_ttl_seconds: int = 30 * 24 * 3600
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+
+    # Uploads
+    upload_max_bytes: int = 5 * 1024 * 1024
+    import_max_bytes: int = 50 * 1024 * 1024
+
+    # Background work in-process (embedded default); production runs `loopmall worker`.
+    run_background: bool = True
+    outbox_poll_seconds: float = 0.5
+    hold_sweep_seconds: float = 5.0
+    auto_migrate: bool = True
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'loopmall.db').as_posix()}"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""What every domain uses: database, unit of work, tenancy, errors, ids, clock, outbox."""

@@ -1,0 +1,122 @@
+"""``Idempotency-Key`` for creating POSTs.
+
+Same key + same request → the first answer again (header ``Idempotent-Replayed: true``);
+same key + a different request → 422 ``idempotency_key_reused``. The record is inserted in
+the same transaction as the work it guards, so either both commit or neither does; two
+concurrent requests with one key serialize on the unique index and the loser replays the
+winner's answer. Keys are scoped to the caller (staff, operator or API client).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from loopmall.core import clock
+from loopmall.core.errors import IdempotencyKeyReused, ValidationFailed
+from loopmall.core.models import IdempotencyRecord
+from loopmall.core.uow import UnitOfWork
+
+HEADER = "Idempotency-Key"
+RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+async def fingerprint(request: Request) -> str:
+    body = await request.body()
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b"\0")
+    h.update(request.url.path.encode())
+    h.update(b"\0")
+    h.update(body)
+    return h.hexdigest()
+
+
+def _replay(record: IdempotencyRecord) -> JSONResponse:
+    return JSONResponse(
+        record.response_body,
+        status_code=record.status_code,
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+async def run_idempotent(
+    request: Request,
+    uow: UnitOfWork,
+    scope: str,
+    work: Callable[[], Awaitable[Any]],
+    *,
+    status_code: int = 201,
+) -> JSONResponse:
+    """Run ``work`` once per (scope, Idempotency-Key) and commit; replay otherwise.
+
+    ``work`` returns something JSON-encodable (a Pydantic model is fine). Without the
+    header the work simply runs and commits.
+    """
+    key = request.headers.get(HEADER)
+    if key is None:
+        result = jsonable_encoder(await work())
+        await uow.commit()
+        return JSONResponse(result, status_code=status_code)
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationFailed(
+            f"{HEADER} must be 1–{MAX_KEY_LENGTH} printable characters", field=HEADER
+        )
+    digest = await fingerprint(request)
+    session = uow.session
+
+    existing = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
+    )
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise IdempotencyKeyReused()
+        return _replay(existing)
+
+    record = IdempotencyRecord(
+        scope=scope, key=key, request_hash=digest, status_code=0, created_at=clock.now()
+    )
+    session.add(record)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Another request with this key committed first: answer as it did.
+        await uow.rollback()
+        winner = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
+        if winner is None or winner.request_hash != digest:
+            raise IdempotencyKeyReused() from None
+        return _replay(winner)
+
+    result = jsonable_encoder(await work())
+    record.status_code = status_code
+    record.response_body = result
+    await uow.commit()
+    return JSONResponse(result, status_code=status_code)
+
+
+async def purge_expired(uow: UnitOfWork) -> int:
+    """Forget keys older than the retention period."""
+    result = await uow.session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < clock.now() - RETENTION)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,55 @@
+"""Tenancy: a merchant is a tenant, and it is always passed explicitly (rule 3).
+
+Every tenant table mixes in :class:`TenantMixin` (a ``merchant_id`` column, indexed, with
+a foreign key to ``merchants``). Every tenant query starts from :func:`scoped`, which
+applies the merchant filter, so forgetting it takes effort. A test walks the metadata and
+fails if a table that is not on the global list lacks ``merchant_id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import ForeignKey, Select, select
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from loopmall.core.db import BigId
+
+T = TypeVar("T")
+
+# Tables that are not owned by one merchant. Everything else must carry merchant_id.
+GLOBAL_TABLES = frozenset(
+    {
+        "merchants",
+        "operators",
+        "outbox_events",
+        "idempotency_records",
+        "auth_sessions",
+        "login_attempts",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """The merchant a piece of work is for: its internal id and its public slug."""
+
+    id: int
+    slug: str
+
+
+class TenantMixin:
+    @declared_attr
+    def merchant_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(
+            BigId, ForeignKey("merchants.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+
+
+def scoped(model: type[T], tenant: Tenant, *extra: Any) -> Select[tuple[T]]:
+    """``SELECT model WHERE merchant_id = tenant`` plus any extra criteria."""
+    stmt = select(model).where(model.merchant_id == tenant.id)  # type: ignore[attr-defined]
+    if extra:
+        stmt = stmt.where(*extra)
+    return stmt

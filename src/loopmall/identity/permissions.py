@@ -1,0 +1,53 @@
+"""Roles and what they may do, in one table (CONVENTIONS rule 7)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    STORE_MANAGER = "store_manager"
+    GUIDE = "guide"
+    CASHIER = "cashier"
+
+
+class Perm(StrEnum):
+    SETTINGS_READ = "settings.read"
+    SETTINGS_WRITE = "settings.write"
+    STORES_READ = "stores.read"
+    STORES_WRITE = "stores.write"
+    STAFF_READ = "staff.read"
+    STAFF_WRITE = "staff.write"
+    CATALOG_READ = "catalog.read"
+    CATALOG_WRITE = "catalog.write"
+    INVENTORY_READ = "inventory.read"
+    INVENTORY_WRITE = "inventory.write"
+    INVENTORY_HOLD = "inventory.hold"
+    IMPORTS_RUN = "imports.run"
+
+
+_ALL = frozenset(Perm)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.OWNER: _ALL,
+    Role.MANAGER: _ALL - {Perm.SETTINGS_WRITE},
+    Role.STORE_MANAGER: frozenset(
+        {
+            Perm.STORES_READ,
+            Perm.STAFF_READ,
+            Perm.CATALOG_READ,
+            Perm.INVENTORY_READ,
+            Perm.INVENTORY_WRITE,
+            Perm.INVENTORY_HOLD,
+        }
+    ),
+    Role.GUIDE: frozenset(
+        {Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ, Perm.INVENTORY_HOLD}
+    ),
+    Role.CASHIER: frozenset({Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ}),
+}
+
+# Store roles see only the stores they are assigned to.
+STORE_SCOPED_ROLES = frozenset({Role.STORE_MANAGER, Role.GUIDE, Role.CASHIER})

@@ -1,0 +1,34 @@
+"""Request and response models for staff authentication."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class TokenRequest(BaseModel):
+    merchant: str = Field(..., min_length=1, max_length=40, description="Merchant slug")
+    phone: str = Field(..., min_length=1, max_length=20)
+    password: str = Field(..., min_length=1, max_length=200)
+    label: str = Field("", max_length=100, description="What the token is for")
+
+
+class OperatorTokenRequest(BaseModel):
+    email: str = Field(..., min_length=3, max_length=120)
+    password: str = Field(..., min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    kind: str
+    id: str
+    name: str
+    role: str | None
+    merchant: str | None
+    permissions: list[str]

@@ -1,0 +1,204 @@
+"""Staff and operator authentication: logins, sessions, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core import clock
+from loopmall.core.errors import TooManyRequests, Unauthorized
+from loopmall.core.ids import new_token
+from loopmall.core.tenancy import Tenant
+from loopmall.identity.models import AuthSession, Operator, Staff, StaffStore
+from loopmall.identity.passwords import verify_password
+from loopmall.identity.permissions import Role
+from loopmall.identity.principal import Principal
+from loopmall.identity.throttle import Throttle
+from loopmall.merchants.models import Merchant
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    title = "Wrong account or password"
+
+
+class LoginThrottled(TooManyRequests):
+    code = "login_throttled"
+    title = "Too many failed logins; wait a few minutes and try again"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _check_throttle(
+    session: AsyncSession, throttle: Throttle, keys: list[str], max_failures: int, window: int
+) -> None:
+    for key in keys:
+        if await throttle.failures(session, key) >= max_failures:
+            raise LoginThrottled(retry_after=window)
+
+
+async def authenticate_staff(
+    session: AsyncSession,
+    *,
+    merchant_slug: str,
+    phone: str,
+    password: str,
+    client_ip: str,
+    throttle: Throttle,
+    max_failures: int,
+    window_seconds: int,
+) -> Staff:
+    """Check a staff login. Raises ``LoginThrottled`` or ``InvalidCredentials``.
+
+    Failures are counted per account and per client address; the caller commits so
+    that a failure is remembered.
+    """
+    account_key = f"staff:{merchant_slug.lower()}:{phone}"
+    ip_key = f"ip:{client_ip}"
+    await _check_throttle(
+        session, throttle, [account_key, ip_key], max_failures * 4, window_seconds
+    )
+    await _check_throttle(session, throttle, [account_key], max_failures, window_seconds)
+    staff = await session.scalar(
+        select(Staff)
+        .join(Merchant, Merchant.id == Staff.merchant_id)
+        .where(
+            Merchant.slug == merchant_slug.lower(),
+            Merchant.status == "active",
+            Staff.phone == phone,
+            Staff.active.is_(True),
+        )
+    )
+    ok = await verify_password(staff.password_hash if staff else None, password)
+    if staff is None or not ok:
+        await throttle.record_failure(session, account_key)
+        await throttle.record_failure(session, ip_key)
+        raise InvalidCredentials()
+    await throttle.clear(session, account_key)
+    return staff
+
+
+async def authenticate_operator(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    client_ip: str,
+    throttle: Throttle,
+    max_failures: int,
+    window_seconds: int,
+) -> Operator:
+    """Check a platform operator's login. Raises ``LoginThrottled`` or ``InvalidCredentials``."""
+    key = f"operator:{email.lower()}"
+    await _check_throttle(session, throttle, [key], max_failures, window_seconds)
+    operator = await session.scalar(
+        select(Operator).where(Operator.email == email.lower(), Operator.active.is_(True))
+    )
+    ok = await verify_password(operator.password_hash if operator else None, password)
+    if operator is None or not ok:
+        await throttle.record_failure(session, key)
+        await throttle.record_failure(session, f"ip:{client_ip}")
+        raise InvalidCredentials()
+    await throttle.clear(session, key)
+    return operator
+
+
+async def open_session(
+    session: AsyncSession,
+    *,
+    kind: str,
+    ttl_seconds: int,
+    staff: Staff | None = None,
+    operator: Operator | None = None,
+    label: str = "",
+) -> tuple[str, AuthSession]:
+    """Create a cookie session or an API token; returns the secret (shown once) and the row."""
+    token = ("lmk_" if kind == "api" else "") + new_token()
+    now = clock.now()
+    row = AuthSession(
+        token_hash=hash_token(token),
+        kind=kind,
+        staff_id=staff.id if staff else None,
+        operator_id=operator.id if operator else None,
+        merchant_id=staff.merchant_id if staff else None,
+        csrf_token=new_token(24),
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+        label=label,
+    )
+    session.add(row)
+    await session.flush()
+    return token, row
+
+
+async def revoke_session(session: AsyncSession, token: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.token_hash == hash_token(token), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+
+
+async def resolve_token(session: AsyncSession, token: str, *, via: str) -> Principal | None:
+    """The principal behind a session cookie or bearer token, or None if it is not valid."""
+    row = await session.scalar(
+        select(AuthSession).where(AuthSession.token_hash == hash_token(token))
+    )
+    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
+        return None
+    if (via == "cookie") != (row.kind == "cookie"):
+        return None
+    if row.staff_id is not None:
+        result = (
+            await session.execute(
+                select(Staff, Merchant)
+                .join(Merchant, Merchant.id == Staff.merchant_id)
+                .where(Staff.id == row.staff_id)
+            )
+        ).first()
+        if result is None:
+            return None
+        staff, merchant = result
+        if not staff.active or merchant.status != "active":
+            return None
+        role = Role(staff.role)
+        assigned = frozenset(
+            (
+                await session.scalars(
+                    select(StaffStore.store_id).where(
+                        StaffStore.merchant_id == merchant.id, StaffStore.staff_id == staff.id
+                    )
+                )
+            ).all()
+        )
+        return Principal(
+            kind="staff",
+            public_id=staff.public_id,
+            name=staff.name,
+            session_id=row.id,
+            csrf_token=row.csrf_token,
+            via=via,
+            tenant=Tenant(merchant.id, merchant.slug),
+            staff_id=staff.id,
+            role=role,
+            store_ids=Principal.store_scope_for(role, assigned),
+        )
+    if row.operator_id is not None:
+        operator = await session.get(Operator, row.operator_id)
+        if operator is None or not operator.active:
+            return None
+        return Principal(
+            kind="operator",
+            public_id=operator.public_id,
+            name=operator.name,
+            session_id=row.id,
+            csrf_token=row.csrf_token,
+            via=via,
+            operator_id=operator.id,
+        )
+    return None

@@ -1,0 +1,7 @@
+"""Console pages of the imports domain."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

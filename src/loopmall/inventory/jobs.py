@@ -1,0 +1,1 @@
+"""Periodic jobs of inventory: holds that lapsed return to stock."""

@@ -1,0 +1,1 @@
+"""Inventory tables: locations, stock levels, holds and the movement ledger."""

@@ -1,0 +1,19 @@
+"""Imports every domain's tables so that metadata (and Alembic) sees them all."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "loopmall.core.models",
+    "loopmall.merchants.models",
+    "loopmall.identity.models",
+    "loopmall.catalog.models",
+    "loopmall.inventory.models",
+    "loopmall.imports.models",
+)
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

@@ -1,0 +1,76 @@
+"""The shared page shell: one Jinja2 environment, per-request language and CSRF token.
+
+Templates live beside each domain's ``pages.py`` in ``<domain>/templates/`` and are named
+``"<domain>/<file>.html"``; the shared layouts are ``"web/base.html"`` (consumer, mobile)
+and ``"web/console.html"`` (merchant console). In templates, write ``{{ _("English text") }}``
+(with ``%(name)s`` placeholders as keyword arguments); translations come from Babel catalogs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from loopmall.core.clock import local
+from loopmall.core.money import format_yuan
+from loopmall.web.i18n import LOCALES, pick_locale, translations
+
+PACKAGE = Path(__file__).resolve().parent.parent
+DOMAINS_WITH_PAGES = ("web", "identity", "merchants", "catalog", "inventory", "imports")
+
+
+def _loader() -> PrefixLoader:
+    mapping = {}
+    for domain in DOMAINS_WITH_PAGES:
+        folder = PACKAGE / domain / "templates"
+        mapping[domain] = FileSystemLoader(str(folder))
+    return PrefixLoader(mapping)
+
+
+env = Environment(loader=_loader(), autoescape=select_autoescape(["html"]), auto_reload=True)
+env.filters["yuan"] = format_yuan
+env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": local(dt).strftime(fmt) if dt else ""
+
+
+def translator(locale: str) -> Any:
+    t = translations(locale)
+
+    def _(message: str, **kwargs: Any) -> str:
+        text = t.gettext(message)
+        return text % kwargs if kwargs else text
+
+    return _
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render ``name`` for this request (language, principal, CSRF token in the context)."""
+    locale = pick_locale(request)
+    principal = getattr(request.state, "principal", None)
+    ctx: dict[str, Any] = {
+        "request": request,
+        "locale": locale,
+        "html_lang": "zh-CN" if locale == "zh_Hans" else "en",
+        "locales": LOCALES,
+        "_": translator(locale),
+        "principal": principal,
+        "csrf_token": principal.csrf_token if principal is not None else "",
+        "path": request.url.path,
+    }
+    ctx.update(context or {})
+    html = env.get_template(name).render(ctx)
+    response = HTMLResponse(html, status_code=status_code, headers=headers)
+    if "lang" in request.query_params and request.query_params["lang"] in LOCALES:
+        response.set_cookie("lm_lang", request.query_params["lang"], max_age=365 * 86400,
+                            samesite="lax")
+    return response

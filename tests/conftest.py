@@ -1,0 +1,212 @@
+"""Test harness: every test gets a fresh database built by the migrations.
+
+Backends are a fixture parameter: SQLite always; PostgreSQL (and Redis) when reachable —
+``LOOPMALL_TEST_POSTGRES_URL`` / ``LOOPMALL_TEST_REDIS_URL``, defaulting to the local
+services. With ``CI=true`` they are required: unreachable means the run fails.
+
+Migrations run once per session into a template (a SQLite file that is copied per test;
+a PostgreSQL database that is truncated per test), so "fresh" stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from loopmall.app import create_app
+from loopmall.config import Settings
+from loopmall.core import clock, migrate
+from loopmall.core.db import make_engine
+from loopmall.core.state import AppState
+from loopmall.identity import passwords
+
+passwords.configure(time_cost=1, memory_cost_kib=1024)
+
+PG_URL = os.environ.get(
+    "LOOPMALL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("LOOPMALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+async def _pg_reachable(url: str) -> str | None:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await engine.dispose()
+
+
+async def _redis_reachable(url: str) -> str | None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        await client.ping()
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await client.aclose()
+
+
+_PG_PROBLEM = asyncio.run(_pg_reachable(PG_URL))
+_REDIS_PROBLEM = asyncio.run(_redis_reachable(REDIS_URL))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_CI and _PG_PROBLEM:
+        raise pytest.UsageError(f"CI=true but PostgreSQL is unreachable at {PG_URL}: {_PG_PROBLEM}")
+    if IN_CI and _REDIS_PROBLEM:
+        raise pytest.UsageError(f"CI=true but Redis is unreachable at {REDIS_URL}: {_REDIS_PROBLEM}")
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_test_url() -> str:
+    base, _, _db = PG_URL.rpartition("/")
+    return f"{base}/loopmall_test_{_worker()}"
+
+
+async def _recreate_pg_database() -> str:
+    url = _pg_test_url()
+    name = url.rpartition("/")[2]
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    async with admin.connect() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> str:
+    if _PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        url = pool.submit(asyncio.run, _recreate_pg_database()).result()
+    migrate.upgrade(url)
+    return url
+
+
+_PG_TABLES: list[str] = []
+
+
+async def _truncate_pg(url: str) -> None:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    async with engine.begin() as conn:
+        if not _PG_TABLES:
+            rows = await conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            _PG_TABLES.extend(r[0] for r in rows)
+        if _PG_TABLES:
+            tables = ", ".join(f'"{t}"' for t in _PG_TABLES)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "test.db"
+        shutil.copyfile(template, target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str = request.getfixturevalue("pg_template")
+    await _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def backend(db_url: str) -> str:
+    return "sqlite" if db_url.startswith("sqlite") else "postgres"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    if _REDIS_PROBLEM:
+        pytest.skip(f"Redis unreachable: {_REDIS_PROBLEM}")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=db_url,
+        data_dir=tmp_path / "data",
+        auto_migrate=False,
+        run_background=False,
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[clock.FrozenClock]:
+    fake = clock.FrozenClock()
+    previous = clock.install(fake)
+    yield fake
+    clock.install(previous)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def state(app: Any) -> AppState:
+    st: AppState = app.state.loopmall
+    return st
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
