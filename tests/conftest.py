@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,18 +76,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if IN_CI and _PG_PROBLEM:
         raise pytest.UsageError(f"CI=true but PostgreSQL is unreachable at {PG_URL}: {_PG_PROBLEM}")
     if IN_CI and _REDIS_PROBLEM:
-        raise pytest.UsageError(f"CI=true but Redis is unreachable at {REDIS_URL}: {_REDIS_PROBLEM}")
+        raise pytest.UsageError(
+            f"CI=true but Redis is unreachable at {REDIS_URL}: {_REDIS_PROBLEM}"
+        )
 
 
 BACKENDS = ["sqlite", "postgres"]
 
 
 def _pg_test_url() -> str:
+    # One database per pytest process, so parallel runs never share one.
     base, _, _db = PG_URL.rpartition("/")
-    return f"{base}/loopmall_test_{_worker()}"
+    return f"{base}/loopmall_test_{_worker()}_{os.getpid()}"
 
 
-async def _recreate_pg_database() -> str:
+async def _recreate_pg_database(drop_only: bool = False) -> str:
     url = _pg_test_url()
     name = url.rpartition("/")[2]
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
@@ -99,7 +103,8 @@ async def _recreate_pg_database() -> str:
             {"n": name},
         )
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        if not drop_only:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
     await admin.dispose()
     return url
 
@@ -112,13 +117,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> str:
+def pg_template() -> Iterator[str]:
     if _PG_PROBLEM:
         pytest.skip(f"PostgreSQL unreachable: {_PG_PROBLEM}")
     with ThreadPoolExecutor(max_workers=1) as pool:
         url = pool.submit(asyncio.run, _recreate_pg_database()).result()
     migrate.upgrade(url)
-    return url
+    yield url
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _recreate_pg_database(drop_only=True)).result()
 
 
 _PG_TABLES: list[str] = []
@@ -160,16 +167,16 @@ def backend(db_url: str) -> str:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url() -> str:
+    """The test Redis; tests isolate themselves with ``redis_prefix``, never FLUSHDB."""
     if _REDIS_PROBLEM:
         pytest.skip(f"Redis unreachable: {_REDIS_PROBLEM}")
-    import redis
+    return REDIS_URL
 
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"lmtest:{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture

@@ -29,7 +29,10 @@ class MadeStaff:
 async def make_merchant(state: AppState, slug: str = "acme", name: str = "Acme") -> Tenant:
     async with UnitOfWork(state.write_factory) as uow:
         merchant = Merchant(
-            public_id=new_public_id("mch"), slug=slug, name=name, status="active",
+            public_id=new_public_id("mch"),
+            slug=slug,
+            name=name,
+            status="active",
             created_at=clock.now(),
         )
         uow.session.add(merchant)
@@ -52,9 +55,15 @@ async def make_staff(
     async with UnitOfWork(state.write_factory) as uow:
         now = clock.now()
         staff = Staff(
-            merchant_id=tenant.id, public_id=new_public_id("stf"), phone=phone, name=name,
-            role=role, password_hash=await hash_password(password), active=True,
-            created_at=now, updated_at=now,
+            merchant_id=tenant.id,
+            public_id=new_public_id("stf"),
+            phone=phone,
+            name=name,
+            role=role,
+            password_hash=await hash_password(password),
+            active=True,
+            created_at=now,
+            updated_at=now,
         )
         uow.session.add(staff)
         await uow.session.flush()
@@ -64,8 +73,9 @@ async def make_staff(
         return MadeStaff(tenant, staff.id, staff.public_id, phone)
 
 
-async def token_for(client: httpx.AsyncClient, slug: str, phone: str,
-                    password: str = PASSWORD) -> dict[str, str]:
+async def token_for(
+    client: httpx.AsyncClient, slug: str, phone: str, password: str = PASSWORD
+) -> dict[str, str]:
     response = await client.post(
         "/api/v1/auth/token", json={"merchant": slug, "phone": phone, "password": password}
     )
@@ -73,8 +83,9 @@ async def token_for(client: httpx.AsyncClient, slug: str, phone: str,
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def owner_headers(state: AppState, client: httpx.AsyncClient,
-                        slug: str = "acme") -> tuple[Tenant, dict[str, str]]:
+async def owner_headers(
+    state: AppState, client: httpx.AsyncClient, slug: str = "acme"
+) -> tuple[Tenant, dict[str, str]]:
     """A merchant with an owner, and bearer headers for that owner."""
     tenant = await make_merchant(state, slug, slug.title())
     await make_staff(state, tenant)

@@ -110,8 +110,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request",
-                 413: "payload_too_large"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            400: "bad_request",
+            413: "payload_too_large",
+        }
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         body = _problem(exc.status_code, code, str(exc.detail), str(exc.detail))
         response = _error_response(request, exc.status_code, body)
@@ -122,8 +126,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = _problem(500, "internal_error", "Internal error",
-                        "Something went wrong on our side; it has been logged.")
+        body = _problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "Something went wrong on our side; it has been logged.",
+        )
         return _error_response(request, 500, body)
 
 
@@ -205,8 +213,10 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
             except Exception as exc:
                 checks["redis"] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -18,8 +18,8 @@ console = Console()
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply migrations up to REVISION (default: head)."""
+def db_upgrade(revision: str = typer.Argument("heads")) -> None:
+    """Apply migrations up to REVISION (default: every head)."""
     settings = get_settings()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,8 +67,11 @@ def worker() -> None:
 
     async def main() -> None:
         state = AppState.build(settings)
-        dispatcher = Dispatcher(state.write_factory, poll_seconds=settings.outbox_poll_seconds,
-                                use_skip_locked=not state.is_sqlite)
+        dispatcher = Dispatcher(
+            state.write_factory,
+            poll_seconds=settings.outbox_poll_seconds,
+            use_skip_locked=not state.is_sqlite,
+        )
         dispatcher.start()
         tasks = jobs.start_all(state)
         console.print("[green]worker running[/green] (Ctrl-C to stop)")
@@ -84,6 +87,17 @@ def worker() -> None:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+def _register_subcommands() -> None:
+    from loopmall.demo.cli import demo
+    from loopmall.imports.cli import import_app
+
+    app.add_typer(import_app, name="import")
+    app.command()(demo)
+
+
+_register_subcommands()
 
 
 def main() -> None:  # pragma: no cover

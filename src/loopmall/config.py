@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     redis_url: str | None = None
-    secret_key: str = "dev-secret-change-me"
+    redis_prefix: str = "loopmall:"
+    secret_key: str = "dev-secret-change-me"  # noqa: S105 - dev default, README says to set it
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000

@@ -31,7 +31,7 @@ def _off_loop(fn: Callable[[], None]) -> None:
         pool.submit(fn).result()
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Bring the database at ``database_url`` to ``revision`` (blocking)."""
     _off_loop(lambda: command.upgrade(alembic_config(database_url), revision))
 

@@ -12,6 +12,7 @@ between the outside call and the commit replays them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -184,10 +185,8 @@ class Dispatcher:
         if self._task:
             self._wake.set()
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
             self._task = None
 
 

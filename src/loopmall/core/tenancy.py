@@ -41,7 +41,7 @@ class Tenant:
 
 class TenantMixin:
     @declared_attr
-    def merchant_id(cls) -> Mapped[int]:  # noqa: N805
+    def merchant_id(cls) -> Mapped[int]:
         return mapped_column(
             BigId, ForeignKey("merchants.id", ondelete="CASCADE"), index=True, nullable=False
         )

@@ -20,7 +20,7 @@ def get_throttle(request: Request) -> Throttle:
     state = get_state(request)
     window = state.settings.login_window_seconds
     if state.redis is not None:
-        return RedisThrottle(state.redis, window)
+        return RedisThrottle(state.redis, window, state.settings.redis_prefix)
     return DatabaseThrottle(window)
 
 
@@ -48,7 +48,10 @@ async def create_token(
         await uow.commit()  # remember the failure for throttling
         raise
     token, row = await service.open_session(
-        uow.session, kind="api", ttl_seconds=settings.api_token_ttl_seconds, staff=staff,
+        uow.session,
+        kind="api",
+        ttl_seconds=settings.api_token_ttl_seconds,
+        staff=staff,
         label=body.label,
     )
     await uow.commit()

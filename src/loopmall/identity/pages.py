@@ -17,8 +17,8 @@ from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Throttle
-from loopmall.web.templating import render, translator
 from loopmall.web.i18n import pick_locale
+from loopmall.web.templating import render, translator
 
 router = APIRouter()
 
@@ -34,18 +34,33 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _login_page(request: Request, *, error: str = "", status_code: int = 200,
-                values: dict[str, str] | None = None) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    error: str = "",
+    status_code: int = 200,
+    values: dict[str, str] | None = None,
+) -> Response:
     token = new_token(16)
     response = render(
         request,
         "identity/login.html",
-        {"login_csrf": token, "error": error, "values": values or {},
-         "next": _safe_next(request.query_params.get("next"))},
+        {
+            "login_csrf": token,
+            "error": error,
+            "values": values or {},
+            "next": _safe_next(request.query_params.get("next")),
+        },
         status_code=status_code,
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=get_state(request).settings.cookie_secure, max_age=3600)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=get_state(request).settings.cookie_secure,
+        max_age=3600,
+    )
     return response
 
 
@@ -65,7 +80,7 @@ async def login_submit(
     phone: str = Form(""),
     password: str = Form(""),
     csrf_token: str = Form(""),
-    next: str = Form("/console"),  # noqa: A002 - the form field is called next
+    next: str = Form("/console"),
     uow: UnitOfWork = Depends(write_uow),
     throttle: Throttle = Depends(get_throttle),
 ) -> Response:
@@ -76,8 +91,12 @@ async def login_submit(
     _ = translator(pick_locale(request))
     values = {"merchant": merchant, "phone": phone}
     if not merchant.strip() or not phone.strip() or not password:
-        return _login_page(request, error=_("Fill in the merchant code, phone and password."),
-                           status_code=422, values=values)
+        return _login_page(
+            request,
+            error=_("Fill in the merchant code, phone and password."),
+            status_code=422,
+            values=values,
+        )
     settings = get_state(request).settings
     try:
         staff = await service.authenticate_staff(
@@ -92,8 +111,12 @@ async def login_submit(
         )
     except service.InvalidCredentials:
         await uow.commit()
-        return _login_page(request, error=_("Wrong merchant code, phone or password."),
-                           status_code=401, values=values)
+        return _login_page(
+            request,
+            error=_("Wrong merchant code, phone or password."),
+            status_code=401,
+            values=values,
+        )
     except service.LoginThrottled:
         return _login_page(
             request,
@@ -107,8 +130,12 @@ async def login_submit(
     await uow.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        settings.session_cookie, token, httponly=True, samesite="lax",
-        secure=settings.cookie_secure, max_age=settings.session_ttl_seconds,
+        settings.session_cookie,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=settings.session_ttl_seconds,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response

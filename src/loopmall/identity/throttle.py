@@ -44,12 +44,13 @@ class DatabaseThrottle:
 class RedisThrottle:
     """Fixed-window counters in Redis; failures survive the transaction being rolled back."""
 
-    def __init__(self, redis: object, window_seconds: int) -> None:
+    def __init__(self, redis: object, window_seconds: int, prefix: str = "loopmall:") -> None:
         self.redis = redis
         self.window = window_seconds
+        self.prefix = prefix
 
     def _k(self, key: str) -> str:
-        return f"loopmall:login-fail:{key}"
+        return f"{self.prefix}login-fail:{key}"
 
     async def failures(self, session: AsyncSession, key: str) -> int:
         value = await self.redis.get(self._k(key))  # type: ignore[attr-defined]

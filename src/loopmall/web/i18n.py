@@ -21,8 +21,16 @@ LOCALES = ("zh_Hans", "en")
 DEFAULT_LOCALE = "zh_Hans"
 LANG_COOKIE = "lm_lang"
 
-_ALIASES = {"zh": "zh_Hans", "zh-cn": "zh_Hans", "zh-hans": "zh_Hans", "zh_hans": "zh_Hans",
-            "zh-sg": "zh_Hans", "en": "en", "en-us": "en", "en-gb": "en"}
+_ALIASES = {
+    "zh": "zh_Hans",
+    "zh-cn": "zh_Hans",
+    "zh-hans": "zh_Hans",
+    "zh_hans": "zh_Hans",
+    "zh-sg": "zh_Hans",
+    "en": "en",
+    "en-us": "en",
+    "en-gb": "en",
+}
 
 
 def normalize(tag: str | None) -> str | None:
@@ -60,21 +68,28 @@ def pick_locale(request: Request) -> str:
     )
 
 
+def catalog_files(locale: str) -> list[Path]:
+    """Every domain keeps its own catalog, ``translations/<locale>/<domain>.po``."""
+    folder = TRANSLATIONS_DIR / locale
+    return sorted(folder.glob("*.po")) if folder.exists() else []
+
+
 @lru_cache
 def translations(locale: str) -> NullTranslations:
-    po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
+    files = catalog_files(locale)
+    if not files:
         return NullTranslations()
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=locale.replace("_Hans", ""))
     t = Translations()
-    for message in catalog:
-        if message.id and message.string and not message.fuzzy:
-            if isinstance(message.id, tuple):
-                for i, s in enumerate(message.string):
-                    t._catalog[(message.id[0], i)] = s
-            else:
-                t._catalog[message.id] = message.string
+    for po in files:
+        with po.open("rb") as fh:
+            catalog = read_po(fh, locale=locale.replace("_Hans", ""))
+        for message in catalog:
+            if message.id and message.string and not message.fuzzy:
+                if isinstance(message.id, tuple):
+                    for i, s in enumerate(message.string):
+                        t._catalog[(message.id[0], i)] = s
+                else:
+                    t._catalog[message.id] = message.string
     return t
 
 

@@ -71,6 +71,7 @@ def render(
     html = env.get_template(name).render(ctx)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     if "lang" in request.query_params and request.query_params["lang"] in LOCALES:
-        response.set_cookie("lm_lang", request.query_params["lang"], max_age=365 * 86400,
-                            samesite="lax")
+        response.set_cookie(
+            "lm_lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax"
+        )
     return response
