@@ -91,9 +91,11 @@ def worker() -> None:
 
 def _register_subcommands() -> None:
     from loopmall.demo.cli import demo
+    from loopmall.identity.cli import operator_app
     from loopmall.imports.cli import import_app
 
     app.add_typer(import_app, name="import")
+    app.add_typer(operator_app, name="operator")
     app.command()(demo)
 
 
