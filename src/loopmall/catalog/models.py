@@ -1,8 +1,10 @@
 """Catalog tables: categories, products (SPU), SKUs, images, channel prices.
 
-Prices are integer fen. A SKU's ``price`` is the online mall price; ``ChannelPrice`` rows
-override it for a channel: ``wechat`` (the exclusive "微信价"), ``store`` (one store, keyed
-``store:<id>``) and so on. ``member_price`` is the price for members, per SKU or per channel.
+Prices are integer fen. A SKU's ``price`` is its base price, paid wherever no channel says
+otherwise; ``ChannelPrice`` rows override it for one channel: ``online`` (the online mall),
+``wechat`` (the exclusive "微信价") or one store (keyed ``store:<store id>``).
+``member_price`` is the price for members, per SKU or per channel. How these combine into
+the price a buyer pays is :func:`loopmall.catalog.pricing.resolve_price`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -52,10 +55,27 @@ class Product(TenantMixin, IdMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|active|archived
     # all | online_only | store_only (S3: different items online and offline)
     sales_scope: Mapped[str] = mapped_column(String(16), default="all")
+    # The tags in the merchant's order, for display; ``ProductTag`` indexes them for filters.
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     option_names: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProductTag(TenantMixin, IdMixin, Base):
+    """One tag of one product: the index behind "products tagged X" on both backends.
+
+    Written together with ``Product.tags`` by the catalog service, in the same transaction.
+    """
+
+    __tablename__ = "product_tags"
+    __table_args__ = (
+        UniqueConstraint("product_id", "tag"),
+        Index("ix_product_tags_merchant_tag", "merchant_id", "tag"),
+    )
+
+    product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(20))
 
 
 class ProductImage(TenantMixin, IdMixin, Base):
@@ -80,6 +100,8 @@ class Sku(TenantMixin, IdMixin, Base):
     __tablename__ = "skus"
     __table_args__ = (
         UniqueConstraint("merchant_id", "code"),
+        # Two SKUs of one product never share their option values (see ``options_key``).
+        UniqueConstraint("product_id", "options_key"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("member_price IS NULL OR member_price >= 0", name="member_price_ok"),
     )
@@ -90,6 +112,9 @@ class Sku(TenantMixin, IdMixin, Base):
     )
     code: Mapped[str] = mapped_column(String(60))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The option values in the product's option-name order, as canonical JSON: what the
+    # database compares to keep one SKU per combination.
+    options_key: Mapped[str] = mapped_column(String(255))
     barcode: Mapped[str] = mapped_column(String(40), default="")
     price: Mapped[int] = mapped_column(Integer)
     member_price: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -112,7 +137,7 @@ class ChannelPrice(TenantMixin, IdMixin, Base):
     sku_id: Mapped[int] = mapped_column(BigId, ForeignKey("skus.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))  # online|wechat|store
     store_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("stores.id", ondelete="CASCADE"), nullable=True
+        BigId, ForeignKey("stores.id", ondelete="CASCADE"), nullable=True, index=True
     )
     channel_key: Mapped[str] = mapped_column(String(40))
     price: Mapped[int] = mapped_column(Integer)
