@@ -68,7 +68,7 @@ STORE_COLUMNS = (
 )
 
 STAFF_COLUMNS = (
-    Column("phone", "手机号", "phone", ("手机", "手机号码", "mobile"), True, "13800000001"),
+    Column("phone", "手机号", "phone", ("手机", "手机号码", "mobile"), True, "13912345678"),
     Column("name", "姓名", "name", ("名字",), True, "王小明"),
     Column("role", "角色", "role", ("岗位", "职位"), True, "导购"),
     Column(
