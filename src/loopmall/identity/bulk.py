@@ -70,7 +70,7 @@ REASONS: dict[str, str] = {
     "existing_owner": "%(value)s is an owner; only an owner may change an owner",
 }
 
-UPSERT_CHUNK = 1000
+UPSERT_CHUNK = 2000
 
 
 @dataclass(slots=True)
@@ -222,14 +222,20 @@ async def upsert_staff(
     if not records:
         return UpsertCounts(0, 0)
     now = clock.now()
-    insert = dialect_insert(session)
     table = Staff.__table__
     update_columns = [f for f in ("name", "role", "employee_no") if f in fields] + ["updated_at"]
+    # Compiled once, run as executemany per chunk (see merchants.bulk.upsert_stores).
+    stmt = dialect_insert(session)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.merchant_id, table.c.phone],
+        set_={name: stmt.excluded[name] for name in update_columns},
+    )
     total = len(records) * (2 if "stores" in fields else 1)
     done = 0
     for start in range(0, len(records), UPSERT_CHUNK):
         chunk = records[start : start + UPSERT_CHUNK]
-        stmt = insert(table).values(
+        await session.execute(
+            stmt,
             [
                 {
                     "merchant_id": tenant.id,
@@ -244,13 +250,8 @@ async def upsert_staff(
                     "updated_at": now,
                 }
                 for r in chunk
-            ]
+            ],
         )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.merchant_id, table.c.phone],
-            set_={name: stmt.excluded[name] for name in update_columns},
-        )
-        await session.execute(stmt)
         done += len(chunk)
         if on_progress is not None:
             await on_progress(done, total)
@@ -296,9 +297,8 @@ async def _replace_assignments(
     for start in range(0, len(missing), UPSERT_CHUNK):
         chunk = missing[start : start + UPSERT_CHUNK]
         await session.execute(
-            StaffStore.__table__.insert().values(
-                [{"merchant_id": tenant.id, "staff_id": s, "store_id": st} for s, st in chunk]
-            )
+            StaffStore.__table__.insert(),
+            [{"merchant_id": tenant.id, "staff_id": s, "store_id": st} for s, st in chunk],
         )
         if on_progress is not None:
             share = (start + len(chunk)) * len(records) // max(len(missing), 1)
