@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -297,7 +297,7 @@ async def _replace_assignments(
     for start in range(0, len(missing), UPSERT_CHUNK):
         chunk = missing[start : start + UPSERT_CHUNK]
         await session.execute(
-            StaffStore.__table__.insert(),
+            insert(StaffStore),
             [{"merchant_id": tenant.id, "staff_id": s, "store_id": st} for s, st in chunk],
         )
         if on_progress is not None:

@@ -12,6 +12,7 @@ file with only codes and phone numbers updates phone numbers and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -77,7 +79,7 @@ class RowIssue:
     row: int
     field: str
     code: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -212,11 +214,9 @@ async def store_ids_by_code(session: AsyncSession, tenant: Tenant) -> dict[str, 
 
 def dialect_insert(session: AsyncSession) -> Any:
     """The backend's INSERT construct, which has ``on_conflict_do_update``."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 # Which Store columns each import field fills.
