@@ -11,6 +11,7 @@ from loopmall.identity.deps import current_principal
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.identity.schemas import MeOut, OperatorTokenRequest, TokenOut, TokenRequest
+from loopmall.identity.staff_api import router as staff_router
 from loopmall.identity.throttle import DatabaseThrottle, RedisThrottle, Throttle
 
 router = APIRouter(tags=["auth"])
@@ -112,3 +113,6 @@ async def me(principal: Principal = Depends(current_principal)) -> MeOut:
         merchant=principal.tenant.slug if principal.tenant else None,
         permissions=sorted(p.value for p in Perm if principal.can(p)),
     )
+
+
+router.include_router(staff_router)

@@ -1,0 +1,445 @@
+"""A merchant's staff one at a time: add, change, deactivate, find (imports: ``bulk.py``).
+
+The rules, all enforced here so that the API, the pages and the demo loader share them:
+
+- a phone number (an 11-digit mainland mobile, what staff log in with) belongs to one staff
+  member of a merchant (409 ``phone_taken``);
+- store roles (store manager, guide, cashier) work in at least one of the merchant's stores
+  (422 ``store_required`` / ``unknown_store``);
+- only an owner makes, changes or promotes owners and managers (403 ``owner_required``);
+- the last active owner stays an active owner (409 ``last_owner``), so a merchant can
+  never lock itself out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core import clock
+from loopmall.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from loopmall.core.ids import new_public_id
+from loopmall.core.pagination import paginate_by_id
+from loopmall.core.tenancy import Tenant, scoped
+from loopmall.identity.bulk import normalize_phone
+from loopmall.identity.models import AuthSession, Staff, StaffStore
+from loopmall.identity.passwords import hash_password
+from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
+from loopmall.merchants.models import Store
+from loopmall.merchants.stores import UnknownStore, stores_by_public_ids
+
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
+NAME_MAX, EMPLOYEE_NO_MAX = 50, 40
+MANAGING_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+EDITABLE = frozenset({"name", "phone", "role", "active", "stores", "password", "employee_no"})
+
+
+class InvalidPhone(ValidationFailed):
+    code = "invalid_phone"
+    title = "Not an 11-digit mobile number"
+
+
+class WeakPassword(ValidationFailed):
+    code = "weak_password"
+    title = f"The password must be {PASSWORD_MIN}–{PASSWORD_MAX} characters"
+
+
+class InvalidRole(ValidationFailed):
+    code = "invalid_role"
+    title = "Not a role: owner, manager, store_manager, guide or cashier"
+
+
+class StoreRequired(ValidationFailed):
+    code = "store_required"
+    title = "Store managers, guides and cashiers must work in at least one store"
+
+
+class PhoneTaken(Conflict):
+    code = "phone_taken"
+    title = "Another staff member of this merchant has this phone number"
+
+
+class OwnerRequired(Forbidden):
+    code = "owner_required"
+    title = "Only an owner may add, change or promote owners and managers"
+
+
+class LastOwner(Conflict):
+    code = "last_owner"
+    title = "The merchant's last active owner cannot be deactivated or demoted"
+
+
+def clean_phone(phone: str, *, field: str = "phone") -> str:
+    """``138 0013 8000`` / ``+86 13800138000`` → ``13800138000``. Raises ``InvalidPhone``."""
+    value = normalize_phone(phone.strip()) if isinstance(phone, str) else ""
+    if not MOBILE.match(value):
+        raise InvalidPhone(field=field)
+    return value
+
+
+def check_password(password: str, *, field: str = "password") -> None:
+    """Raises ``WeakPassword`` unless the password has 8–200 characters."""
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise WeakPassword(field=field)
+
+
+def check_person_name(name: str, *, field: str = "name") -> str:
+    value = name.strip() if isinstance(name, str) else ""
+    if not value or len(value) > NAME_MAX or not value.isprintable():
+        raise ValidationFailed(f"The name must be 1–{NAME_MAX} printable characters", field=field)
+    return value
+
+
+def parse_role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidRole(field="role") from None
+
+
+def _employee_no(value: str) -> str:
+    value = value.strip() if isinstance(value, str) else ""
+    if len(value) > EMPLOYEE_NO_MAX or (value and not value.isprintable()):
+        raise ValidationFailed(
+            f"The employee number takes at most {EMPLOYEE_NO_MAX} characters", field="employee_no"
+        )
+    return value
+
+
+def _check_actor(acting_role: Role | None, *roles: Role) -> None:
+    if acting_role is not None and acting_role is not Role.OWNER:
+        if any(r in MANAGING_ROLES for r in roles):
+            raise OwnerRequired()
+
+
+async def _flush_phone(session: AsyncSession, staff: Staff) -> None:
+    try:
+        # The unique index (merchant, phone) decides; a savepoint keeps the caller's
+        # transaction usable after a clash.
+        async with session.begin_nested():
+            session.add(staff)
+            await session.flush()
+    except IntegrityError:
+        raise PhoneTaken(field="phone") from None
+
+
+async def _assign(session: AsyncSession, tenant: Tenant, staff: Staff, stores: list[Store]) -> None:
+    """Make the staff member's stores exactly ``stores``."""
+    wanted = {s.id for s in stores}
+    current = set(
+        await session.scalars(
+            select(StaffStore.store_id).where(
+                StaffStore.merchant_id == tenant.id, StaffStore.staff_id == staff.id
+            )
+        )
+    )
+    if current - wanted:
+        await session.execute(
+            delete(StaffStore).where(
+                StaffStore.merchant_id == tenant.id,
+                StaffStore.staff_id == staff.id,
+                StaffStore.store_id.in_(list(current - wanted)),
+            )
+        )
+    for store_id in sorted(wanted - current):
+        session.add(StaffStore(merchant_id=tenant.id, staff_id=staff.id, store_id=store_id))
+    await session.flush()
+
+
+async def revoke_sessions(
+    session: AsyncSession, staff_id: int, *, keep_session_id: int | None = None
+) -> None:
+    """End every page session and API token of a staff member (but ``keep_session_id``)."""
+    stmt = update(AuthSession).where(
+        AuthSession.staff_id == staff_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep_session_id is not None:
+        stmt = stmt.where(AuthSession.id != keep_session_id)
+    await session.execute(stmt.values(revoked_at=clock.now()))
+
+
+async def create_staff(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    phone: str,
+    name: str,
+    role: Role | str,
+    password: str | None = None,
+    stores: Sequence[str] = (),
+    employee_no: str = "",
+    acting_role: Role | None = None,
+) -> Staff:
+    """Add a staff member working in ``stores`` (store public ids).
+
+    ``acting_role`` is the role of whoever is adding (None: the platform itself, e.g. the
+    demo loader). Without a password the person cannot log in until one is set. Flushes,
+    never commits. Raises ``InvalidPhone``, ``WeakPassword``, ``InvalidRole``,
+    ``ValidationFailed``, ``UnknownStore``, ``StoreRequired`` (422), ``OwnerRequired``
+    (403) and ``PhoneTaken`` (409).
+    """
+    the_role = parse_role(role)
+    _check_actor(acting_role, the_role)
+    clean = clean_phone(phone)
+    the_name = check_person_name(name)
+    number = _employee_no(employee_no)
+    if password is not None:
+        check_password(password)
+    assigned = await stores_by_public_ids(session, tenant, list(stores))
+    if the_role in STORE_SCOPED_ROLES and not assigned:
+        raise StoreRequired(field="stores")
+    now = clock.now()
+    staff = Staff(
+        merchant_id=tenant.id,
+        public_id=new_public_id("stf"),
+        phone=clean,
+        name=the_name,
+        role=the_role.value,
+        employee_no=number,
+        password_hash=await hash_password(password) if password is not None else None,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    await _flush_phone(session, staff)
+    await _assign(session, tenant, staff, assigned)
+    return staff
+
+
+async def _active_owner_ids(session: AsyncSession, tenant: Tenant) -> list[int]:
+    # Locked in primary-key order on PostgreSQL, so two requests demoting two different
+    # owners cannot both see "another owner is left" (SQLite writers are serialised).
+    stmt = (
+        select(Staff.id)
+        .where(
+            Staff.merchant_id == tenant.id,
+            Staff.role == Role.OWNER.value,
+            Staff.active.is_(True),
+        )
+        .order_by(Staff.id)
+        .with_for_update()
+    )
+    return list(await session.scalars(stmt))
+
+
+async def update_staff(
+    session: AsyncSession,
+    tenant: Tenant,
+    public_id: str,
+    changes: Mapping[str, Any],
+    *,
+    acting_role: Role | None = None,
+    keep_session_id: int | None = None,
+) -> Staff:
+    """Change the given fields (any of ``EDITABLE``: name, phone, role, active, stores,
+    password, employee_no); the others stay. ``stores`` (public ids) replaces the
+    assignments. A new password or a deactivation ends the person's sessions and tokens
+    (except ``keep_session_id``, the caller's own).
+
+    Raises ``NotFound``, the 422s of :func:`create_staff`, ``OwnerRequired`` (403),
+    ``PhoneTaken`` and ``LastOwner`` (409). Flushes, never commits.
+    """
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))}", field=min(unknown))
+    staff = await get_staff(session, tenant, public_id)
+    current_role = parse_role(staff.role)
+    new_role = parse_role(changes["role"]) if "role" in changes else current_role
+    _check_actor(acting_role, current_role, new_role)
+
+    # Check everything before touching the row: the queries below autoflush.
+    name = check_person_name(changes["name"]) if "name" in changes else staff.name
+    number = _employee_no(changes["employee_no"]) if "employee_no" in changes else None
+    phone = clean_phone(changes["phone"]) if "phone" in changes else staff.phone
+    if "active" in changes and not isinstance(changes["active"], bool):
+        raise ValidationFailed("active is true or false", field="active")
+    active = bool(changes.get("active", staff.active))
+    password = changes.get("password")
+    if password is not None:
+        check_password(password)
+
+    if "stores" in changes:
+        assigned = await stores_by_public_ids(session, tenant, list(changes["stores"] or []))
+        has_stores = bool(assigned)
+    else:
+        assigned = None
+        has_stores = await _has_assignments(session, tenant, staff.id)
+    if new_role in STORE_SCOPED_ROLES and not has_stores:
+        raise StoreRequired(field="stores")
+
+    losing_owner = current_role is Role.OWNER and (new_role is not Role.OWNER or not active)
+    if losing_owner and staff.active:
+        owners = await _active_owner_ids(session, tenant)
+        if not [i for i in owners if i != staff.id]:
+            raise LastOwner()
+
+    was_active = staff.active
+    staff.name = name
+    staff.phone = phone
+    if number is not None:
+        staff.employee_no = number
+    staff.role = new_role.value
+    staff.active = active
+    if password is not None:
+        staff.password_hash = await hash_password(password)
+    staff.updated_at = clock.now()
+    await _flush_phone(session, staff)
+    if assigned is not None:
+        await _assign(session, tenant, staff, assigned)
+    if password is not None or (was_active and not active):
+        await revoke_sessions(session, staff.id, keep_session_id=keep_session_id)
+    return staff
+
+
+async def _has_assignments(session: AsyncSession, tenant: Tenant, staff_id: int) -> bool:
+    found = await session.scalar(
+        select(StaffStore.id)
+        .where(StaffStore.merchant_id == tenant.id, StaffStore.staff_id == staff_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+def _in_stores(store_ids: Collection[int]) -> Any:
+    return Staff.id.in_(select(StaffStore.staff_id).where(StaffStore.store_id.in_(list(store_ids))))
+
+
+async def get_staff(
+    session: AsyncSession,
+    tenant: Tenant,
+    public_id: str,
+    *,
+    visible: Collection[int] | None = None,
+) -> Staff:
+    """The merchant's staff member with this public id. With ``visible`` (a store role's
+    stores) only people working in one of those stores are found. Raises ``NotFound``."""
+    stmt = scoped(Staff, tenant, Staff.public_id == public_id)
+    if visible is not None:
+        stmt = stmt.where(_in_stores(visible))
+    staff = await session.scalar(stmt)
+    if staff is None:
+        raise NotFound("No such staff member")
+    return staff
+
+
+async def staff_query(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    store: str | None = None,
+    role: str | None = None,
+    q: str | None = None,
+    active: bool | None = None,
+    visible: Collection[int] | None = None,
+) -> Select[tuple[Staff]]:
+    """The merchant's staff matching the filters (``store`` is a store public id).
+
+    Raises ``UnknownStore`` for a store the viewer cannot see, ``InvalidRole``.
+    """
+    stmt = scoped(Staff, tenant)
+    if store:
+        (found,) = await stores_by_public_ids(session, tenant, [store])
+        if visible is not None and found.id not in visible:
+            raise UnknownStore(f"No such store: {store}", field="store", ids=[store])
+        stmt = stmt.where(_in_stores([found.id]))
+    if visible is not None:
+        stmt = stmt.where(_in_stores(visible))
+    if role:
+        stmt = stmt.where(Staff.role == parse_role(role).value)
+    if q and q.strip():
+        needle = q.strip().lower()
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (Staff.name, Staff.phone, Staff.employee_no)
+                )
+            )
+        )
+    if active is not None:
+        stmt = stmt.where(Staff.active.is_(active))
+    return stmt
+
+
+async def list_staff(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    store: str | None = None,
+    role: str | None = None,
+    q: str | None = None,
+    active: bool | None = None,
+    visible: Collection[int] | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Staff], str | None]:
+    """A page of the merchant's staff, oldest first, and the next page's cursor.
+
+    Store roles pass ``visible`` (their stores) and see only people of those stores.
+    Raises ``UnknownStore``, ``InvalidRole`` and ``ValidationFailed`` (cursor, limit).
+    """
+    stmt = await staff_query(
+        session, tenant, store=store, role=role, q=q, active=active, visible=visible
+    )
+    return await paginate_by_id(session, stmt, Staff.id, cursor=cursor, limit=limit)
+
+
+async def stores_of(
+    session: AsyncSession,
+    tenant: Tenant,
+    staff_ids: Collection[int],
+    *,
+    visible: Collection[int] | None = None,
+) -> dict[int, list[Store]]:
+    """Each staff member's stores (within ``visible``), by code, in one query."""
+    if not staff_ids:
+        return {}
+    stmt = (
+        select(StaffStore.staff_id, Store)
+        .join(Store, Store.id == StaffStore.store_id)
+        .where(StaffStore.merchant_id == tenant.id, StaffStore.staff_id.in_(list(staff_ids)))
+        .order_by(Store.code)
+    )
+    if visible is not None:
+        stmt = stmt.where(Store.id.in_(list(visible)))
+    result: dict[int, list[Store]] = {i: [] for i in staff_ids}
+    for staff_id, store in await session.execute(stmt):
+        result[staff_id].append(store)
+    return result
+
+
+async def count_staff(
+    session: AsyncSession, tenant: Tenant, *, visible: Collection[int] | None = None
+) -> int:
+    """How many staff the merchant has (with ``visible``: working in those stores)."""
+    stmt = select(func.count()).select_from(Staff).where(Staff.merchant_id == tenant.id)
+    if visible is not None:
+        stmt = stmt.where(_in_stores(visible))
+    return int(await session.scalar(stmt) or 0)
+
+
+async def staff_counts_by_store(
+    session: AsyncSession, tenant: Tenant, store_ids: Collection[int]
+) -> dict[int, int]:
+    """How many active staff work in each of these stores."""
+    if not store_ids:
+        return {}
+    rows = await session.execute(
+        select(StaffStore.store_id, func.count())
+        .join(Staff, Staff.id == StaffStore.staff_id)
+        .where(
+            StaffStore.merchant_id == tenant.id,
+            StaffStore.store_id.in_(list(store_ids)),
+            Staff.active.is_(True),
+        )
+        .group_by(StaffStore.store_id)
+    )
+    counts = {store_id: 0 for store_id in store_ids}
+    counts.update({store_id: int(n) for store_id, n in rows})
+    return counts
