@@ -216,7 +216,7 @@ async def test_duplicate_phones_and_another_merchants_store_are_bad_rows(
     assert (await counts(state, other))["staff"] == 1
 
 
-async def test_a_manager_cannot_import_owners(
+async def test_a_manager_cannot_import_owners_or_managers(
     state: AppState, client: httpx.AsyncClient, chain: tuple[Tenant, dict[str, str]]
 ) -> None:
     tenant, _owner_headers = chain
@@ -225,17 +225,58 @@ async def test_a_manager_cannot_import_owners(
     rows = [
         ["13600000000", "经理", "owner", ""],  # making themselves owner
         ["13800000001", "Owner", "guide", "SH001"],  # demoting the owner
+        ["13500000000", "新经理", "manager", ""],  # adding a manager
         ["13900000001", "导购", "guide", "SH001"],
     ]
     r = await upload(client, URL, to_csv(["phone", "name", "role", "stores"], rows), manager | EN)
     assert r.status_code == 422
-    assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [
-        (2, "owner_needs_owner"),
-        (3, "existing_owner"),
+    reason = "Only an owner may add, change or promote owners and managers"
+    assert [(e["row"], e["column"], e["code"], e["reason"]) for e in r.json()["errors"]] == [
+        (2, "role", "owner_required", reason),
+        (3, "phone", "owner_required", reason),
+        (4, "role", "owner_required", reason),
     ]
     staff = await staff_by_phone(state, tenant)
     assert (staff["13600000000"][0].role, staff["13800000001"][0].role) == ("manager", "owner")
     assert "13900000001" not in staff
     # the same manager may import guides
-    ok = await upload(client, URL, to_csv(["phone", "name", "role", "stores"], rows[2:]), manager)
+    ok = await upload(client, URL, to_csv(["phone", "name", "role", "stores"], rows[3:]), manager)
     assert ok.status_code == 201, ok.text
+
+
+async def test_the_last_owner_cannot_be_demoted_by_import(
+    state: AppState, client: httpx.AsyncClient, chain: tuple[Tenant, dict[str, str]]
+) -> None:
+    tenant, headers = chain
+    demote = [["13800000001", "Owner", "manager", ""], ["13900000001", "导购", "guide", "SH001"]]
+    data = to_csv(["phone", "name", "role", "stores"], demote)
+    r = await upload(client, URL, data, headers | EN)
+    assert r.status_code == 422
+    assert [(e["row"], e["code"], e["reason"]) for e in r.json()["errors"]] == [
+        (2, "last_owner", "The merchant's last active owner cannot be demoted"),
+    ]
+    assert (await staff_by_phone(state, tenant))["13800000001"][0].role == "owner"
+    # with a new owner in the same file, handing over is fine
+    handover = [*demote, ["13700000007", "新店主", "店主", ""]]
+    r = await upload(client, URL, to_csv(["phone", "name", "role", "stores"], handover), headers)
+    assert r.status_code == 201, r.text
+    staff = await staff_by_phone(state, tenant)
+    assert (staff["13800000001"][0].role, staff["13700000007"][0].role) == ("manager", "owner")
+
+
+async def test_without_a_stores_column_new_store_staff_are_bad_rows(
+    state: AppState, client: httpx.AsyncClient, chain: tuple[Tenant, dict[str, str]]
+) -> None:
+    tenant, headers = chain
+    await upload(client, URL, to_csv(STAFF_HEADERS_EN, [staff_row(1)]), headers)
+    # guide 1 exists with a store; guide 2 would be a guide in no store
+    data = to_csv(
+        ["phone", "name", "role"],
+        [["13900000001", "老导购", "guide"], ["13900000002", "新导购", "guide"]],
+    )
+    r = await upload(client, URL, data, headers | EN)
+    assert r.status_code == 422
+    assert [(e["row"], e["column"], e["code"]) for e in r.json()["errors"]] == [
+        (3, "stores", "store_required")
+    ]
+    assert (await counts(state, tenant))["staff"] == 2

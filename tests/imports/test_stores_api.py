@@ -123,6 +123,7 @@ async def test_columns_absent_from_the_file_are_left_alone(
 BAD_CELLS = [
     ({"code": ""}, "code", "门店编码", "required", "This column must not be empty"),
     ({"name": "  "}, "name", "门店名称", "required", "This column must not be empty"),
+    ({"code": "SH 1"}, "code", "门店编码", "code_spaces", "The store code must not contain spaces"),
     ({"name": "店" * 101}, "name", "门店名称", "too_long", "At most 100 characters"),
     ({"latitude": "north"}, "latitude", "纬度", "bad_number", "Not a number: north"),
     (

@@ -40,7 +40,6 @@ MAX_LENGTH = {"name": 50, "employee_no": 40}
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _PHONE_NOISE = re.compile(r"[\s\-()]")
 _CODE_SEPARATORS = re.compile(r"[|;,、；，]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 ROLE_NAMES: dict[str, Role] = {
     "owner": Role.OWNER,
@@ -66,11 +65,13 @@ REASONS: dict[str, str] = {
     "bad_role": "Not a role: %(value)s (owner, manager, store_manager, guide, cashier)",
     "unknown_store": "No store with code %(value)s",
     "store_required": "This role must be assigned to at least one store",
-    "owner_needs_owner": "Only an owner may import owners",
-    "existing_owner": "%(value)s is an owner; only an owner may change an owner",
+    "owner_required": "Only an owner may add, change or promote owners and managers",
+    "last_owner": "The merchant's last active owner cannot be demoted",
 }
 
 UPSERT_CHUNK = 2000
+MANAGING_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+MANAGING_VALUES = frozenset(r.value for r in MANAGING_ROLES)
 
 
 @dataclass(slots=True)
@@ -85,12 +86,24 @@ class StaffRecord:
     store_ids: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Existing:
+    """A staff member already there, as far as checking an import needs."""
+
+    role: str
+    active: bool
+    has_stores: bool
+
+
 @dataclass(slots=True)
 class StaffImportContext:
     """What a staff import checks rows against, read once: the stores and existing staff."""
 
     store_ids: dict[str, int]
-    existing_roles: dict[str, str] = field(default_factory=dict)
+    existing: dict[str, Existing] = field(default_factory=dict)
+
+    def active_owners(self) -> set[str]:
+        return {p for p, e in self.existing.items() if e.role == Role.OWNER.value and e.active}
 
 
 def normalize_phone(text: str) -> str:
@@ -121,21 +134,47 @@ def split_codes(text: str) -> list[str]:
 
 
 async def load_staff_context(session: AsyncSession, tenant: Tenant) -> StaffImportContext:
-    """The merchant's stores by code and existing staff roles by phone (two queries)."""
+    """The merchant's stores by code and its existing staff by phone (a few queries).
+
+    On PostgreSQL the active owners' rows stay locked (primary-key order) until the
+    import's transaction ends, so two imports cannot each demote "the other" last owner.
+    """
+    await session.execute(
+        select(Staff.id)
+        .where(
+            Staff.merchant_id == tenant.id,
+            Staff.role == Role.OWNER.value,
+            Staff.active.is_(True),
+        )
+        .order_by(Staff.id)
+        .with_for_update()
+    )
+    assigned = set(
+        await session.scalars(
+            select(StaffStore.staff_id).where(StaffStore.merchant_id == tenant.id).distinct()
+        )
+    )
     rows = await session.execute(
-        select(Staff.phone, Staff.role).where(Staff.merchant_id == tenant.id)
+        select(Staff.id, Staff.phone, Staff.role, Staff.active).where(
+            Staff.merchant_id == tenant.id
+        )
     )
     return StaffImportContext(
         store_ids=await store_ids_by_code(session, tenant),
-        existing_roles={phone: role for phone, role in rows},
+        existing={
+            phone: Existing(role, active, staff_id in assigned)
+            for staff_id, phone, role, active in rows
+        },
     )
 
 
 class StaffRowChecker:
     """Checks staff rows one by one; remembers phones to catch duplicates in the file.
 
-    ``may_import_owners`` is False when the person importing is not an owner: then rows that
-    make someone an owner, or touch an existing owner, are bad rows (no way up by import).
+    The rules are those of adding one person (``identity.staff``): ``may_import_owners``
+    is False when the person importing is not an owner, and then rows that make someone an
+    owner or manager, or touch an existing one, are bad rows (no way up by import). Call
+    :meth:`finish` after the last row for the rules about the file as a whole.
     """
 
     def __init__(
@@ -154,7 +193,7 @@ class StaffRowChecker:
             issues.append(RowIssue(row, key, "required"))
         elif key in MAX_LENGTH and len(text) > MAX_LENGTH[key]:
             issues.append(RowIssue(row, key, "too_long", {"max": MAX_LENGTH[key]}))
-        elif _CONTROL.search(text):
+        elif not text.isprintable():
             issues.append(RowIssue(row, key, "control_chars"))
         return text
 
@@ -171,6 +210,7 @@ class StaffRowChecker:
             issues.append(RowIssue(row, "role", "bad_role", {"value": role_text}))
         employee_no = self._text(values, "employee_no", row, issues)
 
+        existing = self.context.existing.get(phone)
         store_ids: list[int] = []
         if "stores" in self.fields:
             codes = split_codes(values.get("stores", ""))
@@ -180,14 +220,18 @@ class StaffRowChecker:
                     RowIssue(row, "stores", "unknown_store", {"value": ", ".join(unknown)})
                 )
             store_ids = [self.context.store_ids[c] for c in codes if c not in unknown]
-            if not codes and role in STORE_SCOPED_ROLES:
-                issues.append(RowIssue(row, "stores", "store_required"))
+            has_stores = bool(codes)
+        else:
+            # Without the column assignments stay as they are: only existing ones count.
+            has_stores = existing is not None and existing.has_stores
+        if role in STORE_SCOPED_ROLES and not has_stores:
+            issues.append(RowIssue(row, "stores", "store_required"))
 
         if not self.may_import_owners:
-            if role is Role.OWNER:
-                issues.append(RowIssue(row, "role", "owner_needs_owner"))
-            elif self.context.existing_roles.get(phone) == Role.OWNER.value:
-                issues.append(RowIssue(row, "phone", "existing_owner", {"value": phone}))
+            if role in MANAGING_ROLES:
+                issues.append(RowIssue(row, "role", "owner_required"))
+            elif existing is not None and existing.role in MANAGING_VALUES:
+                issues.append(RowIssue(row, "phone", "owner_required"))
 
         if _MOBILE.match(phone):
             first = self._first_row.setdefault(phone, row)
@@ -201,6 +245,15 @@ class StaffRowChecker:
         record = StaffRecord(row, phone, name, role, employee_no, tuple(store_ids))
         self.records.append(record)
         return record
+
+    def finish(self) -> None:
+        """Rules about the whole file: it may not demote the merchant's last active owner."""
+        demoted = {r.phone: r.row for r in self.records if r.role is not Role.OWNER}
+        owners = self.context.active_owners()
+        promoted = any(r.role is Role.OWNER for r in self.records)
+        if owners and not promoted and owners <= set(demoted):
+            for phone in sorted(owners, key=demoted.__getitem__):
+                self.issues.append(RowIssue(demoted[phone], "role", "last_owner"))
 
 
 async def upsert_staff(
@@ -258,7 +311,7 @@ async def upsert_staff(
 
     if "stores" in fields:
         await _replace_assignments(session, tenant, records, done, total, on_progress)
-    updated = sum(1 for r in records if r.phone in context.existing_roles)
+    updated = sum(1 for r in records if r.phone in context.existing)
     return UpsertCounts(created=len(records) - updated, updated=updated)
 
 

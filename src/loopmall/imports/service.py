@@ -117,6 +117,7 @@ async def _check(
             checker.check(number, values)
         await report("validating", min(start + CHECK_CHUNK, total), total)
         await asyncio.sleep(0)
+    checker.finish()
     issues = [RowIssue(n, "", "extra_cells") for n in table.overflow_rows] + checker.issues
     return context, checker.records, issues
 

@@ -59,6 +59,7 @@ REASONS: dict[str, str] = {
     "required": "This column must not be empty",
     "too_long": "At most %(max)s characters",
     "control_chars": "Contains control characters",
+    "code_spaces": "The store code must not contain spaces",
     "duplicate_code": "Store code %(value)s is also on row %(first)s",
     "bad_number": "Not a number: %(value)s",
     "latitude_range": "Latitude must be between -90 and 90",
@@ -154,6 +155,8 @@ class StoreRowChecker:
     def check(self, row: int, values: Mapping[str, str]) -> StoreRecord | None:
         issues: list[RowIssue] = []
         code = self._text(values, "code", row, issues)
+        if any(c.isspace() for c in code):
+            issues.append(RowIssue(row, "code", "code_spaces"))
         record = StoreRecord(row=row, code=code, name=self._text(values, "name", row, issues))
         for key in ("city", "district", "address"):
             setattr(record, key, self._text(values, key, row, issues))
@@ -196,6 +199,9 @@ class StoreRowChecker:
             return None
         self.records.append(record)
         return record
+
+    def finish(self) -> None:
+        """Rules about the file as a whole: none for stores beyond duplicate codes."""
 
 
 async def tenant_for_slug(session: AsyncSession, slug: str) -> Tenant:
