@@ -1,0 +1,375 @@
+"""Inventory reads, and the one statement shape the writes share (insert-or-ignore).
+
+Every read of ``held``/``available`` goes through :func:`effective_held`: the stored
+``held`` minus what holds that have already expired (but were not yet swept) still count,
+computed in the same SELECT so PostgreSQL answers from one snapshot. That is how a read
+never shows the "phantom zero" of S0 between a hold's expiry and the sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.catalog.models import Product, Sku
+from loopmall.core import clock
+from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from loopmall.core.tenancy import Tenant
+from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
+from loopmall.inventory.rules import HoldStatus
+from loopmall.merchants.models import Store
+
+
+async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING; returns 1 if the row was inserted, else 0.
+
+    On PostgreSQL a conflicting row that another transaction has not committed yet makes
+    this wait for that transaction, so a SELECT afterwards always finds the winner.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def sku_id_for(session: AsyncSession, tenant: Tenant, public_id: str) -> int:
+    """The internal id of this merchant's SKU ``public_id``; 404 for anyone else's."""
+    sku_id = await session.scalar(
+        select(Sku.id).where(Sku.merchant_id == tenant.id, Sku.public_id == public_id)
+    )
+    if sku_id is None:
+        raise NotFound("No such SKU")
+    return int(sku_id)
+
+
+def expired_held(now: datetime) -> ColumnElement[int]:
+    """Units of a level's holds still recorded active whose time is up (correlated)."""
+    return (
+        select(func.coalesce(func.sum(Hold.quantity), 0))
+        .where(
+            Hold.stock_level_id == StockLevel.id,
+            Hold.merchant_id == StockLevel.merchant_id,
+            Hold.status == HoldStatus.ACTIVE.value,
+            Hold.expires_at <= now,
+        )
+        .correlate(StockLevel)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StockView:
+    """A level as it stands now: ``held`` counts only holds that have not expired."""
+
+    sku_id: int
+    location_id: int
+    on_hand: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.held
+
+
+async def _views(session: AsyncSession, tenant: Tenant, *criteria: Any) -> list[StockView]:
+    stmt = (
+        select(
+            StockLevel.sku_id,
+            StockLevel.location_id,
+            StockLevel.on_hand,
+            StockLevel.held - expired_held(clock.now()),
+        )
+        .where(StockLevel.merchant_id == tenant.id, *criteria)
+        .order_by(StockLevel.id)
+    )
+    return [StockView(*row) for row in (await session.execute(stmt)).all()]
+
+
+async def availability(
+    session: AsyncSession, tenant: Tenant, *, sku_id: int, location_id: int
+) -> StockView:
+    """The SKU's stock at one location now (zeros when it never had any)."""
+    views = await _views(
+        session, tenant, StockLevel.sku_id == sku_id, StockLevel.location_id == location_id
+    )
+    return views[0] if views else StockView(sku_id, location_id, 0, 0)
+
+
+async def stock_for_sku(
+    session: AsyncSession,
+    tenant: Tenant,
+    sku_id: int,
+    *,
+    location_ids: frozenset[int] | None = None,
+) -> list[StockView]:
+    """The SKU at every location that has a level for it (optionally only ``location_ids``)."""
+    criteria: list[Any] = [StockLevel.sku_id == sku_id]
+    if location_ids is not None:
+        criteria.append(StockLevel.location_id.in_(location_ids))
+    return await _views(session, tenant, *criteria)
+
+
+async def stock_by_location(
+    session: AsyncSession, tenant: Tenant, location_id: int
+) -> list[StockView]:
+    """Every SKU level at one location."""
+    return await _views(session, tenant, StockLevel.location_id == location_id)
+
+
+def keyset(stmt: Select[Any], id_column: Any, cursor: str | None, limit: int) -> Select[Any]:
+    if limit < 1 or limit > MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    if cursor:
+        after = decode_cursor(cursor)
+        if not isinstance(after, int) or isinstance(after, bool):
+            raise ValidationFailed("The cursor is not valid", field="cursor")
+        stmt = stmt.where(id_column > after)
+    return stmt.order_by(id_column).limit(limit + 1)
+
+
+def cut(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1].id)
+    return rows, None
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRow:
+    """A level with what a person needs to recognise it (for lists and pages)."""
+
+    id: int
+    sku_id: int
+    sku_public_id: str
+    sku_code: str
+    sku_options: dict[str, Any]
+    product_title: str
+    location_id: int
+    location_public_id: str
+    location_name: str
+    location_is_default: bool
+    store_public_id: str | None
+    on_hand: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.held
+
+
+def _level_rows_stmt(tenant: Tenant) -> Select[Any]:
+    return (
+        select(
+            StockLevel.id,
+            StockLevel.sku_id,
+            Sku.public_id,
+            Sku.code,
+            Sku.options,
+            Product.title,
+            StockLevel.location_id,
+            Location.public_id,
+            func.coalesce(Store.name, Location.name),
+            Location.is_default,
+            Store.public_id,
+            StockLevel.on_hand,
+            StockLevel.held - expired_held(clock.now()),
+        )
+        .join(Sku, and_(Sku.id == StockLevel.sku_id, Sku.merchant_id == tenant.id))
+        .join(Product, and_(Product.id == Sku.product_id, Product.merchant_id == tenant.id))
+        .join(
+            Location,
+            and_(Location.id == StockLevel.location_id, Location.merchant_id == tenant.id),
+        )
+        .outerjoin(Store, and_(Store.id == Location.store_id, Store.merchant_id == tenant.id))
+        .where(StockLevel.merchant_id == tenant.id)
+    )
+
+
+async def list_levels(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    sku_ids: list[int] | None = None,
+    location_ids: frozenset[int] | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[LevelRow], str | None]:
+    """Levels in id order, by cursor; ``location_ids`` limits to those locations."""
+    stmt = _level_rows_stmt(tenant)
+    if sku_ids is not None:
+        stmt = stmt.where(StockLevel.sku_id.in_(sku_ids))
+    if location_ids is not None:
+        stmt = stmt.where(StockLevel.location_id.in_(location_ids))
+    stmt = keyset(stmt, StockLevel.id, cursor, limit)
+    rows = [LevelRow(*r) for r in (await session.execute(stmt)).all()]
+    return cut(rows, limit)
+
+
+def effective_status_filter(status: HoldStatus, now: datetime) -> ColumnElement[bool]:
+    """Holds whose status *in effect* is ``status``: an expired active hold is lapsed."""
+    if status is HoldStatus.ACTIVE:
+        return and_(Hold.status == HoldStatus.ACTIVE.value, Hold.expires_at > now)
+    if status is HoldStatus.LAPSED:
+        return or_(
+            Hold.status == HoldStatus.LAPSED.value,
+            and_(Hold.status == HoldStatus.ACTIVE.value, Hold.expires_at <= now),
+        )
+    return Hold.status == status.value
+
+
+def effective_status(hold: Hold, now: datetime) -> HoldStatus:
+    status = HoldStatus(hold.status)
+    if status is HoldStatus.ACTIVE and hold.expires_at <= now:
+        return HoldStatus.LAPSED
+    return status
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    hold: Hold
+    sku_id: int
+    sku_public_id: str
+    sku_code: str
+    product_title: str
+    location_id: int
+    location_public_id: str
+    location_name: str
+    store_id: int | None
+
+    @property
+    def id(self) -> int:
+        return self.hold.id
+
+
+def _hold_rows_stmt(tenant: Tenant) -> Select[Any]:
+    return (
+        select(
+            Hold,
+            StockLevel.sku_id,
+            Sku.public_id,
+            Sku.code,
+            Product.title,
+            StockLevel.location_id,
+            Location.public_id,
+            func.coalesce(Store.name, Location.name),
+            Location.store_id,
+        )
+        .join(StockLevel, StockLevel.id == Hold.stock_level_id)
+        .join(Sku, Sku.id == StockLevel.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .join(Location, Location.id == StockLevel.location_id)
+        .outerjoin(Store, Store.id == Location.store_id)
+        .where(Hold.merchant_id == tenant.id, StockLevel.merchant_id == tenant.id)
+    )
+
+
+async def find_hold(session: AsyncSession, tenant: Tenant, public_id: str) -> HoldRow:
+    """A hold of this merchant by public id; 404 for anyone else's or none."""
+    row = (
+        await session.execute(_hold_rows_stmt(tenant).where(Hold.public_id == public_id))
+    ).first()
+    if row is None:
+        raise NotFound("No such hold")
+    return HoldRow(*row)
+
+
+async def list_holds(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    status: HoldStatus | None = None,
+    sku_ids: list[int] | None = None,
+    location_ids: frozenset[int] | None = None,
+    reference: str | None = None,
+    hold_ids: list[int] | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    newest_first: bool = False,
+) -> tuple[list[HoldRow], str | None]:
+    """Holds with their SKU and location, by cursor (oldest first unless asked)."""
+    stmt = _hold_rows_stmt(tenant)
+    if status is not None:
+        stmt = stmt.where(effective_status_filter(status, clock.now()))
+    if sku_ids is not None:
+        stmt = stmt.where(StockLevel.sku_id.in_(sku_ids))
+    if location_ids is not None:
+        stmt = stmt.where(StockLevel.location_id.in_(location_ids))
+    if reference is not None:
+        stmt = stmt.where(Hold.reference == reference)
+    if hold_ids is not None:
+        stmt = stmt.where(Hold.id.in_(hold_ids))
+    if newest_first:
+        stmt = stmt.order_by(Hold.id.desc()).limit(limit)
+        return [HoldRow(*r) for r in (await session.execute(stmt)).all()], None
+    stmt = keyset(stmt, Hold.id, cursor, limit)
+    return cut([HoldRow(*r) for r in (await session.execute(stmt)).all()], limit)
+
+
+@dataclass(frozen=True, slots=True)
+class MovementRow:
+    movement: StockMovement
+    sku_public_id: str
+    location_public_id: str
+    hold_public_id: str | None
+
+    @property
+    def id(self) -> int:
+        return self.movement.id
+
+
+async def list_movements(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    sku_ids: list[int] | None = None,
+    location_ids: frozenset[int] | None = None,
+    kinds: list[str] | None = None,
+    hold_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    newest_first: bool = False,
+) -> tuple[list[MovementRow], str | None]:
+    """The ledger, oldest first by cursor (or the newest ``limit`` lines for a page)."""
+    stmt = (
+        select(StockMovement, Sku.public_id, Location.public_id, Hold.public_id)
+        .join(Sku, Sku.id == StockMovement.sku_id)
+        .join(Location, Location.id == StockMovement.location_id)
+        .outerjoin(Hold, Hold.id == StockMovement.hold_id)
+        .where(StockMovement.merchant_id == tenant.id)
+    )
+    if sku_ids is not None:
+        stmt = stmt.where(StockMovement.sku_id.in_(sku_ids))
+    if location_ids is not None:
+        stmt = stmt.where(StockMovement.location_id.in_(location_ids))
+    if kinds:
+        stmt = stmt.where(StockMovement.kind.in_(kinds))
+    if hold_id is not None:
+        stmt = stmt.where(StockMovement.hold_id == hold_id)
+    if newest_first:
+        stmt = stmt.order_by(StockMovement.id.desc()).limit(limit)
+        return [MovementRow(*r) for r in (await session.execute(stmt)).all()], None
+    stmt = keyset(stmt, StockMovement.id, cursor, limit)
+    return cut([MovementRow(*r) for r in (await session.execute(stmt)).all()], limit)
+
+
+async def ledger_totals(session: AsyncSession, tenant: Tenant, level_id: int) -> tuple[int, int]:
+    """(Σ delta_on_hand, Σ delta_held) of a level's ledger; they equal its stored counts."""
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(StockMovement.delta_on_hand), 0),
+                func.coalesce(func.sum(StockMovement.delta_held), 0),
+            ).where(
+                StockMovement.merchant_id == tenant.id,
+                StockMovement.stock_level_id == level_id,
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])

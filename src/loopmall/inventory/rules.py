@@ -1,0 +1,110 @@
+"""The rules of inventory in one place: hold states and their moves, limits, errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from loopmall.core.errors import Conflict, IllegalTransition, ValidationFailed
+
+# A level never counts more than this many units, so sums stay far inside a 32-bit int.
+MAX_UNITS = 1_000_000_000
+# A guide reserving an item for a customer's visit is the longest honest hold (S0).
+MAX_HOLD_TTL = timedelta(days=7)
+MIN_HOLD_TTL = timedelta(seconds=1)
+SYSTEM_ACTOR = "system"
+
+
+class LocationKind(StrEnum):
+    WAREHOUSE = "warehouse"
+    STORE = "store"
+
+
+class HoldStatus(StrEnum):
+    ACTIVE = "active"
+    CONSUMED = "consumed"
+    RELEASED = "released"
+    LAPSED = "lapsed"
+
+
+class HoldReason(StrEnum):
+    ORDER = "order"  # an unpaid order
+    GUIDE = "guide"  # a guide (导购) keeps an item for a customer
+    OTHER = "other"
+
+
+class MovementKind(StrEnum):
+    RECEIVE = "receive"  # goods arrived
+    ADJUST = "adjust"  # a correction, damage, loss… (the reason says which)
+    COUNT = "count"  # a stocktake set the count
+    HOLD = "hold"
+    RELEASE = "release"
+    LAPSE = "lapse"
+    CONSUME = "consume"  # held units left as a sale
+    EXTEND = "extend"  # a hold's expiry moved (no units change)
+
+
+# CONVENTIONS rule 7: every allowed move of a hold, and nothing else.
+HOLD_TRANSITIONS: dict[HoldStatus, frozenset[HoldStatus]] = {
+    HoldStatus.ACTIVE: frozenset({HoldStatus.CONSUMED, HoldStatus.RELEASED, HoldStatus.LAPSED}),
+    HoldStatus.CONSUMED: frozenset(),
+    HoldStatus.RELEASED: frozenset(),
+    HoldStatus.LAPSED: frozenset(),
+}
+
+
+def sources_of(target: HoldStatus) -> frozenset[HoldStatus]:
+    """The states a hold may be in to move to ``target`` (used in conditional UPDATEs)."""
+    return frozenset(s for s, targets in HOLD_TRANSITIONS.items() if target in targets)
+
+
+def check_transition(current: HoldStatus, target: HoldStatus) -> None:
+    """Raise :class:`IllegalTransition` unless the table allows ``current → target``."""
+    if target not in HOLD_TRANSITIONS[current]:
+        raise IllegalTransition(
+            f"A {current.value} hold cannot become {target.value}",
+            current=current.value,
+            target=target.value,
+        )
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+    title = "Not enough stock is available"
+
+
+class BelowHeld(Conflict):
+    code = "below_held"
+    title = "The count is below the units held for customers"
+
+
+class StockLimitExceeded(ValidationFailed):
+    code = "stock_limit_exceeded"
+    title = "That would put more units at one location than Loopmall counts"
+
+
+class HoldTtlOutOfRange(ValidationFailed):
+    code = "hold_ttl_out_of_range"
+    title = "A hold lasts from one second to seven days"
+
+
+class LocationCodeTaken(Conflict):
+    code = "location_code_taken"
+    title = "Another location already uses this code"
+
+
+def check_ttl(ttl: timedelta) -> None:
+    if not MIN_HOLD_TTL <= ttl <= MAX_HOLD_TTL:
+        raise HoldTtlOutOfRange(
+            f"ttl must be between {int(MIN_HOLD_TTL.total_seconds())} and "
+            f"{int(MAX_HOLD_TTL.total_seconds())} seconds",
+            field="ttl_seconds",
+            max_seconds=int(MAX_HOLD_TTL.total_seconds()),
+        )
+
+
+def check_quantity(quantity: int, field: str = "quantity") -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise ValidationFailed(f"{field} must be a whole number", field=field)
+    if not 1 <= quantity <= MAX_UNITS:
+        raise ValidationFailed(f"{field} must be between 1 and {MAX_UNITS}", field=field)
