@@ -12,14 +12,12 @@ from __future__ import annotations
 import time
 
 from bench.harness import BenchContext, Row
-from loopmall.core import clock
-from loopmall.core.ids import new_public_id
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.imports.formats import ImportKind, read_table
 from loopmall.imports.service import Actor, run_import
-from loopmall.merchants.models import Merchant
+from loopmall.merchants.service import onboard_merchant
 
 NAME = "import"
 MAX_BYTES = 200 * 1024 * 1024
@@ -48,18 +46,16 @@ def guides_file(count: int, stores: int) -> bytes:
 
 async def _merchant(state: AppState) -> Tenant:
     async with UnitOfWork(state.write_factory) as uow:
-        merchant = Merchant(
-            public_id=new_public_id("mch"),
-            slug="vero",
+        merchant, _owner = await onboard_merchant(
+            uow.session,
             name="VERO MODA",
-            status="active",
-            created_at=clock.now(),
+            slug="vero",
+            owner_name="店主",
+            owner_phone="13800000000",
+            owner_password="bench-password",
         )
-        uow.session.add(merchant)
-        await uow.session.flush()
-        tenant = Tenant(merchant.id, merchant.slug)
         await uow.commit()
-        return tenant
+        return Tenant(merchant.id, merchant.slug)
 
 
 async def _timed_import(

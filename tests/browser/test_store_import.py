@@ -13,8 +13,15 @@ from sqlalchemy import func, select
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.merchants.models import Store
-from tests.browser.conftest import LiveServer
-from tests.imports.samples import STORE_HEADERS_ZH, store_row, to_csv
+from tests.browser.conftest import DESKTOP_VIEWPORT, LiveServer
+from tests.imports.samples import (
+    STAFF_HEADERS_ZH,
+    STORE_HEADERS_ZH,
+    staff_row,
+    store_row,
+    to_csv,
+    to_xlsx,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -99,3 +106,40 @@ def test_stores_import_with_a_bad_row_then_fixed(
     for name in ("南京西路1号店", "南京西路2号店", "南京西路3号店"):
         expect(page.get_by_text(name).first).to_be_visible()
     page.screenshot(path=str(tmp_path / "3-stores.png"), full_page=True)
+
+
+def test_staff_import_on_a_desktop_reports_an_unknown_store(
+    live_server: LiveServer,
+    new_context: Callable[..., Any],
+    login: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    owner = live_server.make_owner()
+    page = new_context(viewport=DESKTOP_VIEWPORT, locale="en-US").new_page()
+    login(page, owner)
+    stores = tmp_path / "stores.xlsx"
+    stores.write_bytes(to_xlsx(STORE_HEADERS_ZH, [store_row(1), store_row(2)]))
+    page.goto("/console/stores/import?lang=en")
+    page.set_input_files("#import-file", str(stores))
+    page.click("#import-submit")
+    expect(page.locator("#import-result .flash.ok")).to_have_text(
+        "Imported 2 row(s): 2 new, 0 updated."
+    )
+
+    # a guide in a store that does not exist, in an XLSX workbook
+    staff = tmp_path / "guides.xlsx"
+    staff.write_bytes(to_xlsx(STAFF_HEADERS_ZH, [staff_row(1), staff_row(2, stores="SH001|SH404")]))
+    page.goto("/console/staff/import")
+    expect(page.locator("h1")).to_have_text("Import staff")
+    page.set_input_files("#import-file", str(staff))
+    page.click("#import-submit")
+    errors = page.locator("#import-errors tbody tr")
+    expect(errors).to_have_count(1)
+    expect(errors.nth(0).locator("td")).to_have_text(["3", "门店", "No store with code SH404"])
+    page.screenshot(path=str(tmp_path / "staff-rejected-desktop.png"), full_page=True)
+
+    # the template downloads with Chinese headers
+    with page.expect_download() as download:
+        page.click("#template-link")
+    content = Path(download.value.path()).read_bytes()
+    assert content.startswith("\ufeff手机号*,姓名*,角色*".encode())

@@ -306,6 +306,9 @@ async def test_no_file_field_is_422(
     assert r.json()["code"] == "validation_failed"
     r = await client.post(URL, json={"file": "code,name"}, headers=headers)
     assert r.status_code == 422
+    r = await upload(client, "/api/v1/imports/products", stores_csv(1), headers)
+    assert r.status_code == 422
+    assert r.json()["code"] == "validation_failed"
 
 
 async def test_only_staff_allowed_to_run_imports(

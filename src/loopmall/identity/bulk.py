@@ -28,6 +28,7 @@ from loopmall.merchants.bulk import (
     OnProgress,
     RowIssue,
     UpsertCounts,
+    cell_text,
     dialect_insert,
     store_ids_by_code,
 )
@@ -168,6 +169,19 @@ async def load_staff_context(session: AsyncSession, tenant: Tenant) -> StaffImpo
     )
 
 
+def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
+    # Names and numbers must be printable, as when adding one person (identity.staff).
+    return cell_text(
+        values,
+        key,
+        row,
+        issues,
+        required=key in REQUIRED_STAFF_FIELDS,
+        max_length=MAX_LENGTH.get(key),
+        allowed=str.isprintable,
+    )
+
+
 class StaffRowChecker:
     """Checks staff rows one by one; remembers phones to catch duplicates in the file.
 
@@ -187,28 +201,18 @@ class StaffRowChecker:
         self.issues: list[RowIssue] = []
         self._first_row: dict[str, int] = {}
 
-    def _text(self, values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
-        text = values.get(key, "").strip()
-        if key in REQUIRED_STAFF_FIELDS and not text:
-            issues.append(RowIssue(row, key, "required"))
-        elif key in MAX_LENGTH and len(text) > MAX_LENGTH[key]:
-            issues.append(RowIssue(row, key, "too_long", {"max": MAX_LENGTH[key]}))
-        elif not text.isprintable():
-            issues.append(RowIssue(row, key, "control_chars"))
-        return text
-
     def check(self, row: int, values: Mapping[str, str]) -> StaffRecord | None:
         issues: list[RowIssue] = []
-        raw_phone = self._text(values, "phone", row, issues)
+        raw_phone = _cell(values, "phone", row, issues)
         phone = normalize_phone(raw_phone)
         if raw_phone and not _MOBILE.match(phone):
             issues.append(RowIssue(row, "phone", "bad_phone", {"value": raw_phone}))
-        name = self._text(values, "name", row, issues)
-        role_text = self._text(values, "role", row, issues)
+        name = _cell(values, "name", row, issues)
+        role_text = _cell(values, "role", row, issues)
         role = parse_role(role_text) if role_text else None
         if role_text and role is None:
             issues.append(RowIssue(row, "role", "bad_role", {"value": role_text}))
-        employee_no = self._text(values, "employee_no", row, issues)
+        employee_no = _cell(values, "employee_no", row, issues)
 
         existing = self.context.existing.get(phone)
         store_ids: list[int] = []

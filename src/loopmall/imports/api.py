@@ -16,7 +16,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.datastructures import UploadFile
 
-from loopmall.core import clock
 from loopmall.core.errors import PayloadTooLarge, ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
@@ -29,11 +28,13 @@ from loopmall.imports import service
 from loopmall.imports.formats import ImportKind, Table, read_table
 from loopmall.imports.jobs import JobView, board
 from loopmall.imports.report import render_errors
+from loopmall.imports.runner import Run, import_recorded
 from loopmall.imports.schemas import ImportJobItem, ImportJobOut, ImportSummaryOut, RowErrorOut
-from loopmall.imports.service import Actor, ImportRejected, JobOutcome
+from loopmall.imports.service import Actor, ImportRejected
 from loopmall.imports.sheets import check_size
 from loopmall.web.i18n import pick_locale
 
+# The "/jobs" routes are declared before "/{kind}", which would otherwise match them.
 router = APIRouter(prefix="/imports", tags=["imports"])
 
 # Room for the multipart envelope around the file itself.
@@ -131,93 +132,6 @@ def job_out(job: JobView, locale: str) -> ImportJobOut:
     )
 
 
-async def _import_now(
-    request: Request, kind: ImportKind, principal: Principal, uow: UnitOfWork
-) -> Any:
-    tenant = principal.require_tenant()
-    filename, table = await read_upload(request, kind)
-    actor = actor_for(principal)
-    job_id = service.new_job_id()
-    started = clock.now()
-
-    async def work() -> ImportSummaryOut:
-        summary = await service.run_import(uow.session, tenant, table, actor)
-        outcome = JobOutcome(kind, "succeeded", summary.rows, summary.created, summary.updated)
-        await service.record_job(
-            uow.session,
-            tenant,
-            public_id=job_id,
-            outcome=outcome,
-            actor=actor,
-            filename=filename,
-            started_at=started,
-        )
-        return ImportSummaryOut(
-            id=job_id,
-            kind=kind,
-            rows=summary.rows,
-            created=summary.created,
-            updated=summary.updated,
-        )
-
-    try:
-        return await run_idempotent(request, uow, principal.scope, work, status_code=201)
-    except ImportRejected as exc:
-        # Nothing of the file may stay; the rejection itself goes into the history.
-        await uow.rollback()
-        outcome = JobOutcome(kind, "rejected", exc.rows, errors=exc.issues)
-        await service.record_job(
-            uow.session,
-            tenant,
-            public_id=job_id,
-            outcome=outcome,
-            actor=actor,
-            filename=filename,
-            started_at=started,
-        )
-        await uow.commit()
-        exc.extra.update(
-            import_id=job_id,
-            error_count=len(exc.issues),
-            errors=render_errors(kind, exc.issues, pick_locale(request)),
-        )
-        raise
-
-
-@router.post(
-    "/stores",
-    status_code=201,
-    response_model=ImportSummaryOut,
-    responses=FILE_PROBLEMS,
-    openapi_extra=UPLOAD_BODY,
-)
-async def import_stores(
-    request: Request,
-    _body: None = Depends(buffered_body),
-    principal: Principal = Depends(require(Perm.IMPORTS_RUN)),
-    uow: UnitOfWork = Depends(write_uow),
-) -> Any:
-    """Import stores (upsert by store code): all rows or, if any row is bad, none."""
-    return await _import_now(request, ImportKind.STORES, principal, uow)
-
-
-@router.post(
-    "/staff",
-    status_code=201,
-    response_model=ImportSummaryOut,
-    responses=FILE_PROBLEMS,
-    openapi_extra=UPLOAD_BODY,
-)
-async def import_staff(
-    request: Request,
-    _body: None = Depends(buffered_body),
-    principal: Principal = Depends(require(Perm.IMPORTS_RUN)),
-    uow: UnitOfWork = Depends(write_uow),
-) -> Any:
-    """Import staff (upsert by phone) and their store assignments: all rows or none."""
-    return await _import_now(request, ImportKind.STAFF, principal, uow)
-
-
 @router.post(
     "/jobs",
     status_code=202,
@@ -295,3 +209,43 @@ async def list_import_jobs(
         ],
         next_cursor=next_cursor,
     )
+
+
+@router.post(
+    "/{kind}",
+    status_code=201,
+    response_model=ImportSummaryOut,
+    responses=FILE_PROBLEMS,
+    openapi_extra=UPLOAD_BODY,
+)
+async def import_now(
+    request: Request,
+    kind: ImportKind = Path(..., description="What the file holds"),
+    _body: None = Depends(buffered_body),
+    principal: Principal = Depends(require(Perm.IMPORTS_RUN)),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Any:
+    """Import stores (upsert by store code) or staff (upsert by phone, with their stores)
+    at once: every row, or — if any row is bad — none, with every bad row in the 422."""
+    filename, table = await read_upload(request, kind)
+    run = Run(principal.require_tenant(), actor_for(principal), filename)
+
+    async def work() -> ImportSummaryOut:
+        summary = await import_recorded(uow, run, table)
+        return ImportSummaryOut(
+            id=run.job_id,
+            kind=kind,
+            rows=summary.rows,
+            created=summary.created,
+            updated=summary.updated,
+        )
+
+    try:
+        return await run_idempotent(request, uow, principal.scope, work, status_code=201)
+    except ImportRejected as exc:
+        exc.extra.update(
+            import_id=run.job_id,
+            error_count=len(exc.issues),
+            errors=render_errors(kind, exc.issues, pick_locale(request)),
+        )
+        raise

@@ -22,14 +22,14 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from loopmall.config import Settings, get_settings
-from loopmall.core import clock
 from loopmall.core.errors import LoopmallError
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.imports import service
 from loopmall.imports.formats import ImportKind, Table, read_table
 from loopmall.imports.report import errors_csv, render_errors
-from loopmall.imports.service import Actor, ImportRejected, ImportSummary, JobOutcome
+from loopmall.imports.runner import Run, import_recorded
+from loopmall.imports.service import Actor, ImportRejected, ImportSummary
 from loopmall.imports.sheets import check_size
 from loopmall.merchants.bulk import tenant_for_slug
 from loopmall.web.i18n import LOCALES, translations
@@ -56,34 +56,16 @@ async def _import(
     settings: Settings, table: Table, slug: str, filename: str, report: service.Reporter
 ) -> Outcome:
     state = AppState.build(settings)
-    actor = Actor(source="cli")
-    started = clock.now()
-    job_id = service.new_job_id()
     try:
         async with UnitOfWork(state.write_factory) as uow:
             tenant = await tenant_for_slug(uow.session, slug)
+            run = Run(tenant, Actor(source="cli"), filename)
             try:
-                summary = await service.run_import(uow.session, tenant, table, actor, report=report)
+                summary = await import_recorded(uow, run, table, report=report)
             except ImportRejected as exc:
-                await uow.rollback()
-                outcome = JobOutcome(table.kind, "rejected", exc.rows, errors=exc.issues)
-                result = Outcome(errors=exc.issues)
-            else:
-                outcome = JobOutcome(
-                    table.kind, "succeeded", summary.rows, summary.created, summary.updated
-                )
-                result = Outcome(summary=summary)
-            await service.record_job(
-                uow.session,
-                tenant,
-                public_id=job_id,
-                outcome=outcome,
-                actor=actor,
-                filename=filename,
-                started_at=started,
-            )
+                return Outcome(errors=exc.issues)
             await uow.commit()
-            return result
+            return Outcome(summary=summary)
     finally:
         await state.close()
 

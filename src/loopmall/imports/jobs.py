@@ -23,6 +23,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.imports import service
 from loopmall.imports.formats import Table
 from loopmall.imports.models import ImportJob
+from loopmall.imports.runner import Run, import_recorded
 from loopmall.imports.service import Actor, ImportRejected, JobOutcome
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ REDIS_TTL_SECONDS = 24 * 3600
 # Finished jobs kept in memory; older ones are read back from Redis or the table.
 MEMORY_KEEP = 200
 EXTRAS_KEY = "imports.jobs"
+FAILED_PROBLEM = {
+    "code": "import_failed",
+    "detail": "The import failed on our side and nothing was written; try again.",
+}
 
 
 @dataclass
@@ -156,7 +161,7 @@ class JobBoard:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _run(self, job: JobView, tenant: Tenant, table: Table, actor: Actor) -> None:
-        started = clock.now()
+        run = Run(tenant, actor, job.filename, job_id=job.id)
         job.status = "running"
 
         async def report(phase: str, done: int, total: int) -> None:
@@ -167,48 +172,20 @@ class JobBoard:
         try:
             async with UnitOfWork(self._state.write_factory) as uow:
                 try:
-                    summary = await service.run_import(
-                        uow.session, tenant, table, actor, report=report
-                    )
+                    summary = await import_recorded(uow, run, table, report=report)
                 except ImportRejected as exc:
-                    await uow.rollback()
                     outcome = JobOutcome(table.kind, "rejected", exc.rows, errors=exc.issues)
                 else:
+                    await uow.commit()
                     outcome = JobOutcome(
                         table.kind, "succeeded", summary.rows, summary.created, summary.updated
                     )
-                await service.record_job(
-                    uow.session,
-                    tenant,
-                    public_id=job.id,
-                    outcome=outcome,
-                    actor=actor,
-                    filename=job.filename,
-                    started_at=started,
-                )
-                await uow.commit()
         except Exception:
             log.exception("import job %s failed", job.id)
-            outcome = JobOutcome(
-                table.kind,
-                "failed",
-                len(table.rows),
-                problem={
-                    "code": "import_failed",
-                    "detail": "The import failed on our side and nothing was written; try again.",
-                },
-            )
+            outcome = JobOutcome(table.kind, "failed", len(table.rows), problem=FAILED_PROBLEM)
             try:
                 async with UnitOfWork(self._state.write_factory) as uow:
-                    await service.record_job(
-                        uow.session,
-                        tenant,
-                        public_id=job.id,
-                        outcome=outcome,
-                        actor=actor,
-                        filename=job.filename,
-                        started_at=started,
-                    )
+                    await run.record(uow, outcome)
                     await uow.commit()
             except Exception:  # the database is what failed; memory and Redis still tell
                 log.exception("could not record failed import job %s", job.id)

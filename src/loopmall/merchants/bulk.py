@@ -130,6 +130,45 @@ def _coordinate(
     return value
 
 
+def cell_text(
+    values: Mapping[str, str],
+    key: str,
+    row: int,
+    issues: list[RowIssue],
+    *,
+    required: bool,
+    max_length: int | None,
+    allowed: Callable[[str], bool],
+) -> str:
+    """A cell's text, stripped; an empty required cell, an over-long one or one that
+    ``allowed`` refuses adds a ``required``/``too_long``/``control_chars`` issue."""
+    text = values.get(key, "").strip()
+    if required and not text:
+        issues.append(RowIssue(row, key, "required"))
+    elif max_length is not None and len(text) > max_length:
+        issues.append(RowIssue(row, key, "too_long", {"max": max_length}))
+    elif not allowed(text):
+        issues.append(RowIssue(row, key, "control_chars"))
+    return text
+
+
+def _no_control_chars(text: str) -> bool:
+    # Stores' text may hold any printable character, full-width spaces included.
+    return _CONTROL.search(text) is None
+
+
+def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
+    return cell_text(
+        values,
+        key,
+        row,
+        issues,
+        required=key in REQUIRED_STORE_FIELDS,
+        max_length=MAX_LENGTH.get(key),
+        allowed=_no_control_chars,
+    )
+
+
 class StoreRowChecker:
     """Checks store rows one by one and remembers codes, to catch duplicates in the file.
 
@@ -142,25 +181,15 @@ class StoreRowChecker:
         self.issues: list[RowIssue] = []
         self._first_row: dict[str, int] = {}
 
-    def _text(self, values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
-        text = values.get(key, "").strip()
-        if key in REQUIRED_STORE_FIELDS and not text:
-            issues.append(RowIssue(row, key, "required"))
-        elif key in MAX_LENGTH and len(text) > MAX_LENGTH[key]:
-            issues.append(RowIssue(row, key, "too_long", {"max": MAX_LENGTH[key]}))
-        elif _CONTROL.search(text):
-            issues.append(RowIssue(row, key, "control_chars"))
-        return text
-
     def check(self, row: int, values: Mapping[str, str]) -> StoreRecord | None:
         issues: list[RowIssue] = []
-        code = self._text(values, "code", row, issues)
+        code = _cell(values, "code", row, issues)
         if any(c.isspace() for c in code):
             issues.append(RowIssue(row, "code", "code_spaces"))
-        record = StoreRecord(row=row, code=code, name=self._text(values, "name", row, issues))
+        record = StoreRecord(row=row, code=code, name=_cell(values, "name", row, issues))
         for key in ("city", "district", "address"):
-            setattr(record, key, self._text(values, key, row, issues))
-        record.phone = self._text(values, "phone", row, issues)
+            setattr(record, key, _cell(values, key, row, issues))
+        record.phone = _cell(values, "phone", row, issues)
         if record.phone and not _STORE_PHONE.match(record.phone):
             issues.append(RowIssue(row, "phone", "bad_store_phone", {"value": record.phone}))
 
