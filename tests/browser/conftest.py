@@ -8,7 +8,7 @@ Fixtures for every later page test:
   jobs) running as in the embedded default. ``live_server.url``; ``live_server.run(fn)``
   runs ``async fn(state)`` against the server's database (seed data, check results);
   ``live_server.make_owner()`` creates a merchant and its owner.
-- ``browser`` (session) — headless Chromium at ``/usr/bin/chromium`` through Playwright's
+- ``browser`` (package) — headless Chromium at ``/usr/bin/chromium`` through Playwright's
   sync API (never a downloaded browser). Missing Chromium skips the tests, except with
   ``CI=true`` where it fails them.
 - ``context`` / ``page`` — a fresh browser context on the live server (``base_url`` set, so
@@ -142,9 +142,14 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
         thread.join(timeout=STARTUP_SECONDS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium, shared by the session's browser tests."""
+    """Headless Debian Chromium, shared by the browser tests of this package.
+
+    Package scope, not session: Playwright's sync API keeps an event loop running on the
+    main thread while it lives, and pytest-asyncio cannot start the async tests' loops
+    then. pytest tears this down as soon as the next test is outside ``tests/browser``.
+    """
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is missing (apt-get install chromium; `make browser`)"
         if IN_CI:
