@@ -143,6 +143,34 @@ async def _lock_level(
     return levels[0]
 
 
+async def _ensure_level(
+    session: AsyncSession, tenant: Tenant, sku_id: int, location_id: int
+) -> int:
+    """The id of the level of (sku, location), made if missing; locks nothing."""
+    stmt = select(StockLevel.id).where(
+        StockLevel.merchant_id == tenant.id,
+        StockLevel.sku_id == sku_id,
+        StockLevel.location_id == location_id,
+    )
+    level_id = await session.scalar(stmt)
+    if level_id is None:
+        await _require_sku_and_location(session, tenant, sku_id, location_id)
+        await insert_ignore(
+            session,
+            StockLevel,
+            {
+                "merchant_id": tenant.id,
+                "sku_id": sku_id,
+                "location_id": location_id,
+                "on_hand": 0,
+                "held": 0,
+                "updated_at": clock.now(),
+            },
+        )
+        level_id = await session.scalar(stmt)
+    return int(level_id)
+
+
 async def _require_sku_and_location(
     session: AsyncSession, tenant: Tenant, sku_id: int, location_id: int
 ) -> None:
@@ -368,17 +396,22 @@ async def place_holds(
         raise ValidationFailed("reference is at most 100 characters", field="reference")
     now = clock.now()
 
-    # Make missing levels first (each insert locks nothing another writer waits on), then
-    # lock them all at once in id order.
     wanted: dict[tuple[int, int], int] = defaultdict(int)
     for line in lines:
         wanted[(line.sku_id, line.location_id)] += line.quantity
     ids: dict[tuple[int, int], int] = {}
-    for sku_id, location_id in sorted(wanted):
+    if len(wanted) == 1:
+        ((sku_id, location_id),) = wanted
         level = await _lock_level(session, tenant, sku_id, location_id, create=True)
         assert level is not None
         ids[(sku_id, location_id)] = level.id
-    locked = {lv.id: lv for lv in await _lock(session, StockLevel.id.in_(ids.values()))}
+        locked = {level.id: level}
+    else:
+        # Make missing levels without locking any, then lock them all in id order: two
+        # carts holding the same SKUs in another order cannot deadlock.
+        for sku_id, location_id in wanted:
+            ids[(sku_id, location_id)] = await _ensure_level(session, tenant, sku_id, location_id)
+        locked = {lv.id: lv for lv in await _lock(session, StockLevel.id.in_(ids.values()))}
 
     for level in locked.values():
         await _lapse_due(session, level, now)
