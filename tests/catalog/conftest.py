@@ -36,7 +36,9 @@ async def rival(state: AppState, client: httpx.AsyncClient) -> Owner:
     return tenant, await token_for(client, "rival", "13900000009")
 
 
-async def guide_headers(state: AppState, client: httpx.AsyncClient, tenant: Tenant) -> dict[str, str]:
+async def guide_headers(
+    state: AppState, client: httpx.AsyncClient, tenant: Tenant
+) -> dict[str, str]:
     """A guide (catalog read, no write) of ``tenant``."""
     await make_staff(state, tenant, phone="13700000002", role="guide", name="导购小李")
     return await token_for(client, tenant.slug, "13700000002")
@@ -108,3 +110,8 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, (200, 30, 40)).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def picked(problem: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """Some fields of a problem answer (missing ones show up as absent)."""
+    return {k: problem[k] for k in keys if k in problem}

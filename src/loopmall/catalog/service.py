@@ -156,16 +156,16 @@ async def create_product(session: AsyncSession, tenant: Tenant, data: ProductIn)
     given = [s.code for s in data.skus if s.code]
     repeated = sorted({c for c in given if given.count(c) > 1})
     if repeated:
-        index = next(i for i, s in enumerate(data.skus) if s.code == repeated[0])
+        index = [i for i, s in enumerate(data.skus) if s.code == repeated[0]][1]
         raise DuplicateSkuCode(
-            f"SKU code {repeated[0]} is used twice", field=f"skus.{index}.code", code=repeated[0]
+            f"SKU code {repeated[0]} is used twice", field=f"skus.{index}.code", sku_code=repeated[0]
         )
     taken = await _codes_taken(session, tenant, given)
     if taken:
         index = next(i for i, s in enumerate(data.skus) if s.code in taken)
         code = data.skus[index].code
         raise DuplicateSkuCode(
-            f"SKU code {code} is already used", field=f"skus.{index}.code", code=code
+            f"SKU code {code} is already used", field=f"skus.{index}.code", sku_code=code
         )
 
     now = clock.now()
@@ -282,7 +282,7 @@ async def add_sku(
     if data.code:
         if await _codes_taken(session, tenant, [data.code]):
             raise DuplicateSkuCode(
-                f"SKU code {data.code} is already used", field="code", code=data.code
+                f"SKU code {data.code} is already used", field="code", sku_code=data.code
             )
         code = data.code
     else:
@@ -327,7 +327,7 @@ async def update_sku(
     if patch.code is not None and patch.code != sku.code:
         if await _codes_taken(session, tenant, [patch.code]):
             raise DuplicateSkuCode(
-                f"SKU code {patch.code} is already used", field="code", code=patch.code
+                f"SKU code {patch.code} is already used", field="code", sku_code=patch.code
             )
         sku.code = patch.code
     if patch.barcode is not None:
