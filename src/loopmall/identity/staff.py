@@ -118,11 +118,14 @@ def _check_actor(acting_role: Role | None, *roles: Role) -> None:
             raise OwnerRequired()
 
 
-async def _flush_phone(session: AsyncSession, staff: Staff) -> None:
+async def _write(session: AsyncSession, staff: Staff, values: Mapping[str, Any]) -> None:
+    """Apply ``values`` and flush in a savepoint: the unique index (merchant, phone) decides,
+    and a clash leaves the caller's transaction usable. The changes are made inside the
+    savepoint because opening one flushes whatever is pending."""
     try:
-        # The unique index (merchant, phone) decides; a savepoint keeps the caller's
-        # transaction usable after a clash.
         async with session.begin_nested():
+            for field, value in values.items():
+                setattr(staff, field, value)
             session.add(staff)
             await session.flush()
     except IntegrityError:
@@ -207,7 +210,7 @@ async def create_staff(
         created_at=now,
         updated_at=now,
     )
-    await _flush_phone(session, staff)
+    await _write(session, staff, {})
     await _assign(session, tenant, staff, assigned)
     return staff
 
@@ -280,16 +283,18 @@ async def update_staff(
             raise LastOwner()
 
     was_active = staff.active
-    staff.name = name
-    staff.phone = phone
+    values: dict[str, Any] = {
+        "name": name,
+        "phone": phone,
+        "role": new_role.value,
+        "active": active,
+        "updated_at": clock.now(),
+    }
     if number is not None:
-        staff.employee_no = number
-    staff.role = new_role.value
-    staff.active = active
+        values["employee_no"] = number
     if password is not None:
-        staff.password_hash = await hash_password(password)
-    staff.updated_at = clock.now()
-    await _flush_phone(session, staff)
+        values["password_hash"] = await hash_password(password)
+    await _write(session, staff, values)
     if assigned is not None:
         await _assign(session, tenant, staff, assigned)
     if password is not None or (was_active and not active):

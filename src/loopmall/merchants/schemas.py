@@ -16,7 +16,7 @@ class SignupIn(BaseModel):
 
     name: str = Field(..., max_length=100, description="The merchant's name, e.g. 王记水果")
     slug: str = Field(
-        ..., max_length=40, description="Merchant code: 3–40 of a-z, 0-9 and single hyphens"
+        ..., max_length=100, description="Merchant code: 3–40 of a-z, 0-9 and single hyphens"
     )
     owner_name: str = Field(..., max_length=50)
     owner_phone: str = Field(..., max_length=20, description="11-digit mainland mobile")

@@ -144,21 +144,24 @@ def _clean(field: str, value: Any) -> Any:
     raise ValidationFailed(f"{field} cannot be changed", field=field)
 
 
-def _check_pair(store: Store) -> None:
-    if (store.latitude is None) != (store.longitude is None):
-        missing = "longitude" if store.longitude is None else "latitude"
+def _check_pair(latitude: float | None, longitude: float | None) -> None:
+    if (latitude is None) != (longitude is None):
+        missing = "longitude" if longitude is None else "latitude"
         raise ValidationFailed("Give both latitude and longitude, or neither", field=missing)
 
 
-async def _flush_code(session: AsyncSession, store: Store) -> None:
+async def _write(session: AsyncSession, store: Store, values: Mapping[str, Any]) -> None:
+    """Apply ``values`` and flush inside a savepoint: the unique index on (merchant, code)
+    decides (no check-then-act), and a taken code leaves the caller's transaction usable.
+    The changes are made inside the savepoint because opening one flushes what is pending."""
     try:
-        # A savepoint: the unique index decides (no check-then-act), and a taken code
-        # leaves the caller's transaction usable.
         async with session.begin_nested():
+            for field, value in values.items():
+                setattr(store, field, value)
             session.add(store)
             await session.flush()
     except IntegrityError:
-        raise StoreCodeTaken(field="code", value=store.code) from None
+        raise StoreCodeTaken(field="code") from None
 
 
 async def create_store(
@@ -197,6 +200,7 @@ async def create_store(
         "note": note,
     }
     values = {field: _clean(field, value) for field, value in given.items()}
+    _check_pair(values["latitude"], values["longitude"])
     now = clock.now()
     store = Store(
         merchant_id=tenant.id,
@@ -206,8 +210,7 @@ async def create_store(
         updated_at=now,
         **values,
     )
-    _check_pair(store)
-    await _flush_code(session, store)
+    await _write(session, store, {})
     return store
 
 
@@ -224,11 +227,8 @@ async def update_store(
     cleaned = {field: _clean(field, value) for field, value in changes.items()}
     if not cleaned:
         return store
-    for field, value in cleaned.items():
-        setattr(store, field, value)
-    _check_pair(store)
-    store.updated_at = clock.now()
-    await _flush_code(session, store)
+    _check_pair(cleaned.get("latitude", store.latitude), cleaned.get("longitude", store.longitude))
+    await _write(session, store, cleaned | {"updated_at": clock.now()})
     return store
 
 

@@ -1,0 +1,7 @@
+"""The identity tests share the merchants tests' helpers and template-layout fixture."""
+
+from __future__ import annotations
+
+from tests.merchants.conftest import documented_template_layout, owner
+
+__all__ = ["documented_template_layout", "owner"]
