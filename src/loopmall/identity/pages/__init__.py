@@ -1,4 +1,4 @@
-"""Console login, logout and the overview page."""
+"""Console login, logout and the overview page; the staff pages are in ``staff.py``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.errors import CsrfFailed, LoopmallError
-from loopmall.core.http import client_ip, get_state, write_uow
+from loopmall.core.http import client_ip, get_state, read_uow, write_uow
 from loopmall.core.ids import new_token
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import service
 from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal
+from loopmall.identity.models import Staff
+from loopmall.identity.pages.staff import router as staff_router
 from loopmall.identity.principal import Principal
+from loopmall.identity.staff import count_staff
 from loopmall.identity.throttle import Throttle
+from loopmall.merchants.stores import count_stores
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -32,6 +36,47 @@ def _safe_next(target: str | None) -> str:
     if parsed.scheme or parsed.netloc or not target.startswith("/"):
         return "/console"
     return target
+
+
+def check_login_csrf(request: Request, sent: str) -> None:
+    """The double-submit check for forms sent before there is a session (login, signup):
+    the form's token must equal the ``lm_login_csrf`` cookie set with the form."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        raise CsrfFailed()
+
+
+def set_login_csrf(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=get_state(request).settings.cookie_secure,
+        max_age=3600,
+    )
+
+
+async def start_console_session(
+    request: Request, uow: UnitOfWork, staff: Staff, target: str
+) -> Response:
+    """Open a cookie session for ``staff``, commit, and redirect to ``target``."""
+    settings = get_state(request).settings
+    token, _row = await service.open_session(
+        uow.session, kind="cookie", ttl_seconds=settings.session_ttl_seconds, staff=staff
+    )
+    await uow.commit()
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        settings.session_cookie,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=settings.session_ttl_seconds,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
 
 
 def _login_page(
@@ -53,14 +98,7 @@ def _login_page(
         },
         status_code=status_code,
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=get_state(request).settings.cookie_secure,
-        max_age=3600,
-    )
+    set_login_csrf(request, response, token)
     return response
 
 
@@ -85,9 +123,7 @@ async def login_submit(
     throttle: Throttle = Depends(get_throttle),
 ) -> Response:
     """Login uses a double-submit cookie for CSRF, since there is no session yet."""
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf_token):
-        raise CsrfFailed()
+    check_login_csrf(request, csrf_token)
     _ = translator(pick_locale(request))
     values = {"merchant": merchant, "phone": phone}
     if not merchant.strip() or not phone.strip() or not password:
@@ -124,21 +160,7 @@ async def login_submit(
             status_code=429,
             values=values,
         )
-    token, _row = await service.open_session(
-        uow.session, kind="cookie", ttl_seconds=settings.session_ttl_seconds, staff=staff
-    )
-    await uow.commit()
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        settings.session_cookie,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        max_age=settings.session_ttl_seconds,
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
-    return response
+    return await start_console_session(request, uow, staff, _safe_next(next))
 
 
 @router.post("/console/logout")
@@ -158,7 +180,19 @@ async def logout(
 
 
 @router.get("/console")
-async def overview(request: Request, principal: Principal = Depends(current_principal)) -> Response:
+async def overview(
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
     if principal.tenant is None:
         raise LoopmallError("Platform operators use the platform console")
-    return render(request, "identity/overview.html", {})
+    visible = principal.store_ids
+    counts = {
+        "stores": await count_stores(uow.session, principal.tenant, visible=visible),
+        "staff": await count_staff(uow.session, principal.tenant, visible=visible),
+    }
+    return render(request, "identity/overview.html", {"counts": counts})
+
+
+router.include_router(staff_router)

@@ -1,7 +1,0 @@
-"""Console pages of the merchants domain."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter()
