@@ -81,6 +81,7 @@ def test_stores_import_with_a_bad_row_then_fixed(
     # and nothing was written: the stores list is still empty
     assert store_count(live_server) == 0
     page.goto("/console/stores")
+    expect(page.locator("h1")).to_have_text("门店")
     expect(page.get_by_text("南京西路1号店")).to_have_count(0)
 
     # when the fixed file is uploaded
