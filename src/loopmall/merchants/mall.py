@@ -113,7 +113,7 @@ async def update_mall_settings(
     """
     values: dict[str, Any] = {}
     if mall_name is not None:
-        values["mall_name"] = clean_merchant_name(mall_name)
+        values["mall_name"] = clean_merchant_name(mall_name, field="mall_name")
     if primary_color is not None:
         values["primary_color"] = clean_color(primary_color, "primary_color")
     if accent_color is not None:

@@ -90,11 +90,11 @@ def clean_slug(slug: str) -> str:
     return value
 
 
-def clean_merchant_name(name: str) -> str:
-    value = name.strip()
+def clean_merchant_name(name: str, *, field: str = "name") -> str:
+    value = name.strip() if isinstance(name, str) else ""
     if not value or len(value) > MERCHANT_NAME_MAX or not value.isprintable():
         raise ValidationFailed(
-            f"The name must be 1–{MERCHANT_NAME_MAX} printable characters", field="name"
+            f"The name must be 1–{MERCHANT_NAME_MAX} printable characters", field=field
         )
     return value
 
