@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.merchants.models import Store
-from tests.factories import make_merchant, make_staff, owner_headers, token_for
+from tests.factories import PASSWORD, make_merchant, make_staff, owner_headers, token_for
 
 Owner = tuple[Tenant, dict[str, str]]
 
@@ -115,3 +116,48 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
 def picked(problem: dict[str, Any], *keys: str) -> dict[str, Any]:
     """Some fields of a problem answer (missing ones show up as absent)."""
     return {k: problem[k] for k in keys if k in problem}
+
+
+HTML = {"Accept": "text/html"}
+
+
+async def console_login(
+    client: httpx.AsyncClient, slug: str, phone: str, password: str = PASSWORD
+) -> str:
+    """Log in through the console's form (the client keeps the cookie); returns the
+    session's CSRF token as the pages embed it."""
+    form = await client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    r = await client.post(
+        "/console/login",
+        data={"merchant": slug, "phone": phone, "password": password, "csrf_token": token[1]},
+    )
+    assert r.status_code == 303, r.text
+    page = await client.get("/console", headers=HTML)
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+    assert csrf is not None
+    return csrf[1]
+
+
+@pytest.fixture(autouse=True)
+def domain_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until web/templating.py maps "<domain>/x.html" to <domain>/templates/<domain>/x.html
+    (its PrefixLoader strips the prefix and looks in <domain>/templates/), point the
+    prefixes at the folders the templates are in. A no-op once the shared loader finds them."""
+    from jinja2 import FileSystemLoader, PrefixLoader, TemplateNotFound
+
+    from loopmall.web import templating
+
+    try:
+        templating.env.get_template("catalog/products.html")
+        return
+    except TemplateNotFound:
+        pass
+    mapping = {"web": FileSystemLoader(str(templating.PACKAGE / "web" / "templates"))}
+    for domain in templating.DOMAINS_WITH_PAGES:
+        if domain != "web":
+            folder = templating.PACKAGE / domain / "templates" / domain
+            mapping[domain] = FileSystemLoader(str(folder))
+    monkeypatch.setattr(templating.env, "loader", PrefixLoader(mapping))
+    templating.env.cache.clear() if templating.env.cache is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -179,3 +180,38 @@ async def test_the_last_sku_of_a_product_on_sale_stays_on_sale(
     assert r.status_code == 200
     r = await client.patch(f"/api/v1/skus/{only}", json={"status": "inactive"}, headers=headers)
     assert r.json()["status"] == "inactive"
+
+
+async def test_concurrent_adds_of_one_combination_make_one_sku(
+    state: AppState, client: httpx.AsyncClient, owner: Owner
+) -> None:
+    tenant, headers = owner
+    product = await create_product(client, headers)
+    url = f"/api/v1/products/{product['id']}/skus"
+
+    async def add(n: int) -> httpx.Response:
+        body = {"options": {"颜色": "红", "尺码": "XL"}, "price": 100 + n}
+        return await client.post(url, json=body, headers=headers)
+
+    answers = await asyncio.gather(*(add(n) for n in range(12)))
+    codes = sorted((r.status_code, r.json().get("code", "")) for r in answers)
+    assert codes == [(201, codes[0][1])] + [(422, "duplicate_sku_options")] * 11
+    assert (await catalog_counts(state, tenant))["skus"] == 5
+
+
+async def test_concurrent_price_settings_leave_one_row(
+    state: AppState, client: httpx.AsyncClient, owner: Owner
+) -> None:
+    tenant, headers = owner
+    product = await create_product(client, headers)
+    sku_id = product["skus"][0]["id"]
+
+    async def put(n: int) -> httpx.Response:
+        body = {"channel": "wechat", "price": 5000 + n}
+        return await client.put(f"/api/v1/skus/{sku_id}/prices", json=body, headers=headers)
+
+    answers = await asyncio.gather(*(put(n) for n in range(12)))
+    assert {r.status_code for r in answers} == {200}
+    assert (await catalog_counts(state, tenant))["channel_prices"] == 1
+    final = (await _sku(client, headers, sku_id))["prices"]
+    assert len(final) == 1 and 5000 <= final[0]["price"] < 5012

@@ -158,7 +158,9 @@ async def create_product(session: AsyncSession, tenant: Tenant, data: ProductIn)
     if repeated:
         index = [i for i, s in enumerate(data.skus) if s.code == repeated[0]][1]
         raise DuplicateSkuCode(
-            f"SKU code {repeated[0]} is used twice", field=f"skus.{index}.code", sku_code=repeated[0]
+            f"SKU code {repeated[0]} is used twice",
+            field=f"skus.{index}.code",
+            sku_code=repeated[0],
         )
     taken = await _codes_taken(session, tenant, given)
     if taken:
