@@ -30,6 +30,11 @@ class LoginThrottled(TooManyRequests):
     title = "Too many failed logins; wait a few minutes and try again"
 
 
+def _plain(text: str) -> bool:
+    """No control characters: such a login cannot exist, and PostgreSQL refuses NUL."""
+    return not any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -58,6 +63,8 @@ async def authenticate_staff(
     Failures are counted per account and per client address; the caller commits so
     that a failure is remembered.
     """
+    if not _plain(merchant_slug) or not _plain(phone):
+        raise InvalidCredentials()
     account_key = f"staff:{merchant_slug.lower()}:{phone}"
     ip_key = f"ip:{client_ip}"
     await _check_throttle(
@@ -94,6 +101,8 @@ async def authenticate_operator(
     window_seconds: int,
 ) -> Operator:
     """Check a platform operator's login. Raises ``LoginThrottled`` or ``InvalidCredentials``."""
+    if not _plain(email):
+        raise InvalidCredentials()
     key = f"operator:{email.lower()}"
     await _check_throttle(session, throttle, [key], max_failures, window_seconds)
     operator = await session.scalar(

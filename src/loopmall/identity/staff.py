@@ -31,9 +31,10 @@ from loopmall.identity.models import AuthSession, Staff, StaffStore
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.models import Store
-from loopmall.merchants.stores import UnknownStore, stores_by_public_ids
+from loopmall.merchants.stores import UnknownStore, search_text, stores_by_public_ids
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
+PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 200
 NAME_MAX, EMPLOYEE_NO_MAX = 50, 40
 MANAGING_ROLES = frozenset({Role.OWNER, Role.MANAGER})
@@ -324,6 +325,8 @@ async def get_staff(
 ) -> Staff:
     """The merchant's staff member with this public id. With ``visible`` (a store role's
     stores) only people working in one of those stores are found. Raises ``NotFound``."""
+    if not PUBLIC_ID.match(public_id):
+        raise NotFound("No such staff member")
     stmt = scoped(Staff, tenant, Staff.public_id == public_id)
     if visible is not None:
         stmt = stmt.where(_in_stores(visible))
@@ -357,8 +360,9 @@ async def staff_query(
         stmt = stmt.where(_in_stores(visible))
     if role:
         stmt = stmt.where(Staff.role == parse_role(role).value)
-    if q and q.strip():
-        needle = q.strip().lower()
+    q = search_text(q)
+    if q:
+        needle = q.lower()
         stmt = stmt.where(
             or_(
                 *(

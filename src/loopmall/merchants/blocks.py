@@ -32,7 +32,7 @@ def _clean_text(value: str) -> str:
 
 def _clean_url(value: str) -> str:
     value = value.strip()
-    if value and not _URL.match(value):
+    if _CONTROL.search(value) or (value and not _URL.match(value)):
         raise ValueError("must be an http(s) address or a path starting with /")
     return value
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from loopmall.identity.permissions import Role
 from loopmall.identity.staff import check_password, check_person_name, clean_phone
 from loopmall.merchants.blocks import default_blocks
 from loopmall.merchants.models import MallSettings, Merchant
+from loopmall.merchants.stores import search_text
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,39}$")
 SLUG_MIN, SLUG_MAX = 3, 40
@@ -58,6 +59,7 @@ RESERVED_SLUGS = frozenset(
     }
 )
 MERCHANT_NAME_MAX = 100
+PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
 # Allowed moves of a merchant's status (CONVENTIONS rule 7).
 STATUS_MOVES: dict[str, frozenset[str]] = {
     "active": frozenset({"suspended"}),
@@ -170,7 +172,9 @@ async def onboard_merchant(
 
 async def get_merchant(session: AsyncSession, public_id: str) -> Merchant:
     """The merchant with this public id. Raises ``NotFound``."""
-    merchant = await session.scalar(select(Merchant).where(Merchant.public_id == public_id))
+    merchant = None
+    if PUBLIC_ID.match(public_id):
+        merchant = await session.scalar(select(Merchant).where(Merchant.public_id == public_id))
     if merchant is None:
         raise NotFound("No such merchant")
     return merchant
@@ -187,9 +191,14 @@ async def merchant_of(session: AsyncSession, tenant: Tenant) -> Merchant:
 def merchants_query(*, q: str | None = None, status: str | None = None) -> Select[tuple[Merchant]]:
     """All merchants (platform operators only), optionally by name/code text and status."""
     stmt = select(Merchant)
+    q = search_text(q)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(Merchant.slug.like(like), Merchant.name.ilike(f"%{q.strip()}%")))
+        stmt = stmt.where(
+            or_(
+                Merchant.slug.contains(q.lower(), autoescape=True),
+                func.lower(Merchant.name).contains(q.lower(), autoescape=True),
+            )
+        )
     if status:
         stmt = stmt.where(Merchant.status == status)
     return stmt

@@ -51,6 +51,7 @@ EDITABLE = frozenset(
 STORE_PHONE = re.compile(r"^\+?[0-9][0-9\- ()]{4,29}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CODE = re.compile(r"^[^\s]+$")
+_PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
 
 # Opening hours as given: the stored mapping, or text like "mon-fri 10:00-22:00".
 HoursInput = Mapping[str, Sequence[Sequence[str]]] | str | None
@@ -85,6 +86,17 @@ def _text(field: str, value: Any) -> str:
     if control.search(value) or (field != "note" and "\n" in value):
         raise ValidationFailed(f"{field} must not contain control characters", field=field)
     return value
+
+
+def search_text(value: str | None, field: str = "q") -> str | None:
+    """A search or filter text, stripped; None when empty. Raises ``ValidationFailed`` for
+    control characters (no stored text has them, and PostgreSQL refuses NUL)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise ValidationFailed(f"{field} must not contain control characters", field=field)
+    return value or None
 
 
 def parse_hours(value: HoursInput) -> dict[str, list[list[str]]]:
@@ -241,7 +253,9 @@ async def get_store(
 ) -> Store:
     """The merchant's store with this public id, if ``visible`` (None: every store) holds
     it. Raises ``NotFound`` otherwise — for another merchant's store too."""
-    store = await session.scalar(scoped(Store, tenant, Store.public_id == public_id))
+    store = None
+    if _PUBLIC_ID.match(public_id):
+        store = await session.scalar(scoped(Store, tenant, Store.public_id == public_id))
     if store is None or (visible is not None and store.id not in visible):
         raise NotFound("No such store")
     return store
@@ -257,8 +271,9 @@ def stores_query(
 ) -> Select[tuple[Store]]:
     """The merchant's stores matching the filters; ``q`` looks in code, name and address."""
     stmt = scoped(Store, tenant)
-    if q and q.strip():
-        needle = q.strip().lower()
+    q, city = search_text(q), search_text(city, "city")
+    if q:
+        needle = q.lower()
         stmt = stmt.where(
             or_(
                 *(
@@ -267,8 +282,8 @@ def stores_query(
                 )
             )
         )
-    if city and city.strip():
-        stmt = stmt.where(Store.city == city.strip())
+    if city:
+        stmt = stmt.where(Store.city == city)
     if status:
         stmt = stmt.where(Store.status == status)
     if visible is not None:
@@ -326,9 +341,10 @@ async def stores_by_public_ids(
     wanted = list(dict.fromkeys(public_ids))
     if not wanted:
         return []
+    plausible = [p for p in wanted if isinstance(p, str) and _PUBLIC_ID.match(p)]
     found = {
         s.public_id: s
-        for s in await session.scalars(scoped(Store, tenant, Store.public_id.in_(wanted)))
+        for s in await session.scalars(scoped(Store, tenant, Store.public_id.in_(plausible)))
     }
     unknown = [p for p in wanted if p not in found]
     if unknown:
