@@ -14,27 +14,26 @@ The rules, all enforced here so that the API, the pages and the demo loader shar
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from loopmall.core.errors import Conflict, Forbidden, ValidationFailed
 from loopmall.core.ids import new_public_id
-from loopmall.core.pagination import paginate_by_id
-from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.tenancy import Tenant
 from loopmall.identity.bulk import normalize_phone
+from loopmall.identity.directory import get_staff, parse_role
 from loopmall.identity.models import AuthSession, Staff, StaffStore
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.models import Store
-from loopmall.merchants.stores import UnknownStore, search_text, stores_by_public_ids
+from loopmall.merchants.stores import stores_by_public_ids
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
-PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 200
 NAME_MAX, EMPLOYEE_NO_MAX = 50, 40
 MANAGING_ROLES = frozenset({Role.OWNER, Role.MANAGER})
@@ -49,11 +48,6 @@ class InvalidPhone(ValidationFailed):
 class WeakPassword(ValidationFailed):
     code = "weak_password"
     title = f"The password must be {PASSWORD_MIN}–{PASSWORD_MAX} characters"
-
-
-class InvalidRole(ValidationFailed):
-    code = "invalid_role"
-    title = "Not a role: owner, manager, store_manager, guide or cashier"
 
 
 class StoreRequired(ValidationFailed):
@@ -95,13 +89,6 @@ def check_person_name(name: str, *, field: str = "name") -> str:
     if not value or len(value) > NAME_MAX or not value.isprintable():
         raise ValidationFailed(f"The name must be 1–{NAME_MAX} printable characters", field=field)
     return value
-
-
-def parse_role(role: Role | str) -> Role:
-    try:
-        return Role(role)
-    except ValueError:
-        raise InvalidRole(field="role") from None
 
 
 def _employee_no(value: str) -> str:
@@ -310,145 +297,3 @@ async def _has_assignments(session: AsyncSession, tenant: Tenant, staff_id: int)
         .limit(1)
     )
     return found is not None
-
-
-def _in_stores(store_ids: Collection[int]) -> Any:
-    return Staff.id.in_(select(StaffStore.staff_id).where(StaffStore.store_id.in_(list(store_ids))))
-
-
-async def get_staff(
-    session: AsyncSession,
-    tenant: Tenant,
-    public_id: str,
-    *,
-    visible: Collection[int] | None = None,
-) -> Staff:
-    """The merchant's staff member with this public id. With ``visible`` (a store role's
-    stores) only people working in one of those stores are found. Raises ``NotFound``."""
-    if not PUBLIC_ID.match(public_id):
-        raise NotFound("No such staff member")
-    stmt = scoped(Staff, tenant, Staff.public_id == public_id)
-    if visible is not None:
-        stmt = stmt.where(_in_stores(visible))
-    staff = await session.scalar(stmt)
-    if staff is None:
-        raise NotFound("No such staff member")
-    return staff
-
-
-async def staff_query(
-    session: AsyncSession,
-    tenant: Tenant,
-    *,
-    store: str | None = None,
-    role: str | None = None,
-    q: str | None = None,
-    active: bool | None = None,
-    visible: Collection[int] | None = None,
-) -> Select[tuple[Staff]]:
-    """The merchant's staff matching the filters (``store`` is a store public id).
-
-    Raises ``UnknownStore`` for a store the viewer cannot see, ``InvalidRole``.
-    """
-    stmt = scoped(Staff, tenant)
-    if store:
-        (found,) = await stores_by_public_ids(session, tenant, [store])
-        if visible is not None and found.id not in visible:
-            raise UnknownStore(f"No such store: {store}", field="store", ids=[store])
-        stmt = stmt.where(_in_stores([found.id]))
-    if visible is not None:
-        stmt = stmt.where(_in_stores(visible))
-    if role:
-        stmt = stmt.where(Staff.role == parse_role(role).value)
-    q = search_text(q)
-    if q:
-        needle = q.lower()
-        stmt = stmt.where(
-            or_(
-                *(
-                    func.lower(column).contains(needle, autoescape=True)
-                    for column in (Staff.name, Staff.phone, Staff.employee_no)
-                )
-            )
-        )
-    if active is not None:
-        stmt = stmt.where(Staff.active.is_(active))
-    return stmt
-
-
-async def list_staff(
-    session: AsyncSession,
-    tenant: Tenant,
-    *,
-    store: str | None = None,
-    role: str | None = None,
-    q: str | None = None,
-    active: bool | None = None,
-    visible: Collection[int] | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> tuple[list[Staff], str | None]:
-    """A page of the merchant's staff, oldest first, and the next page's cursor.
-
-    Store roles pass ``visible`` (their stores) and see only people of those stores.
-    Raises ``UnknownStore``, ``InvalidRole`` and ``ValidationFailed`` (cursor, limit).
-    """
-    stmt = await staff_query(
-        session, tenant, store=store, role=role, q=q, active=active, visible=visible
-    )
-    return await paginate_by_id(session, stmt, Staff.id, cursor=cursor, limit=limit)
-
-
-async def stores_of(
-    session: AsyncSession,
-    tenant: Tenant,
-    staff_ids: Collection[int],
-    *,
-    visible: Collection[int] | None = None,
-) -> dict[int, list[Store]]:
-    """Each staff member's stores (within ``visible``), by code, in one query."""
-    if not staff_ids:
-        return {}
-    stmt = (
-        select(StaffStore.staff_id, Store)
-        .join(Store, Store.id == StaffStore.store_id)
-        .where(StaffStore.merchant_id == tenant.id, StaffStore.staff_id.in_(list(staff_ids)))
-        .order_by(Store.code)
-    )
-    if visible is not None:
-        stmt = stmt.where(Store.id.in_(list(visible)))
-    result: dict[int, list[Store]] = {i: [] for i in staff_ids}
-    for staff_id, store in await session.execute(stmt):
-        result[staff_id].append(store)
-    return result
-
-
-async def count_staff(
-    session: AsyncSession, tenant: Tenant, *, visible: Collection[int] | None = None
-) -> int:
-    """How many staff the merchant has (with ``visible``: working in those stores)."""
-    stmt = select(func.count()).select_from(Staff).where(Staff.merchant_id == tenant.id)
-    if visible is not None:
-        stmt = stmt.where(_in_stores(visible))
-    return int(await session.scalar(stmt) or 0)
-
-
-async def staff_counts_by_store(
-    session: AsyncSession, tenant: Tenant, store_ids: Collection[int]
-) -> dict[int, int]:
-    """How many active staff work in each of these stores."""
-    if not store_ids:
-        return {}
-    rows = await session.execute(
-        select(StaffStore.store_id, func.count())
-        .join(Staff, Staff.id == StaffStore.staff_id)
-        .where(
-            StaffStore.merchant_id == tenant.id,
-            StaffStore.store_id.in_(list(store_ids)),
-            Staff.active.is_(True),
-        )
-        .group_by(StaffStore.store_id)
-    )
-    counts = {store_id: 0 for store_id in store_ids}
-    counts.update({store_id: int(n) for store_id, n in rows})
-    return counts

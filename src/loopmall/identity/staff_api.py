@@ -13,6 +13,7 @@ from loopmall.core.http import read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
 from loopmall.core.uow import UnitOfWork
+from loopmall.identity import directory
 from loopmall.identity import staff as staff_service
 from loopmall.identity.deps import require
 from loopmall.identity.models import Staff
@@ -35,7 +36,7 @@ async def staff_out(
     session: AsyncSession, principal: Principal, people: Sequence[Staff]
 ) -> list[StaffOut]:
     tenant = principal.require_tenant()
-    stores = await staff_service.stores_of(
+    stores = await directory.stores_of(
         session, tenant, [p.id for p in people], visible=principal.store_ids
     )
     return [
@@ -99,7 +100,7 @@ async def list_staff(
     uow: UnitOfWork = Depends(read_uow),
 ) -> Page[StaffOut]:
     """The merchant's staff; a store manager sees the people of their own stores only."""
-    rows, next_cursor = await staff_service.list_staff(
+    rows, next_cursor = await directory.list_staff(
         uow.session,
         principal.require_tenant(),
         store=store,
@@ -122,7 +123,7 @@ async def get_staff(
     uow: UnitOfWork = Depends(read_uow),
 ) -> StaffOut:
     """One staff member."""
-    person = await staff_service.get_staff(
+    person = await directory.get_staff(
         uow.session, principal.require_tenant(), public_id, visible=principal.store_ids
     )
     return (await staff_out(uow.session, principal, [person]))[0]

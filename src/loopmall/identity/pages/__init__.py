@@ -15,10 +15,10 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity import service
 from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal
+from loopmall.identity.directory import count_staff
 from loopmall.identity.models import Staff
 from loopmall.identity.pages.staff import router as staff_router
 from loopmall.identity.principal import Principal
-from loopmall.identity.staff import count_staff
 from loopmall.identity.throttle import Throttle
 from loopmall.merchants.stores import count_stores
 from loopmall.web.i18n import pick_locale

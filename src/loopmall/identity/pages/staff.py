@@ -13,6 +13,7 @@ from loopmall.core.errors import LoopmallError
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.identity import directory
 from loopmall.identity import staff as staff_service
 from loopmall.identity.deps import require
 from loopmall.identity.models import Staff
@@ -100,7 +101,7 @@ async def staff_list(
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     tenant = principal.require_tenant()
-    people, next_cursor = await staff_service.list_staff(
+    people, next_cursor = await directory.list_staff(
         uow.session,
         tenant,
         store=store or None,
@@ -110,7 +111,7 @@ async def staff_list(
         cursor=cursor,
         limit=PAGE_SIZE,
     )
-    stores = await staff_service.stores_of(
+    stores = await directory.stores_of(
         uow.session, tenant, [p.id for p in people], visible=principal.store_ids
     )
     return render(
@@ -233,10 +234,8 @@ async def edit_staff_form(
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     tenant = principal.require_tenant()
-    person = await staff_service.get_staff(
-        uow.session, tenant, public_id, visible=principal.store_ids
-    )
-    stores = await staff_service.stores_of(uow.session, tenant, [person.id])
+    person = await directory.get_staff(uow.session, tenant, public_id, visible=principal.store_ids)
+    stores = await directory.stores_of(uow.session, tenant, [person.id])
     _ = translator(pick_locale(request))
     flash = _("Saved.") if request.query_params.get("saved") else ""
     values = _values_of(person, [s.public_id for s in stores[person.id]])
@@ -251,7 +250,7 @@ async def edit_staff_submit(
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     tenant = principal.require_tenant()
-    person = await staff_service.get_staff(uow.session, tenant, public_id)
+    person = await directory.get_staff(uow.session, tenant, public_id)
     values = _submitted(await request.form())
     changes = {k: v for k, v in values.items() if k != "password"}
     if values["password"]:
@@ -268,7 +267,7 @@ async def edit_staff_submit(
     except LoopmallError as exc:
         await uow.rollback()
         field, message = explain(exc, pick_locale(request))
-        person = await staff_service.get_staff(uow.session, tenant, public_id)
+        person = await directory.get_staff(uow.session, tenant, public_id)
         return await _form_page(
             request,
             uow,

@@ -13,9 +13,9 @@ from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
+from loopmall.identity.directory import staff_counts_by_store
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.identity.staff import staff_counts_by_store
 from loopmall.merchants import hours, stores
 from loopmall.merchants.models import Store
 from loopmall.web.i18n import pick_locale
