@@ -235,3 +235,33 @@ async def test_delete_and_reorder(state: AppState, client: httpx.AsyncClient, ow
     assert r.status_code == 404
     after = (await client.get(f"/api/v1/products/{product['id']}", headers=headers)).json()
     assert [i["id"] for i in after["images"]] == [ids[0], ids[1]]
+
+
+async def test_a_chunked_upload_over_the_limit_is_refused(
+    state: AppState, client: httpx.AsyncClient, owner: Owner
+) -> None:
+    """Without a Content-Length the size is counted while reading."""
+    tenant, headers = owner
+    product = await create_product(client, headers)
+    limit = state.settings.upload_max_bytes
+    head = (
+        b'--lmtest\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n"
+    )
+
+    async def body() -> Any:
+        yield head + image_bytes()
+        for _ in range(limit // 65536 + 2):
+            yield b"\0" * 65536
+        yield b"\r\n--lmtest--\r\n"
+
+    r = await client.post(
+        f"/api/v1/products/{product['id']}/images",
+        content=body(),
+        headers=headers | {"Content-Type": "multipart/form-data; boundary=lmtest"},
+    )
+    assert "content-length" not in {k.lower() for k in r.request.headers}
+    assert r.status_code == 413
+    assert r.json()["code"] == "upload_too_large"
+    assert (await catalog_counts(state, tenant))["product_images"] == 0
+    assert stored_files(state) == []

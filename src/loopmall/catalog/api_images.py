@@ -63,8 +63,16 @@ async def buffered_upload(request: Request) -> None:
     declared = request.headers.get("content-length", "")
     if declared.isdigit():
         images.check_size(max(0, int(declared) - MULTIPART_SLACK), limit)
-    body = await request.body()
-    images.check_size(max(0, len(body) - MULTIPART_SLACK), limit)
+    # A chunked upload declares no length: count while reading, and stop at the limit
+    # instead of holding whatever the client sends in memory.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        images.check_size(max(0, size - MULTIPART_SLACK), limit)
+        chunks.append(chunk)
+    # Starlette serves request.body() and request.form() from this cache from now on.
+    request._body = b"".join(chunks)
 
 
 async def read_image_upload(request: Request, field: str = "file") -> bytes:

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Category, ChannelPrice, Product, ProductImage, ProductTag, Sku
-from loopmall.catalog.pricing import Channel, PriceLevel, SalesScope, SkuPrices
+from loopmall.catalog.pricing import Channel, SalesScope
 from loopmall.catalog.schemas import ProductFilter
 from loopmall.core.errors import NotFound
 from loopmall.core.pagination import paginate_by_id
@@ -44,13 +44,6 @@ class SkuDetail:
     @property
     def effective_scope(self) -> SalesScope:
         return SalesScope(self.sku.sales_scope) if self.sku.sales_scope else self.product_scope
-
-    def sku_prices(self) -> SkuPrices:
-        return SkuPrices(
-            base=PriceLevel(self.sku.price, self.sku.member_price),
-            channels={row.key: PriceLevel(row.price, row.member_price) for row in self.prices},
-            sales_scope=self.effective_scope,
-        )
 
 
 @dataclass(slots=True)
