@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, text
 
 from loopmall.catalog import service
+from loopmall.core.pagination import encode_cursor
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from tests.catalog.conftest import (
@@ -320,7 +321,17 @@ async def test_list_filters_and_pages(
 
 @pytest.mark.parametrize(
     "query",
-    ["?category=cat_0000000000000000", "?q=%00", "?limit=0", "?limit=201", "?status=gone"],
+    [
+        "?category=cat_0000000000000000",
+        "?q=%00",
+        "?limit=0",
+        "?limit=201",
+        "?status=gone",
+        f"?cursor={encode_cursor(10**30)}",
+        f"?cursor={encode_cursor(-1)}",
+        f"?cursor={encode_cursor('x')}",
+        "?cursor=!!!",
+    ],
 )
 async def test_bad_list_queries(client: httpx.AsyncClient, owner: Owner, query: str) -> None:
     _tenant, headers = owner

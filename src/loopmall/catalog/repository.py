@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.catalog.models import Category, ChannelPrice, Product, ProductImage, ProductTag, Sku
 from loopmall.catalog.pricing import Channel, SalesScope
 from loopmall.catalog.schemas import ProductFilter
-from loopmall.core.errors import NotFound
-from loopmall.core.pagination import paginate_by_id
+from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.pagination import decode_cursor, paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.merchants.models import Store
 
@@ -251,6 +251,11 @@ async def list_products(
     ``q`` matches the title or a SKU's code or barcode; ``category`` includes the
     categories below it. An unknown category is NotFound.
     """
+    if cursor:
+        # paginate_by_id accepts any int, and one past BIGINT makes the driver fail (500).
+        after = decode_cursor(cursor)
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+            raise ValidationFailed("The cursor is not valid", field="cursor")
     stmt = scoped(Product, tenant)
     if filters.q:
         needle = filters.q.lower()
