@@ -69,7 +69,7 @@ async def staff_query(
     q: str | None = None,
     active: bool | None = None,
     visible: Collection[int] | None = None,
-) -> Select[tuple[Staff]]:
+) -> Select[Any]:
     """The merchant's staff matching the filters (``store`` is a store public id).
 
     Raises ``UnknownStore`` for a store the viewer cannot see, ``InvalidRole``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +25,7 @@ from loopmall.identity.schemas import StaffIn, StaffOut, StaffPatch, StoreRef
 router = APIRouter(tags=["staff"])
 
 PUBLIC_ID = Path(..., min_length=1, max_length=40, description="Staff public id")
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
     403: {"description": "Not allowed (owner_required: only owners handle owners/managers)"},
     404: {"description": "No such staff member (or not one you can see)"},

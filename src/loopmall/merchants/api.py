@@ -5,6 +5,8 @@ Store routes are in ``store_api.py`` and included here.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
@@ -35,7 +37,7 @@ platform = APIRouter(tags=["platform"])
 mall_router = APIRouter(tags=["mall"])
 
 PUBLIC_ID = Path(..., min_length=1, max_length=40, description="Public id")
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
     403: {"description": "Not allowed"},
     404: {"description": "Not found"},

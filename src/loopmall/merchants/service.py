@@ -9,6 +9,7 @@ transaction. No store is needed: stores are for merchants that have them.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -188,7 +189,7 @@ async def merchant_of(session: AsyncSession, tenant: Tenant) -> Merchant:
     return merchant
 
 
-def merchants_query(*, q: str | None = None, status: str | None = None) -> Select[tuple[Merchant]]:
+def merchants_query(*, q: str | None = None, status: str | None = None) -> Select[Any]:
     """All merchants (platform operators only), optionally by name/code text and status."""
     stmt = select(Merchant)
     q = search_text(q)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +25,7 @@ from loopmall.merchants.schemas import StoreIn, StoreOut, StorePatch
 router = APIRouter(tags=["stores"])
 
 PUBLIC_ID = Path(..., min_length=1, max_length=40, description="Store public id")
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in"},
     403: {"description": "Not allowed"},
     404: {"description": "No such store (or not one of yours)"},

@@ -268,7 +268,7 @@ def stores_query(
     city: str | None = None,
     status: str | None = None,
     visible: Collection[int] | None = None,
-) -> Select[tuple[Store]]:
+) -> Select[Any]:
     """The merchant's stores matching the filters; ``q`` looks in code, name and address."""
     stmt = scoped(Store, tenant)
     q, city = search_text(q), search_text(city, "city")

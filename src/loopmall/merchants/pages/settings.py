@@ -106,7 +106,7 @@ async def settings_submit(
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     form = await request.form()
-    values = {
+    values: dict[str, Any] = {
         "mall_name": str(form.get("mall_name", "")),
         "primary_color": str(form.get("primary_color", "")),
         "accent_color": str(form.get("accent_color", "")),
