@@ -50,8 +50,6 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            if exc_type is not None or not self.committed:
-                await self.rollback()
-        finally:
-            await self.close()
+        # Closing without a commit rolls the transaction back; unlike rollback() it leaves
+        # loaded objects readable (detached) for the caller.
+        await self.close()
