@@ -1,0 +1,247 @@
+"""What every stock operation stands on: locking levels, lapsing due holds, the ledger.
+
+How the invariants hold (S0: "stock keeps dropping to zero" must never happen):
+
+* Every operation on a stock level first locks the level row (``SELECT … FOR UPDATE``
+  on PostgreSQL, several levels in primary-key order; on SQLite the write transaction
+  began with ``BEGIN IMMEDIATE``), so writers of one level take turns and two writers
+  never lock levels in opposite orders (no deadlock).
+* Under that lock it records the lapse of the level's holds whose time is up, then changes
+  the counts with a conditional ``UPDATE … WHERE on_hand - held >= :q`` whose row count is
+  checked (CONVENTIONS rule 12); CHECK constraints refuse negative counts or more held than
+  on hand as a last line.
+* Every change writes a ledger line (:class:`StockMovement`) in the same transaction, so
+  the ledger's sums equal ``on_hand`` and ``held``.
+* ``available = on_hand − units of holds that are active and not expired`` at every
+  moment: writes lapse expired holds before they count, reads subtract expired holds in
+  the same SELECT (``repository.expired_held``), and the periodic sweep
+  (``inventory.jobs``) records lapses no write has touched yet.
+
+Services flush but never commit; the caller's unit of work commits. If a function raises,
+the caller must roll back (the routes do, by not committing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.catalog.models import Sku
+from loopmall.core import clock
+from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.tenancy import Tenant
+from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
+from loopmall.inventory.repository import StockView, insert_ignore
+from loopmall.inventory.rules import (
+    SYSTEM_ACTOR,
+    HoldStatus,
+    InsufficientStock,
+    MovementKind,
+    sources_of,
+)
+
+NO_SYNC = {"synchronize_session": False}
+LEVEL_COLUMNS = (
+    StockLevel.id,
+    StockLevel.merchant_id,
+    StockLevel.sku_id,
+    StockLevel.location_id,
+    StockLevel.on_hand,
+    StockLevel.held,
+)
+
+
+@dataclass
+class Level:
+    """A locked level's numbers as this transaction sees them."""
+
+    id: int
+    merchant_id: int
+    sku_id: int
+    location_id: int
+    on_hand: int
+    held: int
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Level:
+        return cls(*row)
+
+    def view(self) -> StockView:
+        return StockView(self.sku_id, self.location_id, self.on_hand, self.held)
+
+
+def check_actor(actor: str) -> str:
+    if not actor or len(actor) > 40:
+        raise ValidationFailed("actor must be 1–40 characters", field="actor")
+    return actor
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        raise ValidationFailed("Give a reason of 1–200 characters", field="reason")
+    return reason
+
+
+async def lock(session: AsyncSession, *criteria: Any) -> list[Level]:
+    stmt = select(*LEVEL_COLUMNS).where(*criteria).order_by(StockLevel.id).with_for_update()
+    return [Level.of(r) for r in (await session.execute(stmt)).all()]
+
+
+async def lock_level(
+    session: AsyncSession, tenant: Tenant, sku_id: int, location_id: int, *, create: bool
+) -> Level | None:
+    """Lock the level of (sku, location); with ``create``, make it first if missing."""
+    criteria = (
+        StockLevel.merchant_id == tenant.id,
+        StockLevel.sku_id == sku_id,
+        StockLevel.location_id == location_id,
+    )
+    levels = await lock(session, *criteria)
+    if levels:
+        return levels[0]
+    # A level is only ever created after both ends are known to be this merchant's.
+    await require_sku_and_location(session, tenant, sku_id, location_id)
+    if not create:
+        return None
+    await insert_ignore(
+        session,
+        StockLevel,
+        {
+            "merchant_id": tenant.id,
+            "sku_id": sku_id,
+            "location_id": location_id,
+            "on_hand": 0,
+            "held": 0,
+            "updated_at": clock.now(),
+        },
+    )
+    levels = await lock(session, *criteria)
+    return levels[0]
+
+
+async def ensure_level(session: AsyncSession, tenant: Tenant, sku_id: int, location_id: int) -> int:
+    """The id of the level of (sku, location), made if missing; locks nothing."""
+    stmt = select(StockLevel.id).where(
+        StockLevel.merchant_id == tenant.id,
+        StockLevel.sku_id == sku_id,
+        StockLevel.location_id == location_id,
+    )
+    level_id = await session.scalar(stmt)
+    if level_id is None:
+        await require_sku_and_location(session, tenant, sku_id, location_id)
+        await insert_ignore(
+            session,
+            StockLevel,
+            {
+                "merchant_id": tenant.id,
+                "sku_id": sku_id,
+                "location_id": location_id,
+                "on_hand": 0,
+                "held": 0,
+                "updated_at": clock.now(),
+            },
+        )
+        level_id = await session.scalar(stmt)
+    return int(level_id)
+
+
+async def require_sku_and_location(
+    session: AsyncSession, tenant: Tenant, sku_id: int, location_id: int
+) -> None:
+    sku = await session.scalar(select(Sku.id).where(Sku.merchant_id == tenant.id, Sku.id == sku_id))
+    if sku is None:
+        raise NotFound("No such SKU")
+    location = await session.scalar(
+        select(Location.id).where(Location.merchant_id == tenant.id, Location.id == location_id)
+    )
+    if location is None:
+        raise NotFound("No such location")
+
+
+def movement(
+    level: Level,
+    kind: MovementKind,
+    *,
+    actor: str,
+    at: datetime,
+    on_hand: int = 0,
+    held: int = 0,
+    hold_id: int | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    return {
+        "merchant_id": level.merchant_id,
+        "stock_level_id": level.id,
+        "sku_id": level.sku_id,
+        "location_id": level.location_id,
+        "kind": kind.value,
+        "delta_on_hand": on_hand,
+        "delta_held": held,
+        "hold_id": hold_id,
+        "reason": reason,
+        "actor": actor,
+        "created_at": at,
+    }
+
+
+async def write_ledger(session: AsyncSession, lines: list[dict[str, Any]]) -> None:
+    if lines:
+        await session.execute(insert(StockMovement), lines)
+
+
+async def set_counts(session: AsyncSession, level: Level, **where: Any) -> None:
+    """Write the level's new numbers, guarded by ``where`` on the old ones (rule 12)."""
+    stmt = update(StockLevel).where(StockLevel.id == level.id)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(StockLevel, column) == value)
+    result = await session.execute(
+        stmt.values(on_hand=level.on_hand, held=level.held, updated_at=clock.now()),
+        execution_options=NO_SYNC,
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        # Unreachable while the row is locked; refusing beats writing a wrong count.
+        raise RuntimeError(f"stock level {level.id} changed under its lock")
+
+
+async def lapse_due(session: AsyncSession, level: Level, now: datetime) -> int:
+    """Record the lapse of the locked level's holds whose time is up; returns how many."""
+    result = await session.execute(
+        update(Hold)
+        .where(
+            Hold.stock_level_id == level.id,
+            Hold.status.in_([s.value for s in sources_of(HoldStatus.LAPSED)]),
+            Hold.expires_at <= now,
+        )
+        .values(status=HoldStatus.LAPSED.value, ended_at=Hold.expires_at)
+        .returning(Hold.id, Hold.quantity),
+        execution_options=NO_SYNC,
+    )
+    lapsed = result.all()
+    if not lapsed:
+        return 0
+    units = sum(q for _id, q in lapsed)
+    before = (level.on_hand, level.held)
+    level.held -= units
+    await set_counts(session, level, on_hand=before[0], held=before[1])
+    await write_ledger(
+        session,
+        [
+            movement(level, MovementKind.LAPSE, actor=SYSTEM_ACTOR, at=now, held=-q, hold_id=i)
+            for i, q in sorted(lapsed)
+        ],
+    )
+    return len(lapsed)
+
+
+def insufficient(level: Level | None, requested: int) -> InsufficientStock:
+    available = 0 if level is None else level.on_hand - level.held
+    return InsufficientStock(
+        f"Only {available} available, {requested} requested",
+        available=available,
+        requested=requested,
+    )
