@@ -259,3 +259,24 @@ async def visible_location_ids(
         )
     )
     return frozenset(ids)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreChoice:
+    id: int
+    public_id: str
+    code: str
+    name: str
+
+
+async def store_choices(
+    session: AsyncSession, tenant: Tenant, store_ids: frozenset[int] | None
+) -> list[StoreChoice]:
+    """The stores someone may pick (all the merchant's, or a store role's own), by code."""
+    stmt = select(Store.id, Store.public_id, Store.code, Store.name).where(
+        Store.merchant_id == tenant.id
+    )
+    if store_ids is not None:
+        stmt = stmt.where(Store.id.in_(store_ids))
+    rows = (await session.execute(stmt.order_by(Store.code))).all()
+    return [StoreChoice(*r) for r in rows]

@@ -13,6 +13,7 @@ from loopmall.catalog.models import Product, Sku
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
+from loopmall.identity.models import Staff
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.repository import cut, keyset
 from loopmall.inventory.rules import HoldStatus
@@ -164,3 +165,15 @@ async def list_movements(
         return [MovementRow(*r) for r in (await session.execute(stmt)).all()], None
     stmt = keyset(stmt, StockMovement.id, cursor, limit)
     return cut([MovementRow(*r) for r in (await session.execute(stmt)).all()], limit)
+
+
+async def actor_names(session: AsyncSession, tenant: Tenant, actors: set[str]) -> dict[str, str]:
+    """Staff names for the actors of ledger lines (staff public ids), for pages."""
+    if not actors:
+        return {}
+    rows = await session.execute(
+        select(Staff.public_id, Staff.name).where(
+            Staff.merchant_id == tenant.id, Staff.public_id.in_(actors)
+        )
+    )
+    return {public_id: name for public_id, name in rows.all()}

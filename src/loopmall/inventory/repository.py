@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,3 +226,48 @@ async def ledger_totals(session: AsyncSession, tenant: Tenant, level_id: int) ->
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class SkuRow:
+    id: int
+    public_id: str
+    code: str
+    options: dict[str, Any]
+    product_title: str
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_skus(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    search: str | None = None,
+    sku_ids: list[int] | None = None,
+    cursor: str | None = None,
+    limit: int = 30,
+) -> tuple[list[SkuRow], str | None]:
+    """The merchant's SKUs with their product titles, by cursor; ``search`` matches the
+    title, the SKU code or the barcode (for the stock page)."""
+    stmt = (
+        select(Sku.id, Sku.public_id, Sku.code, Sku.options, Product.title)
+        .join(Product, and_(Product.id == Sku.product_id, Product.merchant_id == tenant.id))
+        .where(Sku.merchant_id == tenant.id)
+    )
+    if search:
+        pattern = _like(search)
+        stmt = stmt.where(
+            or_(
+                Product.title.ilike(pattern, escape="\\"),
+                Sku.code.ilike(pattern, escape="\\"),
+                Sku.barcode.ilike(pattern, escape="\\"),
+            )
+        )
+    if sku_ids is not None:
+        stmt = stmt.where(Sku.id.in_(sku_ids))
+    rows = (await session.execute(keyset(stmt, Sku.id, cursor, limit))).all()
+    return cut([SkuRow(*r) for r in rows], limit)

@@ -80,7 +80,9 @@ async def adjust_stock(
     if kind not in (MovementKind.ADJUST, MovementKind.RECEIVE):
         raise ValidationFailed("kind must be adjust or receive", field="kind")
     if kind is MovementKind.RECEIVE and delta < 0:
-        raise ValidationFailed("A receipt adds units: delta must be positive", field="delta")
+        raise ValidationFailed(
+            "A receipt adds units: delta must be positive", field="delta", kind="receive"
+        )
     reason, actor = check_reason(reason), check_actor(actor)
     now = clock.now()
     level = await lock_level(session, tenant, sku_id, location_id, create=delta > 0)
