@@ -197,7 +197,7 @@ async def _page(
             "skus": skus,
             "levels": levels,
             "truncated": truncated,
-            "level_name": lambda row: names.get(row.location_id, row.location_name),
+            "location_name": lambda row: names.get(row.location_id, row.location_name),
             "choices": choices,
             "filters": {"location": location_ref or "", "q": search or "", "sku": sku_ref or ""},
             "next_url": "/console/stock?" + urlencode(kept | {"cursor": next_cursor})

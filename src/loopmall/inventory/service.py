@@ -63,7 +63,7 @@ async def adjust_stock(
     delta: int,
     reason: str,
     actor: str,
-    kind: MovementKind = MovementKind.ADJUST,
+    kind: MovementKind | str = MovementKind.ADJUST,
 ) -> StockView:
     """Add (``delta`` > 0) or remove (``delta`` < 0) units at a location and log why.
 
@@ -77,8 +77,9 @@ async def adjust_stock(
         raise ValidationFailed("delta must be a whole number other than 0", field="delta")
     if abs(delta) > MAX_UNITS:
         raise ValidationFailed(f"delta must be within ±{MAX_UNITS}", field="delta")
-    if kind not in (MovementKind.ADJUST, MovementKind.RECEIVE):
+    if kind not in (MovementKind.ADJUST.value, MovementKind.RECEIVE.value):
         raise ValidationFailed("kind must be adjust or receive", field="kind")
+    kind = MovementKind(kind)
     if kind is MovementKind.RECEIVE and delta < 0:
         raise ValidationFailed(
             "A receipt adds units: delta must be positive", field="delta", kind="receive"
