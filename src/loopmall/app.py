@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopmall import __version__
 from loopmall.config import Settings, get_settings
@@ -135,6 +136,34 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_response(request, 500, body)
 
 
+class RefuseNulBytes:
+    """A NUL is never valid in a URL (and PostgreSQL refuses it in text): a path with one
+    names nothing (404), a query with one is invalid input (422), before any route runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+            query = scope.get("query_string", b"")
+            body = None
+            if "\x00" in scope.get("path", "") or b"%00" in raw_path.lower():
+                body = _problem(404, "not_found", "Not found", "No such resource")
+            elif b"\x00" in query or b"%00" in query.lower():
+                body = _problem(
+                    422,
+                    "validation_failed",
+                    "The request is not valid",
+                    "NUL characters are not allowed in query parameters",
+                )
+            if body is not None:
+                response = JSONResponse(body, status_code=body["status"], media_type=PROBLEM)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _load(modules: tuple[str, ...]) -> list[Any]:
     return [importlib.import_module(name) for name in modules]
 
@@ -164,6 +193,11 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         try:
             yield
         finally:
+            # Let imports that are still writing finish before their connections go away.
+            from loopmall.imports.jobs import EXTRAS_KEY
+
+            if EXTRAS_KEY in state.extras:
+                await state.extras[EXTRAS_KEY].join()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -178,6 +212,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RefuseNulBytes)
     _load(HANDLER_MODULES)
     for module in _load(API_MODULES):
         app.include_router(module.router, prefix="/api/v1")

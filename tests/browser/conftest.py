@@ -216,30 +216,3 @@ def console_login(page: Any, staff: MadeStaff, password: str = PASSWORD) -> None
 def login() -> Callable[..., None]:
     """``login(page, staff, password=PASSWORD)``: log in through the console's form."""
     return console_login
-
-
-@pytest.fixture(autouse=True)
-def documented_template_layout() -> Iterator[None]:
-    """Find templates at ``<domain>/templates/<domain>/`` as CONVENTIONS lays them out.
-
-    Temporary: ``web.templating``'s PrefixLoader looks in ``<domain>/templates/`` directly,
-    so neither ``identity/login.html`` nor ``imports/import.html`` resolve; this falls back
-    to the documented layout until the shared loader does.
-    """
-    from jinja2 import ChoiceLoader, FileSystemLoader, TemplateNotFound
-
-    from loopmall.web import templating
-
-    original = templating.env.loader
-    try:
-        templating.env.get_template("identity/login.html")
-        yield
-        return
-    except TemplateNotFound:
-        folders = [str(templating.PACKAGE / d / "templates") for d in templating.DOMAINS_WITH_PAGES]
-        templating.env.loader = ChoiceLoader([original, FileSystemLoader(folders)])
-    try:
-        yield
-    finally:
-        templating.env.loader = original
-        templating.env.cache.clear()

@@ -138,26 +138,3 @@ async def console_login(
     csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
     assert csrf is not None
     return csrf[1]
-
-
-@pytest.fixture(autouse=True)
-def domain_templates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until web/templating.py maps "<domain>/x.html" to <domain>/templates/<domain>/x.html
-    (its PrefixLoader strips the prefix and looks in <domain>/templates/), point the
-    prefixes at the folders the templates are in. A no-op once the shared loader finds them."""
-    from jinja2 import FileSystemLoader, PrefixLoader, TemplateNotFound
-
-    from loopmall.web import templating
-
-    try:
-        templating.env.get_template("catalog/products.html")
-        return
-    except TemplateNotFound:
-        pass
-    mapping = {"web": FileSystemLoader(str(templating.PACKAGE / "web" / "templates"))}
-    for domain in templating.DOMAINS_WITH_PAGES:
-        if domain != "web":
-            folder = templating.PACKAGE / domain / "templates" / domain
-            mapping[domain] = FileSystemLoader(str(folder))
-    monkeypatch.setattr(templating.env, "loader", PrefixLoader(mapping))
-    templating.env.cache.clear() if templating.env.cache is not None else None

@@ -32,7 +32,7 @@ def test_every_table_is_global_or_carries_merchant_id() -> None:
                 column.index
                 or any(ix.columns[0].name == "merchant_id" for ix in table.indexes)
                 or any(
-                    list(c.columns)[0].name == "merchant_id"
+                    next(iter(c.columns)).name == "merchant_id"
                     for c in table.constraints
                     if c.__class__.__name__ == "UniqueConstraint"
                 )

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.merchants.conftest import documented_template_layout, owner
+from tests.merchants.conftest import owner
 
-__all__ = ["documented_template_layout", "owner"]
+__all__ = ["owner"]

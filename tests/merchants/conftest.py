@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -75,30 +74,3 @@ async def create_store(
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
-
-
-@pytest.fixture(autouse=True)
-def documented_template_layout() -> Iterator[None]:
-    """Find templates at ``<domain>/templates/<domain>/`` as CONVENTIONS lays them out.
-
-    Temporary, like the imports tests' fixture: the shared PrefixLoader in
-    ``web.templating`` looks in ``<domain>/templates/`` directly, so the documented layout
-    does not resolve until that loader is fixed; then this does nothing.
-    """
-    from jinja2 import ChoiceLoader, FileSystemLoader, TemplateNotFound
-
-    from loopmall.web import templating
-
-    original = templating.env.loader
-    try:
-        templating.env.get_template("identity/login.html")
-        yield
-        return
-    except TemplateNotFound:
-        folders = [str(templating.PACKAGE / d / "templates") for d in templating.DOMAINS_WITH_PAGES]
-        templating.env.loader = ChoiceLoader([original, FileSystemLoader(folders)])
-    try:
-        yield
-    finally:
-        templating.env.loader = original
-        templating.env.cache.clear()

@@ -32,13 +32,33 @@ MAX_KEY_LENGTH = 255
 
 
 async def fingerprint(request: Request) -> str:
-    body = await request.body()
+    """What makes two requests "the same": method, path, query and body.
+
+    A multipart body is compared by its fields and file contents, not its bytes: every
+    retry of an upload carries a new random boundary.
+    """
     h = hashlib.sha256()
     h.update(request.method.encode())
     h.update(b"\0")
     h.update(request.url.path.encode())
     h.update(b"\0")
-    h.update(body)
+    h.update(request.url.query.encode())
+    h.update(b"\0")
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        for name, value in sorted(form.multi_items(), key=lambda item: item[0]):
+            h.update(name.encode())
+            h.update(b"=")
+            if isinstance(value, str):
+                h.update(value.encode())
+            else:
+                content = await value.read()
+                await value.seek(0)
+                h.update((value.filename or "").encode())
+                h.update(hashlib.sha256(content).digest())
+            h.update(b"\0")
+    else:
+        h.update(await request.body())
     return h.hexdigest()
 
 

@@ -53,7 +53,7 @@ async def paginate_by_id(
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if cursor:
         after = decode_cursor(cursor)
-        if not isinstance(after, int) or isinstance(after, bool):
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
             raise ValidationFailed("The cursor is not valid", field="cursor")
         stmt = stmt.where(id_column > after)
     rows = list((await session.scalars(stmt.order_by(id_column).limit(limit + 1))).all())

@@ -47,7 +47,7 @@ class TenantMixin:
         )
 
 
-def scoped(model: type[T], tenant: Tenant, *extra: Any) -> Select[tuple[T]]:
+def scoped(model: type[T], tenant: Tenant, *extra: Any) -> Select[T]:
     """``SELECT model WHERE merchant_id = tenant`` plus any extra criteria."""
     stmt = select(model).where(model.merchant_id == tenant.id)  # type: ignore[attr-defined]
     if extra:

@@ -24,10 +24,12 @@ DOMAINS_WITH_PAGES = ("web", "identity", "merchants", "catalog", "inventory", "i
 
 
 def _loader() -> PrefixLoader:
+    # "web/base.html" → web/templates/base.html;
+    # "catalog/product.html" → catalog/templates/catalog/product.html.
     mapping = {}
     for domain in DOMAINS_WITH_PAGES:
         folder = PACKAGE / domain / "templates"
-        mapping[domain] = FileSystemLoader(str(folder))
+        mapping[domain] = FileSystemLoader(str(folder if domain == "web" else folder / domain))
     return PrefixLoader(mapping)
 
 

@@ -1,0 +1,58 @@
+"""The demo world: what SPEC promises is there, and loading twice duplicates nothing."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import func, select
+
+from loopmall.catalog.models import Product, Sku
+from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.demo.world import DEMO_PASSWORD, load
+from loopmall.identity.models import Staff
+from loopmall.inventory.models import StockLevel as Level
+from loopmall.merchants.models import Merchant, Store
+
+
+async def _count(state: AppState, model: type, *criteria: object) -> int:
+    async with UnitOfWork(state.read_factory) as uow:
+        stmt = select(func.count()).select_from(model).where(*criteria)  # type: ignore[arg-type]
+        return int(await uow.session.scalar(stmt) or 0)
+
+
+async def _merchant_id(state: AppState, slug: str) -> int:
+    async with UnitOfWork(state.read_factory) as uow:
+        return int(await uow.session.scalar(select(Merchant.id).where(Merchant.slug == slug)))
+
+
+async def test_demo_world_is_complete_and_loads_idempotently(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    first = await load(state)
+    assert first.created == ["vero", "pancake", "duck", "fruit"]
+    vero = await _merchant_id(state, "vero")
+    fruit = await _merchant_id(state, "fruit")
+    assert await _count(state, Store, Store.merchant_id == vero) == 3
+    assert await _count(state, Staff, Staff.merchant_id == vero, Staff.role == "guide") == 6
+    assert await _count(state, Product, Product.merchant_id == vero) == 40
+    assert await _count(state, Store, Store.merchant_id == fruit) == 0
+    skus = await _count(state, Sku)
+    levels = await _count(state, Level)
+    assert skus > 40 * 4
+
+    second = await load(state)
+    assert second.created == []
+    assert second.kept == ["vero", "pancake", "duck", "fruit"]
+    assert await _count(state, Merchant) == 4
+    assert await _count(state, Sku) == skus
+    assert await _count(state, Level) == levels
+
+    # The printed logins work.
+    r = await client.post(
+        "/api/v1/auth/token",
+        json={"merchant": "vero", "phone": "13900000011", "password": DEMO_PASSWORD},
+    )
+    assert r.status_code == 201
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    stores = (await client.get("/api/v1/stores", headers=headers)).json()["items"]
+    assert [s["code"] for s in stores] == ["SH001"]  # a guide sees only their own store
