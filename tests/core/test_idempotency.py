@@ -33,6 +33,19 @@ def _app(state: AppState) -> FastAPI:
 
         return await run_idempotent(request, uow, "test:1", work)
 
+    @app.post("/uploads", status_code=201)
+    async def upload(request: Request, uow: UnitOfWork = Depends(write_uow)) -> Any:
+        form = await request.form()
+        file = form["file"]
+        assert not isinstance(file, str)
+        content = await file.read()  # the route reads the upload before the key is checked
+
+        async def work() -> dict[str, Any]:
+            event = await publish(uow.session, "upload.created", {"size": len(content)})
+            return {"event": event.id, "size": len(content)}
+
+        return await run_idempotent(request, uow, "test:1", work)
+
     return app
 
 
@@ -92,3 +105,17 @@ async def test_blank_key_is_rejected(state: AppState) -> None:
     assert r.status_code == 422
     assert r.json()["code"] == "validation_failed"
     assert await _count(state) == 0
+
+
+async def test_multipart_retry_with_a_new_boundary_replays(state: AppState) -> None:
+    key = {"Idempotency-Key": "up-1"}
+    async with await _client(state) as c:
+        first = await c.post("/uploads", files={"file": ("a.csv", b"abc")}, headers=key)
+        again = await c.post("/uploads", files={"file": ("a.csv", b"abc")}, headers=key)
+        other = await c.post("/uploads", files={"file": ("a.csv", b"abcd")}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() == {"event": first.json()["event"], "size": 3}
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert await _count(state) == 1

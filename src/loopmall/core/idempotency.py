@@ -52,6 +52,8 @@ async def fingerprint(request: Request) -> str:
             if isinstance(value, str):
                 h.update(value.encode())
             else:
+                # The route may have read the upload already: hash it from the start.
+                await value.seek(0)
                 content = await value.read()
                 await value.seek(0)
                 h.update((value.filename or "").encode())
