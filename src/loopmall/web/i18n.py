@@ -84,12 +84,13 @@ def translations(locale: str) -> NullTranslations:
         with po.open("rb") as fh:
             catalog = read_po(fh, locale=locale.replace("_Hans", ""))
         for message in catalog:
-            if message.id and message.string and not message.fuzzy:
-                if isinstance(message.id, tuple):
-                    for i, s in enumerate(message.string):
-                        t._catalog[(message.id[0], i)] = s
-                else:
-                    t._catalog[message.id] = message.string
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            if isinstance(message.id, str) and isinstance(message.string, str):
+                t._catalog[message.id] = message.string
+            elif isinstance(message.id, tuple | list):
+                for i, text in enumerate(message.string):
+                    t._catalog[(str(message.id[0]), i)] = str(text)
     return t
 
 
