@@ -18,12 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.categories import create_category
+from loopmall.catalog.images import add_image
 from loopmall.catalog.prices import set_channel_price
 from loopmall.catalog.schemas import CategoryIn, ChannelPriceIn, ProductIn, SkuIn
 from loopmall.catalog.service import create_product
+from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.demo.pictures import product_picture
 from loopmall.identity.models import Operator
 from loopmall.identity.operators import create_operator
 from loopmall.identity.staff import create_staff
@@ -88,11 +91,21 @@ FASHION_LINES = [
     ("半身裙", ["A字半身裙", "百褶中长裙", "包臀裙", "牛仔半身裙", "缎面半身裙"], 269),
     ("西装", ["宽松西装外套", "西装马甲", "九分西裤", "双排扣西装", "亚麻西装"], 699),
 ]
-COLOURS = ["黑色", "白色", "藏青", "驼色", "酒红", "燕麦色"]
+COLOUR_RGB = {
+    "黑色": (34, 34, 34),
+    "白色": (236, 236, 232),
+    "藏青": (31, 45, 84),
+    "驼色": (193, 154, 107),
+    "酒红": (122, 28, 44),
+    "燕麦色": (214, 200, 175),
+}
+COLOURS = list(COLOUR_RGB)
 SIZES = ["S", "M", "L", "XL"]
 
 
-async def _build_fashion(session: AsyncSession, tenant: Tenant, report: DemoReport) -> None:
+async def _build_fashion(
+    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
+) -> None:
     rng = random.Random(2014)  # the same world every time
     await update_mall_settings(
         session,
@@ -163,6 +176,14 @@ async def _build_fashion(session: AsyncSession, tenant: Tenant, report: DemoRepo
                     ],
                 ),
             )
+            await add_image(
+                session,
+                tenant,
+                detail.product.public_id,
+                product_picture(COLOUR_RGB[colours[0]], category_name),
+                upload_dir=settings.upload_dir,
+                max_bytes=settings.upload_max_bytes,
+            )
             for sku_detail in detail.skus:
                 sku = sku_detail.sku
                 if i % 2 == 0:  # the exclusive WeChat price (S0: "微信价")
@@ -195,7 +216,9 @@ async def _build_fashion(session: AsyncSession, tenant: Tenant, report: DemoRepo
                         )
 
 
-async def _build_pancake(session: AsyncSession, tenant: Tenant, report: DemoReport) -> None:
+async def _build_pancake(
+    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
+) -> None:
     await create_store(
         session,
         tenant,
@@ -222,7 +245,9 @@ async def _build_pancake(session: AsyncSession, tenant: Tenant, report: DemoRepo
     )
 
 
-async def _build_duck(session: AsyncSession, tenant: Tenant, report: DemoReport) -> None:
+async def _build_duck(
+    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
+) -> None:
     await create_store(
         session,
         tenant,
@@ -265,7 +290,9 @@ async def _build_duck(session: AsyncSession, tenant: Tenant, report: DemoReport)
             )
 
 
-async def _build_fruit(session: AsyncSession, tenant: Tenant, report: DemoReport) -> None:
+async def _build_fruit(
+    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
+) -> None:
     # No store at all: S0's fruit seller sells from the mall and delivers.
     warehouse = await default_warehouse(session, tenant)
     for title, unit_price in [
@@ -324,7 +351,7 @@ async def load(state: AppState) -> DemoReport:
                 owner_phone=owner_phone,
                 owner_password=DEMO_PASSWORD,
             )
-            await build(uow.session, Tenant(merchant.id, merchant.slug), report)  # type: ignore[misc]
+            await build(uow.session, Tenant(merchant.id, merchant.slug), report, state.settings)  # type: ignore[misc]
             await uow.commit()
             report.created.append(slug)
     async with UnitOfWork(state.write_factory) as uow:
