@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Sku
@@ -57,7 +57,8 @@ LEVEL_COLUMNS = (
 
 @dataclass
 class Level:
-    """A locked level's numbers as this transaction sees them."""
+    """A locked level's numbers as this transaction sees them, and how many of its holds
+    are due to lapse (so the common case, none, costs no statement)."""
 
     id: int
     merchant_id: int
@@ -65,6 +66,7 @@ class Level:
     location_id: int
     on_hand: int
     held: int
+    due: int
 
     @classmethod
     def of(cls, row: Row[Any]) -> Level:
@@ -87,13 +89,59 @@ def check_reason(reason: str) -> str:
     return reason
 
 
-async def lock(session: AsyncSession, *criteria: Any) -> list[Level]:
-    stmt = select(*LEVEL_COLUMNS).where(*criteria).order_by(StockLevel.id).with_for_update()
+def _due(now: datetime) -> Any:
+    return (
+        select(func.count())
+        .where(
+            Hold.stock_level_id == StockLevel.id,
+            Hold.status == HoldStatus.ACTIVE.value,
+            Hold.expires_at <= now,
+        )
+        .correlate(StockLevel)
+        .scalar_subquery()
+    )
+
+
+async def lock(session: AsyncSession, *criteria: Any, now: datetime) -> list[Level]:
+    """Lock the levels matching ``criteria`` in id order (PostgreSQL ``FOR UPDATE``).
+
+    Only the level rows are locked (``OF stock_levels``) even when ``criteria`` join a
+    hold: every path locks a level before touching its holds, so none can deadlock.
+    """
+    stmt = (
+        select(*LEVEL_COLUMNS, _due(now))
+        .where(*criteria)
+        .order_by(StockLevel.id)
+        .with_for_update(of=StockLevel)
+    )
     return [Level.of(r) for r in (await session.execute(stmt)).all()]
 
 
+async def lock_for_hold(
+    session: AsyncSession, tenant: Tenant, hold_id: int, *, now: datetime
+) -> Level:
+    """Lock the level of one of the merchant's holds (one statement); 404 if none."""
+    levels = await lock(
+        session,
+        StockLevel.id
+        == select(Hold.stock_level_id)
+        .where(Hold.id == hold_id, Hold.merchant_id == tenant.id)
+        .scalar_subquery(),
+        now=now,
+    )
+    if not levels:
+        raise NotFound("No such hold")
+    return levels[0]
+
+
 async def lock_level(
-    session: AsyncSession, tenant: Tenant, sku_id: int, location_id: int, *, create: bool
+    session: AsyncSession,
+    tenant: Tenant,
+    sku_id: int,
+    location_id: int,
+    *,
+    create: bool,
+    now: datetime,
 ) -> Level | None:
     """Lock the level of (sku, location); with ``create``, make it first if missing."""
     criteria = (
@@ -101,7 +149,7 @@ async def lock_level(
         StockLevel.sku_id == sku_id,
         StockLevel.location_id == location_id,
     )
-    levels = await lock(session, *criteria)
+    levels = await lock(session, *criteria, now=now)
     if levels:
         return levels[0]
     # A level is only ever created after both ends are known to be this merchant's.
@@ -120,7 +168,7 @@ async def lock_level(
             "updated_at": clock.now(),
         },
     )
-    levels = await lock(session, *criteria)
+    levels = await lock(session, *criteria, now=now)
     return levels[0]
 
 
@@ -210,6 +258,9 @@ async def set_counts(session: AsyncSession, level: Level, **where: Any) -> None:
 
 async def lapse_due(session: AsyncSession, level: Level, now: datetime) -> int:
     """Record the lapse of the locked level's holds whose time is up; returns how many."""
+    if not level.due:
+        return 0
+    level.due = 0
     result = await session.execute(
         update(Hold)
         .where(

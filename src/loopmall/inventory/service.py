@@ -86,7 +86,7 @@ async def adjust_stock(
         )
     reason, actor = check_reason(reason), check_actor(actor)
     now = clock.now()
-    level = await lock_level(session, tenant, sku_id, location_id, create=delta > 0)
+    level = await lock_level(session, tenant, sku_id, location_id, create=delta > 0, now=now)
     if level is None:
         raise insufficient(None, -delta)
     await lapse_due(session, level, now)
@@ -137,7 +137,7 @@ async def set_stock(
         raise ValidationFailed(f"on_hand must be between 0 and {MAX_UNITS}", field="on_hand")
     reason, actor = check_reason(reason), check_actor(actor)
     now = clock.now()
-    level = await lock_level(session, tenant, sku_id, location_id, create=True)
+    level = await lock_level(session, tenant, sku_id, location_id, create=True, now=now)
     assert level is not None
     await lapse_due(session, level, now)
     if on_hand < level.held:
