@@ -146,6 +146,7 @@ async def test_hold_at_a_location_never_stocked_is_409(state, client, stocked) -
         ({"ttl_seconds": 10**30}, "ttl_seconds"),
         ({"reason": "whim"}, "reason"),
         ({"reference": "x" * 101}, "reference"),
+        ({"reference": "订单\x00"}, "reference"),
     ],
 )
 async def test_bad_holds_are_422_and_change_nothing(state, client, stocked, patch, field) -> None:

@@ -91,6 +91,8 @@ async def test_removing_from_a_sku_never_stocked_is_409(state, client, owner) ->
         ({"delta": 0}, "delta"),
         ({"delta": 10**12}, "delta"),
         ({"reason": ""}, "reason"),
+        ({"reason": "bad\x00byte"}, "reason"),
+        ({"location": "online\x00"}, "location"),
         ({"kind": "steal"}, "kind"),
         ({"kind": "receive", "delta": -1}, "delta"),
         ({"extra": 1}, "extra"),
@@ -270,3 +272,18 @@ async def test_adjust_is_idempotent_with_a_key(state, client, owner) -> None:
     assert other.json()["code"] == "idempotency_key_reused"
     [lv] = await level_state(state, tenant, sku.id)
     assert lv.on_hand == 5
+
+
+async def test_control_characters_in_ids_are_refused_not_crashing(state, client, owner) -> None:
+    _tenant, headers = owner
+    for url in (
+        "/api/v1/stock?sku=%00",
+        "/api/v1/stock?location=loc_%00",
+        "/api/v1/stock/movements?hold=%01",
+    ):
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 422, url
+        assert r.json()["code"] == "validation_failed"
+    # An id with a NUL in the path cannot exist: 404, never a 500.
+    r = await client.post("/api/v1/holds/hld_%00/release", headers=headers)
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")

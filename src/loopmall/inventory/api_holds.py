@@ -27,7 +27,7 @@ from loopmall.inventory.api_common import (
     list_filters,
     visible_hold,
 )
-from loopmall.inventory.rules import HoldStatus
+from loopmall.inventory.rules import PLAIN_TEXT, HoldStatus
 from loopmall.inventory.schemas import HoldCreate, HoldExtend, HoldOut
 
 router = APIRouter(tags=["inventory"])
@@ -72,7 +72,7 @@ async def list_holds(
     status: HoldStatus | None = Query(None, description="As in effect: expired → lapsed"),
     sku: str | None = SkuFilter,
     location: str | None = LocationFilter,
-    reference: str | None = Query(None, max_length=100),
+    reference: str | None = Query(None, max_length=100, pattern=PLAIN_TEXT),
     cursor: str | None = Cursor,
     limit: int = Limit,
     principal: Principal = Depends(require(Perm.INVENTORY_READ)),

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,7 @@ from loopmall.inventory.rules import (
     check_quantity,
     check_transition,
     check_ttl,
+    clean_text,
     sources_of,
 )
 
@@ -81,8 +83,7 @@ async def place_holds(
     check_ttl(ttl)
     reason = HoldReason(reason)
     actor = check_actor(actor)
-    if len(reference) > 100:
-        raise ValidationFailed("reference is at most 100 characters", field="reference")
+    reference = clean_text(reference, field="reference", max_length=100, required=False)
     now = clock.now()
 
     wanted: dict[tuple[int, int], int] = defaultdict(int)
@@ -143,8 +144,11 @@ async def place_holds(
             }
         )
     # One INSERT … RETURNING for every line (an ORM flush costs more than the statement).
-    result = await session.execute(insert(Hold).returning(Hold, sort_by_parameter_order=True), rows)
-    holds = list(result.scalars())
+    inserted = await session.scalars(
+        insert(Hold).returning(Hold, sort_by_parameter_order=True), rows
+    )
+    # SQLAlchemy's stubs type a bulk INSERT's returned entities loosely; they are Holds.
+    holds = cast(list[Hold], list(inserted.all()))
     await write_ledger(
         session,
         [
@@ -222,7 +226,7 @@ async def _end_hold(
     hold = result.scalars().first()
     if hold is None:
         current = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
-        check_transition(HoldStatus(current), target)
+        check_transition(HoldStatus(str(current)), target)
         raise RuntimeError(f"hold {hold_id} could not move to {target.value}")
     quantity = hold.quantity
     before = (level.on_hand, level.held)
@@ -302,7 +306,7 @@ async def extend_hold(
     hold = result.scalars().first()
     if hold is None:
         current = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
-        check_transition(HoldStatus(current), HoldStatus.ACTIVE)
+        check_transition(HoldStatus(str(current)), HoldStatus.ACTIVE)
         raise RuntimeError(f"hold {hold_id} could not be extended")
     await write_ledger(
         session,

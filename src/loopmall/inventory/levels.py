@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Sku
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.repository import StockView, insert_ignore
@@ -41,6 +41,7 @@ from loopmall.inventory.rules import (
     HoldStatus,
     InsufficientStock,
     MovementKind,
+    clean_text,
     sources_of,
 )
 
@@ -69,24 +70,20 @@ class Level:
     due: int
 
     @classmethod
-    def of(cls, row: Row[Any]) -> Level:
-        return cls(*row)
+    def of(cls, row: Row[*tuple[Any, ...]]) -> Level:
+        id_, merchant_id, sku_id, location_id, on_hand, held, due = row
+        return cls(id_, merchant_id, sku_id, location_id, on_hand, held, due)
 
     def view(self) -> StockView:
         return StockView(self.sku_id, self.location_id, self.on_hand, self.held)
 
 
 def check_actor(actor: str) -> str:
-    if not actor or len(actor) > 40:
-        raise ValidationFailed("actor must be 1–40 characters", field="actor")
-    return actor
+    return clean_text(actor, field="actor", max_length=40)
 
 
 def check_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason or len(reason) > 200:
-        raise ValidationFailed("Give a reason of 1–200 characters", field="reason")
-    return reason
+    return clean_text(reason, field="reason", max_length=200)
 
 
 def _due(now: datetime) -> Any:
@@ -195,6 +192,7 @@ async def ensure_level(session: AsyncSession, tenant: Tenant, sku_id: int, locat
             },
         )
         level_id = await session.scalar(stmt)
+        assert level_id is not None  # inserted above, or by the transaction we waited for
     return int(level_id)
 
 

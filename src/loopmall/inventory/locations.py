@@ -9,18 +9,17 @@ never "look, then insert". Call these in a write unit of work.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.models import Location
-from loopmall.inventory.repository import cut, insert_ignore, keyset
-from loopmall.inventory.rules import LocationCodeTaken, LocationKind
+from loopmall.inventory.repository import AnySelect, cut, insert_ignore, keyset
+from loopmall.inventory.rules import LocationCodeTaken, LocationKind, clean_text, could_be_id
 from loopmall.merchants.models import Store
 
 DEFAULT_CODE = "online"
@@ -104,9 +103,8 @@ async def create_warehouse(
 
     The default warehouse is made first, so nobody can take its code ("online").
     """
-    code, name = code.strip(), name.strip()
-    if not code or not name:
-        raise ValidationFailed("A warehouse needs a code and a name", field="code")
+    code = clean_text(code, field="code", max_length=60)
+    name = clean_text(name, field="name", max_length=100)
     await default_warehouse(session, tenant)
     public_id = new_public_id("loc")
     inserted = await insert_ignore(
@@ -125,10 +123,7 @@ async def create_warehouse(
     )
     if not inserted:
         raise LocationCodeTaken(f"A location already uses the code {code!r}", field="code")
-    location: Location = await session.scalar(
-        scoped(Location, tenant, Location.public_id == public_id)
-    )
-    return location
+    return await get_location_by_public_id(session, tenant, public_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +146,7 @@ class LocationInfo:
         return self.store_code or self.location.code
 
 
-def _infos_stmt(tenant: Tenant, store_ids: frozenset[int] | None) -> Select[Any]:
+def _infos_stmt(tenant: Tenant, store_ids: frozenset[int] | None) -> AnySelect:
     stmt = (
         select(Location, Store.public_id, Store.name, Store.code)
         .outerjoin(Store, Store.id == Location.store_id)
@@ -184,6 +179,17 @@ async def list_locations(
 async def location_info(session: AsyncSession, tenant: Tenant, location_id: int) -> LocationInfo:
     row = (await session.execute(_infos_stmt(tenant, None).where(Location.id == location_id))).one()
     return LocationInfo(*row)
+
+
+async def get_location_by_public_id(
+    session: AsyncSession, tenant: Tenant, public_id: str
+) -> Location:
+    found: Location | None = await session.scalar(
+        scoped(Location, tenant, Location.public_id == public_id)
+    )
+    if found is None:
+        raise NotFound("No such location")
+    return found
 
 
 async def get_location(session: AsyncSession, tenant: Tenant, location_id: int) -> Location:
@@ -221,6 +227,8 @@ async def resolve_location(
     Unknown ids, other merchants' ids and locations outside ``store_ids`` (a store role's
     stores) raise :class:`NotFound` — before anything is created.
     """
+    if not could_be_id(ref):
+        raise NotFound("No such location")
     if ref == DEFAULT_REF:
         if store_ids is not None:
             raise NotFound("No such location")

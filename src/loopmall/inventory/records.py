@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Product, Sku
@@ -15,8 +14,8 @@ from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
 from loopmall.identity.models import Staff
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
-from loopmall.inventory.repository import cut, keyset
-from loopmall.inventory.rules import HoldStatus
+from loopmall.inventory.repository import AnySelect, cut, keyset
+from loopmall.inventory.rules import HoldStatus, could_be_id
 from loopmall.merchants.models import Store
 
 
@@ -56,7 +55,7 @@ class HoldRow:
         return self.hold.id
 
 
-def _hold_rows_stmt(tenant: Tenant) -> Select[Any]:
+def _hold_rows_stmt(tenant: Tenant) -> AnySelect:
     return (
         select(
             Hold,
@@ -80,6 +79,8 @@ def _hold_rows_stmt(tenant: Tenant) -> Select[Any]:
 
 async def find_hold(session: AsyncSession, tenant: Tenant, public_id: str) -> HoldRow:
     """A hold of this merchant by public id; 404 for anyone else's or none."""
+    if not could_be_id(public_id):
+        raise NotFound("No such hold")
     row = (
         await session.execute(_hold_rows_stmt(tenant).where(Hold.public_id == public_id))
     ).first()

@@ -23,8 +23,11 @@ from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
-from loopmall.inventory.rules import HoldStatus
+from loopmall.inventory.rules import HoldStatus, could_be_id
 from loopmall.merchants.models import Store
+
+# A SELECT of any columns (SQLAlchemy 2.1 types a Select by its column types).
+AnySelect = Select[*tuple[Any, ...]]
 
 
 async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
@@ -41,6 +44,8 @@ async def insert_ignore(session: AsyncSession, model: Any, values: dict[str, Any
 
 async def sku_id_for(session: AsyncSession, tenant: Tenant, public_id: str) -> int:
     """The internal id of this merchant's SKU ``public_id``; 404 for anyone else's."""
+    if not could_be_id(public_id):
+        raise NotFound("No such SKU")
     sku_id = await session.scalar(
         select(Sku.id).where(Sku.merchant_id == tenant.id, Sku.public_id == public_id)
     )
@@ -123,7 +128,7 @@ async def stock_by_location(
     return await _views(session, tenant, StockLevel.location_id == location_id)
 
 
-def keyset(stmt: Select[Any], id_column: Any, cursor: str | None, limit: int) -> Select[Any]:
+def keyset(stmt: AnySelect, id_column: Any, cursor: str | None, limit: int) -> AnySelect:
     if limit < 1 or limit > MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if cursor:
@@ -164,7 +169,7 @@ class LevelRow:
         return self.on_hand - self.held
 
 
-def _level_rows_stmt(tenant: Tenant) -> Select[Any]:
+def _level_rows_stmt(tenant: Tenant) -> AnySelect:
     return (
         select(
             StockLevel.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 
@@ -13,6 +14,9 @@ MAX_UNITS = 1_000_000_000
 MAX_HOLD_TTL = timedelta(days=7)
 MIN_HOLD_TTL = timedelta(seconds=1)
 SYSTEM_ACTOR = "system"
+# Control characters: nobody means to type them, and PostgreSQL refuses NUL in text.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 class LocationKind(StrEnum):
@@ -108,3 +112,19 @@ def check_quantity(quantity: int, field: str = "quantity") -> None:
         raise ValidationFailed(f"{field} must be a whole number", field=field)
     if not 1 <= quantity <= MAX_UNITS:
         raise ValidationFailed(f"{field} must be between 1 and {MAX_UNITS}", field=field)
+
+
+def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
+    """``value`` stripped; 422 if empty (when required), too long or with control chars."""
+    value = value.strip()
+    if (required and not value) or len(value) > max_length or CONTROL.search(value):
+        raise ValidationFailed(
+            f"{field} must be {'1' if required else '0'}–{max_length} characters of text",
+            field=field,
+        )
+    return value
+
+
+def could_be_id(value: str) -> bool:
+    """An id with control characters cannot exist (and must not reach PostgreSQL)."""
+    return bool(value) and len(value) <= 64 and not CONTROL.search(value)
