@@ -109,7 +109,9 @@ async def lock(session: AsyncSession, *criteria: Any, now: datetime) -> list[Lev
         select(*LEVEL_COLUMNS, _due(now))
         .where(*criteria)
         .order_by(StockLevel.id)
-        .with_for_update(of=StockLevel)
+        # NO KEY UPDATE: writers of the level queue here, yet inserts of rows that merely
+        # reference it (the FK check takes KEY SHARE) are never blocked by the lock.
+        .with_for_update(of=StockLevel, key_share=True)
     )
     return [Level.of(r) for r in (await session.execute(stmt)).all()]
 
