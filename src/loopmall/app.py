@@ -37,6 +37,10 @@ API_MODULES = (
     "loopmall.catalog.api",
     "loopmall.inventory.api",
     "loopmall.imports.api",
+    "loopmall.identity.consumer_api",
+    "loopmall.orders.api",
+    "loopmall.payments.api",
+    "loopmall.notifications.api",
 )
 PAGE_MODULES = (
     "loopmall.identity.pages",
@@ -44,11 +48,19 @@ PAGE_MODULES = (
     "loopmall.catalog.pages",
     "loopmall.inventory.pages",
     "loopmall.imports.pages",
+    "loopmall.identity.consumer_pages",
+    "loopmall.storefront.pages",
+    "loopmall.orders.pages",
+    "loopmall.payments.pages",
+    "loopmall.notifications.pages",
 )
 # Modules that register outbox subscribers and periodic jobs when imported.
 HANDLER_MODULES = (
     "loopmall.core.jobs_core",
     "loopmall.inventory.jobs",
+    "loopmall.orders.events",
+    "loopmall.payments.events",
+    "loopmall.notifications.events",
 )
 
 

@@ -42,6 +42,25 @@ class Settings(BaseSettings):
     hold_sweep_seconds: float = 5.0
     auto_migrate: bool = True
 
+    # Consumers (the mall side)
+    consumer_cookie: str = "lm_shopper"
+    consumer_session_ttl_seconds: int = 30 * 24 * 3600
+    sms_code_ttl_seconds: int = 300
+    sandbox_login: bool = True  # the demo's one-tap login; off in production
+
+    # Outside systems: each adapter talks to a configurable base URL (stand-ins in dev/tests).
+    wechat_api_base_url: str = "https://api.weixin.qq.com"
+    wechat_open_base_url: str = "https://open.weixin.qq.com"
+    wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    sms_base_url: str = ""  # empty: the console SMS sender (dev)
+    http_timeout_seconds: float = 10.0
+
+    # Orders and payments
+    unpaid_order_ttl_seconds: int = 30 * 60
+    order_sweep_seconds: float = 10.0
+    callback_window_seconds: int = 300
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -20,7 +20,18 @@ from loopmall.core.money import format_yuan
 from loopmall.web.i18n import LOCALES, pick_locale, translations
 
 PACKAGE = Path(__file__).resolve().parent.parent
-DOMAINS_WITH_PAGES = ("web", "identity", "merchants", "catalog", "inventory", "imports")
+DOMAINS_WITH_PAGES = (
+    "web",
+    "identity",
+    "merchants",
+    "catalog",
+    "inventory",
+    "imports",
+    "storefront",
+    "orders",
+    "payments",
+    "notifications",
+)
 
 
 def _loader() -> PrefixLoader:
@@ -59,6 +70,9 @@ def render(
     """Render ``name`` for this request (language, principal, CSRF token in the context)."""
     locale = pick_locale(request)
     principal = getattr(request.state, "principal", None)
+    # Mall pages: the logged-in shopper (identity.consumer_deps) carries its own CSRF token.
+    shopper = getattr(request.state, "shopper", None)
+    csrf_source = principal if principal is not None else shopper
     ctx: dict[str, Any] = {
         "request": request,
         "locale": locale,
@@ -66,7 +80,8 @@ def render(
         "locales": LOCALES,
         "_": translator(locale),
         "principal": principal,
-        "csrf_token": principal.csrf_token if principal is not None else "",
+        "shopper": shopper,
+        "csrf_token": csrf_source.csrf_token if csrf_source is not None else "",
         "path": request.url.path,
     }
     ctx.update(context or {})

@@ -1,0 +1,1 @@
+"""Cart, checkout, orders and fulfilment (C5): the order state machine, pickup codes, hooks."""

@@ -1,0 +1,1 @@
+"""Events this domain publishes and the outbox handlers it subscribes."""
