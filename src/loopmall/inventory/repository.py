@@ -121,6 +121,47 @@ async def stock_for_sku(
     return await _views(session, tenant, *criteria)
 
 
+@dataclass(frozen=True, slots=True)
+class SellableStock:
+    """What a shop window shows of one SKU now: free units online and in stores."""
+
+    online: int  # at the default warehouse (the online stock)
+    in_stores: int  # summed over the store locations
+    stores: dict[int, int]  # store id → free units there
+
+
+async def sellable_stock(
+    session: AsyncSession, tenant: Tenant, sku_ids: list[int]
+) -> dict[int, SellableStock]:
+    """Free units of each SKU online and per store, in one query (zeros when none)."""
+    if not sku_ids:
+        return {}
+    stmt = (
+        select(
+            StockLevel.sku_id,
+            Location.is_default,
+            Location.store_id,
+            StockLevel.on_hand - (StockLevel.held - expired_held(clock.now())),
+        )
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.merchant_id == tenant.id, StockLevel.sku_id.in_(sku_ids))
+    )
+    online: dict[int, int] = {}
+    stores: dict[int, dict[int, int]] = {}
+    for sku_id, is_default, store_id, free in (await session.execute(stmt)).all():
+        free = max(int(free), 0)
+        if is_default:
+            online[sku_id] = online.get(sku_id, 0) + free
+        elif store_id is not None:
+            stores.setdefault(sku_id, {})[store_id] = free
+    return {
+        sku_id: SellableStock(
+            online.get(sku_id, 0), sum(stores.get(sku_id, {}).values()), stores.get(sku_id, {})
+        )
+        for sku_id in sku_ids
+    }
+
+
 async def stock_by_location(
     session: AsyncSession, tenant: Tenant, location_id: int
 ) -> list[StockView]:
