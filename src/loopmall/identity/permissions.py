@@ -26,6 +26,8 @@ class Perm(StrEnum):
     INVENTORY_WRITE = "inventory.write"
     INVENTORY_HOLD = "inventory.hold"
     IMPORTS_RUN = "imports.run"
+    ORDERS_READ = "orders.read"
+    ORDERS_FULFIL = "orders.fulfil"
 
 
 _ALL = frozenset(Perm)
@@ -41,12 +43,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_READ,
             Perm.INVENTORY_WRITE,
             Perm.INVENTORY_HOLD,
+            Perm.ORDERS_READ,
+            Perm.ORDERS_FULFIL,
         }
     ),
     Role.GUIDE: frozenset(
         {Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ, Perm.INVENTORY_HOLD}
+        | {Perm.ORDERS_READ}
     ),
-    Role.CASHIER: frozenset({Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ}),
+    Role.CASHIER: frozenset({Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ})
+    | {Perm.ORDERS_READ, Perm.ORDERS_FULFIL},
 }
 
 # Store roles see only the stores they are assigned to.
