@@ -1,0 +1,266 @@
+"""The cart: one per customer (so per consumer per merchant), lines of SKUs and quantities.
+
+The cart stores only what and how many. Prices are quoted every time it is shown — for
+the online channel, or for the pickup store's channel — through ``catalog.prices``, and
+each line says why it cannot be bought now when it cannot (off sale, not sold in that
+channel, out of stock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.catalog.errors import NotForSale
+from loopmall.catalog.models import Product, Sku
+from loopmall.catalog.prices import quote_skus
+from loopmall.catalog.pricing import Channel, PriceQuote, SalesScope
+from loopmall.core import clock
+from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
+from loopmall.core.tenancy import Tenant, scoped
+from loopmall.inventory.repository import sellable_stock
+from loopmall.merchants.models import Store
+from loopmall.orders.models import CartLine
+from loopmall.orders.rules import MAX_CART_LINES, MAX_LINE_QUANTITY, CartLimit
+
+# Why a line cannot be bought now (stable codes; pages translate them).
+NOT_FOR_SALE = "not_for_sale"
+NOT_SOLD_IN_CHANNEL = "not_sold_in_channel"
+OUT_OF_STOCK = "out_of_stock"
+NOT_ENOUGH_STOCK = "not_enough_stock"
+
+
+@dataclass(frozen=True, slots=True)
+class CartLineView:
+    sku_id: int
+    sku_public_id: str
+    product_public_id: str
+    title: str
+    options_text: str
+    quantity: int
+    unit_fen: int | None  # None when the line cannot be priced (off sale, wrong channel)
+    list_fen: int | None
+    price_rule: str
+    line_fen: int
+    available_units: int
+    problem: str | None  # None: can be bought now
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True, slots=True)
+class CartView:
+    lines: list[CartLineView]
+    channel: str
+    store_public_id: str | None
+
+    @property
+    def total_fen(self) -> int:
+        return sum(line.line_fen for line in self.lines if line.ok)
+
+    @property
+    def count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.lines) and all(line.ok for line in self.lines)
+
+
+def options_text(options: dict[str, object]) -> str:
+    return " / ".join(f"{k}: {v}" for k, v in options.items())
+
+
+def _check_quantity(quantity: int) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise ValidationFailed("quantity must be a whole number", field="quantity")
+    if not 0 <= quantity <= MAX_LINE_QUANTITY:
+        raise ValidationFailed(
+            f"quantity must be between 0 and {MAX_LINE_QUANTITY}", field="quantity"
+        )
+
+
+async def _sku(session: AsyncSession, tenant: Tenant, sku_public_id: str) -> Sku:
+    row = (
+        await session.execute(
+            select(Sku, Product.status)
+            .join(Product, Product.id == Sku.product_id)
+            .where(Sku.merchant_id == tenant.id, Sku.public_id == sku_public_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such SKU", sku=sku_public_id)
+    sku, product_status = row
+    if sku.status != "active" or product_status != "active":
+        raise NotForSale("This item is not on sale", sku=sku_public_id)
+    return sku
+
+
+async def add_to_cart(
+    session: AsyncSession, tenant: Tenant, customer_id: int, sku_public_id: str, quantity: int
+) -> None:
+    """Add ``quantity`` of a SKU (added to what the cart has, at most 99 a line).
+
+    Raises NotFound for an unknown SKU, 422 ``not_for_sale``, 422 ``cart_limit`` beyond
+    50 lines, 422 for a quantity outside 1–99."""
+    _check_quantity(quantity)
+    if quantity == 0:
+        raise ValidationFailed("quantity must be at least 1", field="quantity")
+    sku = await _sku(session, tenant, sku_public_id)
+    count = await session.scalar(
+        select(func.count(CartLine.id)).where(
+            CartLine.merchant_id == tenant.id,
+            CartLine.customer_id == customer_id,
+            CartLine.sku_id != sku.id,
+        )
+    )
+    if (count or 0) >= MAX_CART_LINES:
+        raise CartLimit(f"A cart holds at most {MAX_CART_LINES} different items")
+    now = clock.now()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(CartLine).values(
+        merchant_id=tenant.id,
+        customer_id=customer_id,
+        sku_id=sku.id,
+        quantity=quantity,
+        added_at=now,
+        updated_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CartLine.customer_id, CartLine.sku_id],
+        set_={
+            "quantity": func.min(CartLine.quantity + stmt.excluded.quantity, MAX_LINE_QUANTITY)
+            if dialect is sqlite
+            else func.least(CartLine.quantity + stmt.excluded.quantity, MAX_LINE_QUANTITY),
+            "updated_at": now,
+        },
+    )
+    await session.execute(stmt)
+
+
+async def set_quantity(
+    session: AsyncSession, tenant: Tenant, customer_id: int, sku_public_id: str, quantity: int
+) -> None:
+    """Set a line's quantity (0 removes it). Raises NotFound when the SKU is not in the
+    cart, 422 for a quantity outside 0–99."""
+    _check_quantity(quantity)
+    line = await session.scalar(
+        scoped(CartLine, tenant, CartLine.customer_id == customer_id)
+        .join(Sku, Sku.id == CartLine.sku_id)
+        .where(Sku.public_id == sku_public_id)
+    )
+    if line is None:
+        raise NotFound("This item is not in the cart", sku=sku_public_id)
+    if quantity == 0:
+        await session.delete(line)
+    else:
+        line.quantity = quantity
+        line.updated_at = clock.now()
+    await session.flush()
+
+
+async def clear_lines(
+    session: AsyncSession, tenant: Tenant, customer_id: int, sku_ids: list[int] | None = None
+) -> None:
+    """Empty the cart (or remove the lines of ``sku_ids``)."""
+    stmt = delete(CartLine).where(
+        CartLine.merchant_id == tenant.id, CartLine.customer_id == customer_id
+    )
+    if sku_ids is not None:
+        stmt = stmt.where(CartLine.sku_id.in_(sku_ids))
+    await session.execute(stmt)
+
+
+def _sold_in(scope: str, channel: Channel) -> bool:
+    if scope == SalesScope.STORE_ONLY:
+        return channel is Channel.STORE
+    if scope == SalesScope.ONLINE_ONLY:
+        return channel is not Channel.STORE
+    return True
+
+
+async def view_cart(
+    session: AsyncSession, tenant: Tenant, customer_id: int, *, store: Store | None = None
+) -> CartView:
+    """The cart priced for delivery (online channel, online stock) or for pickup at
+    ``store`` (that store's prices and stock). Four queries whatever its size."""
+    channel = Channel.STORE if store is not None else Channel.ONLINE
+    rows = (
+        await session.execute(
+            select(
+                CartLine, Sku, Product.public_id, Product.title, Product.status, Product.sales_scope
+            )
+            .join(Sku, Sku.id == CartLine.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .where(CartLine.merchant_id == tenant.id, CartLine.customer_id == customer_id)
+            .order_by(CartLine.id)
+        )
+    ).all()
+    sellable = [
+        sku.public_id
+        for _line, sku, _pid, _t, status, scope in rows
+        if sku.status == "active"
+        and status == "active"
+        and _sold_in(sku.sales_scope or scope, channel)
+    ]
+    quotes: dict[str, PriceQuote] = {}
+    if sellable:
+        try:
+            quotes = await quote_skus(
+                session,
+                tenant,
+                sellable,
+                channel=channel,
+                store_public_id=store.public_id if store is not None else None,
+            )
+        except LoopmallError:
+            quotes = {}  # changed while we looked: every line shows as not for sale
+    stock = await sellable_stock(session, tenant, [sku.id for _l, sku, *_rest in rows])
+    lines = []
+    for line, sku, product_public_id, title, status, scope in rows:
+        quote = quotes.get(sku.public_id)
+        free = stock[sku.id]
+        units = free.stores.get(store.id, 0) if store is not None else free.online
+        problem: str | None = None
+        if sku.status != "active" or status != "active":
+            problem = NOT_FOR_SALE
+        elif not _sold_in(sku.sales_scope or scope, channel):
+            problem = NOT_SOLD_IN_CHANNEL
+        elif quote is None:
+            problem = NOT_FOR_SALE
+        elif units <= 0:
+            problem = OUT_OF_STOCK
+        elif units < line.quantity:
+            problem = NOT_ENOUGH_STOCK
+        lines.append(
+            CartLineView(
+                sku_id=sku.id,
+                sku_public_id=sku.public_id,
+                product_public_id=product_public_id,
+                title=title,
+                options_text=options_text(sku.options),
+                quantity=line.quantity,
+                unit_fen=quote.amount if quote else None,
+                list_fen=quote.list_price if quote else None,
+                price_rule=quote.rule if quote else "",
+                line_fen=quote.amount * line.quantity if quote else 0,
+                available_units=max(units, 0),
+                problem=problem,
+            )
+        )
+    return CartView(lines, channel.value, store.public_id if store is not None else None)
+
+
+async def cart_count(session: AsyncSession, tenant: Tenant, customer_id: int) -> int:
+    """Units in the cart (for the tab badge)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(CartLine.quantity), 0)).where(
+            CartLine.merchant_id == tenant.id, CartLine.customer_id == customer_id
+        )
+    )
+    return int(total or 0)

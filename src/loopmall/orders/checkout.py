@@ -1,0 +1,215 @@
+"""Checkout: the cart becomes an order, its units held until it is paid (or lapses).
+
+Delivery orders hold units in the online stock (the default warehouse) at online prices;
+pickup (自提) orders hold them at the chosen store at that store's prices and get a pickup
+code; cash on delivery is offered where the mall enables it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core import clock
+from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.ids import new_public_id
+from loopmall.core.tenancy import Tenant, scoped
+from loopmall.inventory.locations import default_warehouse, location_for_store
+from loopmall.merchants.mall import get_mall_settings
+from loopmall.merchants.models import Store
+from loopmall.orders import hooks, stock
+from loopmall.orders.cart import CartView, clear_lines, view_cart
+from loopmall.orders.models import Order, OrderLine
+from loopmall.orders.rules import (
+    AddressRequired,
+    CartEmpty,
+    CodNotEnabled,
+    Fulfilment,
+    LinesUnavailable,
+    OrderKind,
+    OrderStatus,
+    PaymentMethod,
+    PickupNotAvailable,
+)
+from loopmall.orders.service import new_order_number, unique_pickup_code
+from loopmall.orders.steps import announce, record_step
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    fulfilment: Fulfilment | str
+    payment_method: PaymentMethod | str = PaymentMethod.ONLINE
+    address: Address | None = None
+    store_public_id: str | None = None
+    note: str = ""
+
+
+def _text(value: str, field: str, max_length: int, *, required: bool) -> str:
+    value = value.strip()
+    if (required and not value) or len(value) > max_length or CONTROL.search(value):
+        raise ValidationFailed(f"{field} must be up to {max_length} characters", field=field)
+    return value
+
+
+def _clean_address(address: Address | None) -> Address:
+    if address is None or not (
+        address.name.strip() and address.phone.strip() and address.address.strip()
+    ):
+        raise AddressRequired()
+    return Address(
+        _text(address.name, "name", 50, required=True),
+        _text(address.phone, "phone", 30, required=True),
+        _text(address.address, "address", 255, required=True),
+    )
+
+
+async def pickup_store(session: AsyncSession, tenant: Tenant, store_public_id: str) -> Store:
+    """An open store of the merchant that offers pickup. NotFound / 422
+    ``pickup_not_available``."""
+    store: Store | None = await session.scalar(
+        scoped(Store, tenant, Store.public_id == store_public_id)
+    )
+    if store is None:
+        raise NotFound("No such store", store=store_public_id)
+    if not store.pickup_enabled or store.status != "open":
+        raise PickupNotAvailable(store=store_public_id)
+    return store
+
+
+async def pickup_stores(session: AsyncSession, tenant: Tenant) -> list[Store]:
+    """The merchant's open stores that offer pickup, by name."""
+    stmt = scoped(Store, tenant, Store.pickup_enabled.is_(True), Store.status == "open")
+    return list((await session.scalars(stmt.order_by(Store.name, Store.id))).all())
+
+
+def _describe(view: CartView) -> str:
+    first = view.lines[0].title
+    more = len(view.lines) - 1
+    return (f"{first} 等{len(view.lines)}件" if more else first)[:128]
+
+
+async def checkout(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    customer_id: int,
+    request: CheckoutRequest,
+    unpaid_ttl_seconds: int,
+) -> Order:
+    """Turn the customer's whole cart into an order and hold its units.
+
+    Raises 422 ``cart_empty``; 409 ``cart_lines_unavailable`` (with ``lines``: each SKU
+    and why) when a line cannot be bought now; 409 ``insufficient_stock`` when the units
+    went to someone else at the last moment; 422 ``address_required``,
+    ``pickup_not_available``, ``cod_not_enabled``; NotFound for an unknown store.
+    Nothing is written when it raises (the caller's transaction rolls back)."""
+    try:
+        fulfilment = Fulfilment(request.fulfilment)
+        method = PaymentMethod(request.payment_method)
+    except ValueError:
+        raise ValidationFailed("Unknown fulfilment or payment method") from None
+    if fulfilment is Fulfilment.NONE:
+        raise ValidationFailed("Choose delivery or pickup", field="fulfilment")
+    note = _text(request.note, "note", 200, required=False)
+    address = None
+    store = None
+    if fulfilment is Fulfilment.DELIVERY:
+        address = _clean_address(request.address)
+    else:
+        if not request.store_public_id:
+            raise ValidationFailed("Choose a store for pickup", field="store")
+        store = await pickup_store(session, tenant, request.store_public_id)
+    if method is PaymentMethod.COD and not (await get_mall_settings(session, tenant)).cod_enabled:
+        raise CodNotEnabled()
+
+    view = await view_cart(session, tenant, customer_id, store=store)
+    if not view.lines:
+        raise CartEmpty()
+    if not view.ok:
+        raise LinesUnavailable(
+            lines=[
+                {"sku": line.sku_public_id, "problem": line.problem}
+                for line in view.lines
+                if not line.ok
+            ]
+        )
+    if store is not None:
+        location = await location_for_store(session, tenant, store.id)
+    else:
+        location = await default_warehouse(session, tenant)
+
+    now = clock.now()
+    cod = method is PaymentMethod.COD
+    order = Order(
+        merchant_id=tenant.id,
+        public_id=new_public_id("ord"),
+        number=new_order_number(),
+        kind=OrderKind.MALL.value,
+        status=OrderStatus.CREATED.value,
+        fulfilment=fulfilment.value,
+        payment_method=method.value,
+        customer_id=customer_id,
+        store_id=store.id if store is not None else None,
+        location_id=location.id,
+        items_fen=view.total_fen,
+        shipping_fen=0,
+        total_fen=view.total_fen,
+        paid_fen=0,
+        refunded_fen=0,
+        recipient_name=address.name if address else "",
+        recipient_phone=address.phone if address else "",
+        address=address.address if address else "",
+        note=note,
+        description=_describe(view),
+        pickup_code=await unique_pickup_code(session, tenant) if store is not None else None,
+        # Cash on delivery waits for the courier, not for a payment: it never lapses.
+        expires_at=None if cod else now + timedelta(seconds=unpaid_ttl_seconds),
+        created_at=now,
+        updated_at=now,
+    )
+    await hooks.run_before("create", session, tenant, order)
+    session.add(order)
+    await session.flush()
+    lines = [
+        OrderLine(
+            merchant_id=tenant.id,
+            order_id=order.id,
+            sku_id=line.sku_id,
+            sku_public_id=line.sku_public_id,
+            title=line.title[:120],
+            options_text=line.options_text[:200],
+            unit_fen=line.unit_fen or 0,
+            list_fen=line.list_fen or 0,
+            price_rule=line.price_rule[:40],
+            quantity=line.quantity,
+            line_fen=line.line_fen,
+        )
+        for line in view.lines
+    ]
+    await stock.hold_lines(
+        session,
+        tenant,
+        order,
+        lines,
+        ttl=stock.hold_ttl(unpaid_ttl_seconds, cod=cod),
+        actor="customer",
+    )
+    session.add_all(lines)
+    record_step(session, order, None, actor="customer", amount_fen=order.total_fen)
+    await clear_lines(session, tenant, customer_id)
+    await hooks.run_after("create", session, tenant, order)
+    await announce(session, tenant, order, "order.created")
+    await session.flush()
+    return order

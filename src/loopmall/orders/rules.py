@@ -1,0 +1,187 @@
+"""The rules of orders in one place: statuses, the one table of allowed moves, errors.
+
+CONVENTIONS rule 7: every move an order may make is a row of :data:`MOVES`, with the
+condition under which it is allowed (cash on delivery ships before it is paid; only a
+pickup order becomes ready for pickup; …). Anything else raises ``illegal_transition``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Protocol
+
+from loopmall.core.errors import Conflict, IllegalTransition, ValidationFailed
+
+
+class OrderStatus(StrEnum):
+    CREATED = "created"  # placed, waiting for payment (or for delivery, cash on delivery)
+    PAID = "paid"
+    SHIPPED = "shipped"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUND_REQUESTED = "refund_requested"
+    REFUNDED = "refunded"
+
+
+class OrderKind(StrEnum):
+    MALL = "mall"
+    FACE_TO_FACE = "face_to_face"
+
+
+class Fulfilment(StrEnum):
+    DELIVERY = "delivery"
+    PICKUP = "pickup"  # 自提
+    NONE = "none"  # face-to-face: the customer already has the goods
+
+
+class PaymentMethod(StrEnum):
+    ONLINE = "online"
+    COD = "cod"  # cash on delivery (or on collection, for pickup)
+
+
+class Facts(Protocol):
+    """What the conditions of a move look at."""
+
+    kind: str
+    fulfilment: str
+    payment_method: str
+
+
+Condition = Callable[[Facts], bool]
+
+
+def _any(_: Facts) -> bool:
+    return True
+
+
+def _online(o: Facts) -> bool:
+    return o.payment_method == PaymentMethod.ONLINE
+
+
+def _cod_delivery(o: Facts) -> bool:
+    return o.payment_method == PaymentMethod.COD and o.fulfilment == Fulfilment.DELIVERY
+
+
+def _cod_pickup(o: Facts) -> bool:
+    return o.payment_method == PaymentMethod.COD and o.fulfilment == Fulfilment.PICKUP
+
+
+def _delivery(o: Facts) -> bool:
+    return o.fulfilment == Fulfilment.DELIVERY
+
+
+def _pickup(o: Facts) -> bool:
+    return o.fulfilment == Fulfilment.PICKUP
+
+
+def _pickup_or_face_to_face(o: Facts) -> bool:
+    return o.fulfilment == Fulfilment.PICKUP or o.kind == OrderKind.FACE_TO_FACE
+
+
+S = OrderStatus
+
+# Every allowed move (from, to) and when it is allowed. Nothing else happens to an order.
+MOVES: dict[tuple[OrderStatus, OrderStatus], Condition] = {
+    (S.CREATED, S.PAID): _online,  # the payment callback
+    (S.CREATED, S.CANCELLED): _any,  # the customer, staff, or the unpaid-order sweep
+    (S.CREATED, S.SHIPPED): _cod_delivery,  # cash on delivery ships unpaid
+    (S.CREATED, S.READY_FOR_PICKUP): _cod_pickup,  # pay at the counter
+    (S.PAID, S.SHIPPED): _delivery,
+    (S.PAID, S.READY_FOR_PICKUP): _pickup,
+    (S.PAID, S.COMPLETED): _pickup_or_face_to_face,  # handed over at once / nothing to hand over
+    (S.SHIPPED, S.COMPLETED): _any,  # received (cash collected, for cash on delivery)
+    (S.READY_FOR_PICKUP, S.COMPLETED): _any,  # the pickup code was redeemed
+    (S.PAID, S.REFUND_REQUESTED): _online,
+    (S.SHIPPED, S.REFUND_REQUESTED): _online,
+    (S.READY_FOR_PICKUP, S.REFUND_REQUESTED): _online,
+    (S.COMPLETED, S.REFUND_REQUESTED): _online,
+    # A full refund, requested or not; a partial refund changes no status.
+    (S.PAID, S.REFUNDED): _online,
+    (S.SHIPPED, S.REFUNDED): _online,
+    (S.READY_FOR_PICKUP, S.REFUNDED): _online,
+    (S.COMPLETED, S.REFUNDED): _online,
+    (S.REFUND_REQUESTED, S.REFUNDED): _any,
+    # The request was settled by a partial refund or declined: back where it was.
+    (S.REFUND_REQUESTED, S.PAID): _any,
+    (S.REFUND_REQUESTED, S.SHIPPED): _any,
+    (S.REFUND_REQUESTED, S.READY_FOR_PICKUP): _any,
+    (S.REFUND_REQUESTED, S.COMPLETED): _any,
+}
+
+# Statuses in which the customer has paid online and money may still be refunded.
+REFUNDABLE = frozenset({S.PAID, S.SHIPPED, S.READY_FOR_PICKUP, S.COMPLETED, S.REFUND_REQUESTED})
+FINAL = frozenset({S.CANCELLED, S.REFUNDED})
+
+
+def allowed(facts: Facts, current: OrderStatus, target: OrderStatus) -> bool:
+    condition = MOVES.get((current, target))
+    return condition is not None and condition(facts)
+
+
+def check_move(facts: Facts, current: OrderStatus | str, target: OrderStatus) -> None:
+    """Raise :class:`IllegalOrderTransition` unless :data:`MOVES` allows the move."""
+    current = OrderStatus(current)
+    if not allowed(facts, current, target):
+        raise IllegalOrderTransition(
+            f"A {current.value} order cannot become {target.value}",
+            current=current.value,
+            target=target.value,
+        )
+
+
+def next_statuses(facts: Facts, current: OrderStatus | str) -> list[OrderStatus]:
+    """Where this order may go from ``current`` (for pages: which buttons to show)."""
+    current = OrderStatus(current)
+    return [to for (frm, to), cond in MOVES.items() if frm == current and cond(facts)]
+
+
+class IllegalOrderTransition(IllegalTransition):
+    code = "illegal_order_transition"
+    title = "The order cannot make that change of state"
+
+
+class CartEmpty(ValidationFailed):
+    code = "cart_empty"
+    title = "The cart is empty"
+
+
+class CartLimit(ValidationFailed):
+    code = "cart_limit"
+    title = "The cart cannot hold more"
+
+
+class LinesUnavailable(Conflict):
+    code = "cart_lines_unavailable"
+    title = "Some items in the cart cannot be bought now"
+
+
+class CodNotEnabled(ValidationFailed):
+    code = "cod_not_enabled"
+    title = "This mall does not take cash on delivery"
+
+
+class PickupNotAvailable(ValidationFailed):
+    code = "pickup_not_available"
+    title = "This store does not offer pickup"
+
+
+class AddressRequired(ValidationFailed):
+    code = "address_required"
+    title = "Delivery needs a name, a phone number and an address"
+
+
+class PickupCodeInvalid(ValidationFailed):
+    code = "pickup_code_invalid"
+    title = "No order waits for pickup with this code"
+
+
+class RefundExceedsPaid(ValidationFailed):
+    code = "refund_exceeds_paid"
+    title = "The refund is more than what is left of the payment"
+
+
+MAX_LINE_QUANTITY = 99
+MAX_CART_LINES = 50
+PICKUP_CODE_DIGITS = 8
