@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "loopmall.core.models",
     "loopmall.merchants.models",
     "loopmall.identity.models",
+    "loopmall.identity.consumer_models",
     "loopmall.catalog.models",
     "loopmall.inventory.models",
     "loopmall.imports.models",

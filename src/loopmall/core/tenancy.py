@@ -27,6 +27,8 @@ GLOBAL_TABLES = frozenset(
         "idempotency_records",
         "auth_sessions",
         "login_attempts",
+        "consumers",
+        "consumer_wechat_ids",
     }
 )
 
