@@ -1,5 +1,318 @@
-"""Routes of this domain (filled in by the issue that builds it)."""
+"""JSON routes of payments: provider callbacks, the shopper's payments, staff reads,
+refunds, accounts, reconciliation and payment codes.
 
-from fastapi import APIRouter
+Starting a payment is idempotent by design: the same order and way of paying return the
+same open attempt (for ``service.REUSE_FOR``), so a retried POST never opens a second trade.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from loopmall.core.errors import ValidationFailed
+from loopmall.core.http import client_ip, get_state, read_uow, write_uow
+from loopmall.core.idempotency import run_idempotent
+from loopmall.core.pagination import Page
+from loopmall.core.tenancy import Tenant
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.deps import require
+from loopmall.identity.permissions import Perm
+from loopmall.identity.principal import Principal
+from loopmall.payments import accounts, callbacks, codes, flows, reconciliation, refunds, service
+from loopmall.payments import shopper as shoppers
+from loopmall.payments.providers import PayMethod
+from loopmall.payments.rules import MethodUnavailable
+from loopmall.payments.schemas import (
+    AccountIn,
+    AccountOut,
+    CodeOut,
+    FaceToFaceIn,
+    PaymentOut,
+    PaymentStartIn,
+    PaymentStartOut,
+    ReconcileIn,
+    RefundIn,
+    RefundOut,
+    ReportOut,
+    account_out,
+    payment_out,
+    refund_out,
+    report_out,
+)
+from loopmall.storefront.shell import open_mall
+
+router = APIRouter(tags=["payments"])
+
+Slug = Path(..., max_length=60, pattern=r"^[a-z0-9-]+$")
+PublicId = Path(..., max_length=40, pattern=r"^[a-z0-9_]+$")
+
+
+def _started_out(started: flows.Started) -> PaymentStartOut:
+    return PaymentStartOut(
+        payment=started.payment_public_id,
+        order=started.order_public_id,
+        method=started.method,
+        state=started.state,
+        amount_fen=started.amount_fen,
+        qr_content=started.start.get("qr_content"),
+        redirect_url=started.start.get("redirect_url"),
+        jsapi_params=started.start.get("jsapi_params"),
+    )
+
+
+# --- callbacks ------------------------------------------------------------------------
+
+
+@router.post("/payments/callbacks/{provider}/{account}", include_in_schema=False)
+async def provider_callback(
+    request: Request,
+    provider: str = Path(..., pattern=r"^(wechatpay|alipay|sandbox)$"),
+    account: str = Path(..., max_length=40),
+) -> Response:
+    """A provider's notification: verified, recorded, applied once; the answer is the one
+    the provider expects (so it retries exactly when it should)."""
+    body = await request.body()
+    handled = await callbacks.handle_callback(
+        get_state(request), provider, account, dict(request.headers), body
+    )
+    reply = handled.reply
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+
+# --- the shopper's payments -------------------------------------------------------------
+
+
+async def _mall(uow: UnitOfWork, slug: str) -> Tenant:
+    tenant, _look = await open_mall(uow.session, slug)
+    return tenant
+
+
+@router.post("/mall/{slug}/payments", status_code=201, response_model=PaymentStartOut)
+async def start_payment(
+    body: PaymentStartIn, request: Request, slug: str = Slug
+) -> PaymentStartOut:
+    """Start paying one of the shopper's orders (or show the open attempt again): a QR
+    content for Native / Alipay, jsapi_params for JSAPI, a redirect for H5, nothing extra
+    for the sandbox. 404 for another's order, 409 `order_not_payable` when it is not
+    waiting for payment, 409 `payment_start_failed` when the provider refuses."""
+    state = get_state(request)
+    shopper = await shoppers.optional(request, slug)
+    async with UnitOfWork(state.read_factory) as uow:
+        tenant = await _mall(uow, slug)
+    openid = getattr(shopper, "openid", None) or body.openid
+    if body.method is PayMethod.WECHAT_JSAPI and not openid:
+        raise MethodUnavailable("JSAPI needs the customer's openid", field="method")
+    started = await flows.start_payment(
+        state,
+        tenant,
+        order_public_id=body.order,
+        method=body.method,
+        customer_id=shopper.customer_id if shopper else None,
+        openid=openid,
+        client_ip=client_ip(request),
+    )
+    return _started_out(started)
+
+
+@router.get("/mall/{slug}/payments/{payment}", response_model=PaymentOut)
+async def read_payment(request: Request, slug: str = Slug, payment: str = PublicId) -> PaymentOut:
+    """The attempt's state; an attempt open for a while is queried at the provider first
+    (query-on-return), so a lost callback does not leave the customer waiting."""
+    state = get_state(request)
+    async with UnitOfWork(state.read_factory) as uow:
+        tenant = await _mall(uow, slug)
+    found = await flows.refresh_payment(state, tenant, payment)
+    return payment_out(found, with_start=True)
+
+
+@router.post("/mall/{slug}/payments/{payment}/sandbox-pay", response_model=PaymentOut)
+async def sandbox_pay(request: Request, slug: str = Slug, payment: str = PublicId) -> PaymentOut:
+    """The sandbox's pay button (demo): a signed callback reaches our callback route."""
+    state = get_state(request)
+    async with UnitOfWork(state.read_factory) as uow:
+        tenant = await _mall(uow, slug)
+    outcome = await flows.sandbox_pay(state, request.app, tenant, payment)
+    if outcome is None:
+        raise MethodUnavailable("This payment is not a sandbox payment", field="payment")
+    async with UnitOfWork(state.read_factory) as uow:
+        return payment_out(await service.get_payment(uow.session, tenant, payment))
+
+
+@router.post("/mall/{slug}/codes/{code}/payments", status_code=201, response_model=PaymentStartOut)
+async def pay_by_code(
+    body: FaceToFaceIn,
+    request: Request,
+    slug: str = Slug,
+    code: str = Path(..., max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
+) -> PaymentStartOut:
+    """Face-to-face (面对面收钱): an order for the typed amount, credited to the code's
+    store/guide, and its payment started. Idempotent with `Idempotency-Key`."""
+    state = get_state(request)
+    shopper = await shoppers.optional(request, slug)
+    async with UnitOfWork(state.write_factory) as uow:
+        tenant = await _mall(uow, slug)
+
+        async def work() -> dict[str, str]:
+            order = await codes.pay_by_code(
+                uow.session,
+                tenant,
+                code,
+                amount_fen=body.amount_fen,
+                customer_id=shopper.customer_id if shopper else None,
+                note=body.note,
+            )
+            return {"order": order.public_id}
+
+        scope = f"mall:{slug}:" + (f"customer:{shopper.customer_id}" if shopper else "anonymous")
+        answer = await run_idempotent(request, uow, scope, work)
+    order_public_id = _json(answer)["order"]
+    started = await flows.start_payment(
+        state,
+        tenant,
+        order_public_id=order_public_id,
+        method=body.method,
+        customer_id=shopper.customer_id if shopper else None,
+        openid=getattr(shopper, "openid", None),
+        client_ip=client_ip(request),
+    )
+    return _started_out(started)
+
+
+def _json(response: JSONResponse) -> dict[str, str]:
+    import json
+
+    data: dict[str, str] = json.loads(bytes(response.body))
+    return data
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+@router.get("/payments", response_model=Page[PaymentOut])
+async def list_payments(
+    principal: Principal = Depends(require(Perm.ORDERS_READ)),
+    uow: UnitOfWork = Depends(read_uow),
+    state: str | None = Query(None, max_length=24, pattern=r"^[a-z_]+$"),
+    provider: str | None = Query(None, pattern=r"^(wechatpay|alipay|sandbox)$"),
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=200),
+) -> Page[PaymentOut]:
+    """The merchant's payments (store-scoped staff: their stores' only), oldest first."""
+    rows, next_cursor = await refunds.list_payments(
+        uow.session,
+        principal.require_tenant(),
+        state=state,
+        provider=provider,
+        store_ids=principal.store_ids,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page[PaymentOut](items=[payment_out(p) for p in rows], next_cursor=next_cursor)
+
+
+@router.post("/payments/refunds", status_code=201, response_model=RefundOut)
+async def create_refund(
+    body: RefundIn,
+    request: Request,
+    principal: Principal = Depends(require(Perm.ORDERS_FULFIL)),
+    uow: UnitOfWork = Depends(write_uow),
+) -> JSONResponse:
+    """Refund part or all of an order's payment. The refund is sent to the provider at once
+    (outbox) and the order learns of it when the provider confirms. 409
+    `refund_not_allowed` beyond what is left. Idempotent with `Idempotency-Key`."""
+    tenant = principal.require_tenant()
+    get_state(request)
+
+    async def work() -> RefundOut:
+        refund, payment = await refunds.refund_order(
+            uow.session,
+            tenant,
+            body.order,
+            amount_fen=body.amount_fen,
+            reason=body.reason,
+            actor=f"staff:{principal.public_id}",
+            store_ids=principal.store_ids,
+        )
+        return refund_out(refund, payment.public_id)
+
+    return await run_idempotent(request, uow, principal.scope, work)
+
+
+@router.get("/payments/accounts", response_model=list[AccountOut])
+async def list_accounts(
+    request: Request,
+    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+    uow: UnitOfWork = Depends(read_uow),
+) -> list[AccountOut]:
+    settings = get_state(request).settings
+    rows = await accounts.list_accounts(uow.session, principal.require_tenant())
+    return [account_out(a, flows.notify_url(settings, a.provider, a.public_id)) for a in rows]
+
+
+@router.put("/payments/accounts/{provider}", response_model=AccountOut)
+async def configure_account(
+    body: AccountIn,
+    request: Request,
+    provider: str = Path(..., pattern=r"^(wechatpay|alipay|sandbox)$"),
+    principal: Principal = Depends(require(Perm.SETTINGS_WRITE)),
+    uow: UnitOfWork = Depends(write_uow),
+) -> AccountOut:
+    """Set the merchant's credentials at a provider (replacing earlier ones)."""
+    account = await accounts.configure_account(
+        uow.session, principal.require_tenant(), provider, dict(body.credentials)
+    )
+    await uow.commit()
+    settings = get_state(request).settings
+    return account_out(account, flows.notify_url(settings, provider, account.public_id))
+
+
+@router.get("/payments/reconciliation", response_model=list[ReportOut])
+async def list_reports(
+    principal: Principal = Depends(require(Perm.ORDERS_READ)),
+    uow: UnitOfWork = Depends(read_uow),
+) -> list[ReportOut]:
+    """The daily reconciliation reports, newest day first."""
+    rows = await reconciliation.list_reports(uow.session, principal.require_tenant())
+    return [report_out(r) for r in rows]
+
+
+@router.post("/payments/reconciliation", response_model=ReportOut)
+async def run_reconciliation(
+    body: ReconcileIn,
+    request: Request,
+    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+) -> ReportOut:
+    """Reconcile one day now (Shanghai calendar day; a rerun replaces its report)."""
+    try:
+        day = date.fromisoformat(body.day)
+    except ValueError:
+        raise ValidationFailed("day is not a date", field="day") from None
+    report = await reconciliation.reconcile_day(get_state(request), principal.require_tenant(), day)
+    return report_out(report)
+
+
+@router.get("/payments/codes", response_model=list[CodeOut])
+async def list_codes(
+    request: Request,
+    principal: Principal = Depends(require(Perm.ORDERS_READ)),
+    uow: UnitOfWork = Depends(write_uow),
+) -> list[CodeOut]:
+    """Every store's and guide's payment code (made on first sight), with its URL."""
+    tenant = principal.require_tenant()
+    await codes.ensure_codes(uow.session, tenant)
+    await uow.commit()
+    base = get_state(request).settings.base_url
+    slug = principal.tenant.slug if principal.tenant else ""
+    return [
+        CodeOut(
+            id=v.code.public_id,
+            url=codes.code_url(base, slug, v.code.code),
+            store=v.store_public_id,
+            guide=v.guide_public_id,
+            label=v.label,
+        )
+        for v in await codes.list_codes(uow.session, tenant, store_ids=principal.store_ids)
+    ]

@@ -1,0 +1,203 @@
+"""Console pages of payments: the payments list, the reconciliation reports, the printable
+payment codes (收款码) and the refund form's POST (the form is on the order detail page).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from loopmall.core.errors import LoopmallError, NotFound
+from loopmall.core.http import get_state
+from loopmall.core.money import parse_yuan
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.deps import require
+from loopmall.identity.permissions import Perm
+from loopmall.identity.principal import Principal
+from loopmall.orders import service as orders
+from loopmall.payments import codes, reconciliation, refunds
+from loopmall.web.i18n import pick_locale
+from loopmall.web.templating import render, translator
+
+router = APIRouter(include_in_schema=False)
+
+OrderId = Path(..., max_length=40, pattern=r"^[a-z0-9_]+$")
+CodeId = Path(..., max_length=40, pattern=r"^[a-z0-9_]+$")
+LIST_SIZE = 100
+
+
+def state_labels(_: Any) -> dict[str, str]:
+    return {
+        "created": _("Starting"),
+        "pending": _("Waiting for payment"),
+        "failed": _("Failed to start"),
+        "closed": _("Closed"),
+        "succeeded": _("Paid"),
+        "partially_refunded": _("Partly refunded"),
+        "refunded": _("Refunded"),
+        "requested": _("Requested"),
+        "processing": _("Processing"),
+    }
+
+
+def provider_labels(_: Any) -> dict[str, str]:
+    return {"wechatpay": _("WeChat Pay"), "alipay": _("Alipay"), "sandbox": _("Sandbox")}
+
+
+@router.get("/console/payments")
+async def payments_page(
+    request: Request, principal: Principal = Depends(require(Perm.ORDERS_READ))
+) -> Response:
+    tenant = principal.require_tenant()
+    state = get_state(request)
+    async with UnitOfWork(state.read_factory) as uow:
+        rows = await refunds.recent_payments(
+            uow.session, tenant, store_ids=principal.store_ids, limit=LIST_SIZE
+        )
+        order_rows = {}
+        for payment in rows:
+            if payment.order_id not in order_rows:
+                order_rows[payment.order_id] = await orders.get_payable(
+                    uow.session, tenant, payment.order_id
+                )
+        refund_rows = await refunds.refunds_of_payments(uow.session, tenant, [p.id for p in rows])
+    _ = translator(pick_locale(request))
+    by_payment: dict[int, list[Any]] = {}
+    for refund in refund_rows:
+        by_payment.setdefault(refund.payment_id, []).append(refund)
+    return render(
+        request,
+        "payments/console_payments.html",
+        {
+            "payments": rows,
+            "orders": order_rows,
+            "refunds": by_payment,
+            "states": state_labels(_),
+            "providers": provider_labels(_),
+        },
+    )
+
+
+@router.post("/console/orders/{order}/refunds")
+async def refund_from_console(
+    request: Request,
+    order: str = OrderId,
+    amount: str = Form(..., max_length=20),
+    reason: str = Form("", max_length=80),
+    principal: Principal = Depends(require(Perm.ORDERS_FULFIL)),
+) -> Response:
+    """The refund form of the order detail page: back there with ``?refund=requested`` or
+    ``?refund_error=<code>`` (``refund_not_allowed``, ``validation_failed``)."""
+    tenant = principal.require_tenant()
+    state = get_state(request)
+    back = f"/console/orders/{order}"
+    try:
+        amount_fen = parse_yuan(amount)
+    except ValueError:
+        return RedirectResponse(f"{back}?refund_error=validation_failed", status_code=303)
+    async with UnitOfWork(state.write_factory) as uow:
+        try:
+            await refunds.refund_order(
+                uow.session,
+                tenant,
+                order,
+                amount_fen=amount_fen,
+                reason=reason.strip() or "staff",
+                actor=f"staff:{principal.public_id}",
+                store_ids=principal.store_ids,
+            )
+            await uow.commit()
+        except NotFound:
+            raise
+        except LoopmallError as exc:
+            return RedirectResponse(f"{back}?refund_error={exc.code}", status_code=303)
+    return RedirectResponse(f"{back}?refund=requested", status_code=303)
+
+
+@router.get("/console/reconciliation")
+async def reconciliation_page(
+    request: Request, principal: Principal = Depends(require(Perm.ORDERS_READ))
+) -> Response:
+    tenant = principal.require_tenant()
+    async with UnitOfWork(get_state(request).read_factory) as uow:
+        reports = await reconciliation.list_reports(uow.session, tenant)
+    _ = translator(pick_locale(request))
+    kinds = {
+        "paid_not_recorded": _("Paid at the provider, not in our records (now applied)"),
+        "recorded_not_paid": _("Paid in our records, not at the provider"),
+        "amount_differs": _("Amounts differ"),
+        "order_not_paid": _("Payment succeeded but the order is not paid"),
+        "query_failed": _("The provider could not be asked"),
+    }
+    return render(
+        request,
+        "payments/console_reconciliation.html",
+        {
+            "reports": reports,
+            "kinds": kinds,
+            "yesterday": reconciliation.yesterday().isoformat(),
+            "ran": request.query_params.get("ran", ""),
+        },
+    )
+
+
+@router.post("/console/reconciliation")
+async def run_reconciliation(
+    request: Request,
+    day: str = Form(..., max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+) -> Response:
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        return RedirectResponse("/console/reconciliation", status_code=303)
+    await reconciliation.reconcile_day(get_state(request), principal.require_tenant(), when)
+    return RedirectResponse(f"/console/reconciliation?ran={when.isoformat()}", status_code=303)
+
+
+@router.get("/console/qrcodes")
+async def qrcodes_page(
+    request: Request, principal: Principal = Depends(require(Perm.ORDERS_READ))
+) -> Response:
+    tenant = principal.require_tenant()
+    state = get_state(request)
+    async with UnitOfWork(state.write_factory) as uow:
+        await codes.ensure_codes(uow.session, tenant)
+        await uow.commit()
+        views = await codes.list_codes(uow.session, tenant, store_ids=principal.store_ids)
+    cards = []
+    for view in views:
+        url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
+        cards.append(
+            {
+                "view": view,
+                "url": url,
+                "svg": codes.qr_svg(url, scale=5).decode(),
+                "public_id": view.code.public_id,
+            }
+        )
+    return render(request, "payments/console_qrcodes.html", {"cards": cards})
+
+
+@router.get("/console/qrcodes/{code}.{kind}")
+async def qrcode_file(
+    request: Request,
+    code: str = CodeId,
+    kind: str = Path(..., pattern=r"^(png|svg)$"),
+    principal: Principal = Depends(require(Perm.ORDERS_READ)),
+) -> Response:
+    """One code's QR image to download and print (PNG or SVG)."""
+    tenant = principal.require_tenant()
+    state = get_state(request)
+    async with UnitOfWork(state.read_factory) as uow:
+        views = await codes.list_codes(uow.session, tenant, store_ids=principal.store_ids)
+    view = next((v for v in views if v.code.public_id == code), None)
+    if view is None:
+        raise NotFound("No such payment code")
+    url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
+    if kind == "png":
+        return Response(codes.qr_png(url, scale=10), media_type="image/png")
+    return Response(codes.qr_svg(url, scale=10), media_type="image/svg+xml")

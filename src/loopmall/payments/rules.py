@@ -1,0 +1,138 @@
+"""The rules of payments in one place: states and their allowed moves, outcomes, errors."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+
+from loopmall.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+
+
+class PaymentState(StrEnum):
+    CREATED = "created"  # our row exists; the provider has not answered the start yet
+    PENDING = "pending"  # the provider has the trade; the customer has not paid
+    FAILED = "failed"  # the provider refused to start it
+    CLOSED = "closed"  # closed at the provider (order cancelled, superseded)
+    SUCCEEDED = "succeeded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+P = PaymentState
+# CONVENTIONS rule 7. A payment that a provider reports as paid is never lost: even a
+# closed or failed attempt can still become succeeded (the customer paid while we closed
+# it, or our start timed out after the provider took it) — and is then refunded if its
+# order no longer wants the money.
+PAYMENT_MOVES: dict[PaymentState, frozenset[PaymentState]] = {
+    P.CREATED: frozenset({P.PENDING, P.FAILED, P.CLOSED, P.SUCCEEDED}),
+    P.PENDING: frozenset({P.CLOSED, P.SUCCEEDED, P.FAILED}),
+    P.FAILED: frozenset({P.SUCCEEDED}),
+    P.CLOSED: frozenset({P.SUCCEEDED}),
+    P.SUCCEEDED: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
+    P.PARTIALLY_REFUNDED: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
+    P.REFUNDED: frozenset(),
+}
+PAID_STATES = frozenset({P.SUCCEEDED, P.PARTIALLY_REFUNDED, P.REFUNDED})
+OPEN_STATES = frozenset({P.CREATED, P.PENDING})
+
+
+class RefundState(StrEnum):
+    REQUESTED = "requested"  # recorded; the outbox will send it to the provider
+    PROCESSING = "processing"  # the provider accepted it and will confirm
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+R = RefundState
+REFUND_MOVES: dict[RefundState, frozenset[RefundState]] = {
+    R.REQUESTED: frozenset({R.PROCESSING, R.SUCCEEDED, R.FAILED}),
+    R.PROCESSING: frozenset({R.SUCCEEDED, R.FAILED}),
+    R.SUCCEEDED: frozenset(),
+    R.FAILED: frozenset(),
+}
+
+
+class Outcome(StrEnum):
+    """What a callback (or a query result applied like one) did; kept on its record."""
+
+    PAID = "paid"  # the order is paid by this payment
+    DUPLICATE = "duplicate"  # this payment was already applied: nothing changed
+    REFUNDED_CANCELLED = "refunded_cancelled"  # paid after the order was cancelled: refunded
+    REFUNDED_DOUBLE = "refunded_double"  # the order was already paid by another payment
+    REFUNDED_MISMATCH = "refunded_mismatch"  # the order's total changed: refunded
+    AMOUNT_MISMATCH = "amount_mismatch"  # the provider's amount is not ours: not applied
+    UNKNOWN_TRADE = "unknown_trade"  # no such out_trade_no (yet): provider retries
+    REJECTED = "rejected"  # verification failed: provider retries
+    WRONG_ACCOUNT = "wrong_account"  # verified but for another merchant number/app
+    IGNORED = "ignored"  # a state we do not act on (closed, other)
+    CLOSED = "closed"
+    REFUND_SUCCEEDED = "refund_succeeded"
+    REFUND_FAILED = "refund_failed"
+    REFUND_DUPLICATE = "refund_duplicate"
+    UNKNOWN_REFUND = "unknown_refund"  # no such out_refund_no (yet): provider retries
+
+
+# Outcomes after which the provider must try again later (the HTTP answer says "failed").
+RETRY_OUTCOMES = frozenset({Outcome.UNKNOWN_TRADE, Outcome.REJECTED, Outcome.UNKNOWN_REFUND})
+
+
+def check_move(current: str, target: PaymentState) -> None:
+    if target not in PAYMENT_MOVES[PaymentState(current)]:
+        raise IllegalTransition(
+            f"A {current} payment cannot become {target.value}",
+            current=current,
+            target=target.value,
+        )
+
+
+def check_refund_move(current: str, target: RefundState) -> None:
+    if target not in REFUND_MOVES[RefundState(current)]:
+        raise IllegalTransition(
+            f"A {current} refund cannot become {target.value}",
+            current=current,
+            target=target.value,
+        )
+
+
+_TRADE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_trade_no(prefix: str) -> str:
+    """Our out_trade_no / out_refund_no: ``prefix`` + 24 random characters (≤ 32 in all,
+    only characters both WeChat Pay and Alipay accept)."""
+    return prefix + "".join(secrets.choice(_TRADE_ALPHABET) for _ in range(24))
+
+
+def new_code() -> str:
+    """The unguessable part of a payment code's URL (120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+class NoPaymentAccount(NotFound):
+    code = "payment_account_missing"
+    title = "The merchant has no active account for this way of paying"
+
+
+class OrderNotPayable(Conflict):
+    code = "order_not_payable"
+    title = "This order cannot be paid now"
+
+
+class PaymentStartFailed(Conflict):
+    code = "payment_start_failed"
+    title = "The payment provider refused to start the payment"
+
+
+class RefundNotAllowed(Conflict):
+    code = "refund_not_allowed"
+    title = "This refund is not possible"
+
+
+class MethodUnavailable(ValidationFailed):
+    code = "payment_method_unavailable"
+    title = "This way of paying is not available here"
+
+
+class PaymentCodeNotFound(NotFound):
+    code = "payment_code_not_found"
+    title = "No such payment code"

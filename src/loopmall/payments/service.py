@@ -1,0 +1,260 @@
+"""Payment attempts: opening one for an order, recording what the provider answered, reads.
+
+Starting a payment is two short transactions around the provider call (``flows``): the
+attempt is committed first (state ``created``) so that a callback can always find it,
+then the provider's answer is recorded. No database lock is held while the provider is
+on the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core import clock
+from loopmall.core.errors import Forbidden, NotFound
+from loopmall.core.ids import new_public_id
+from loopmall.core.tenancy import Tenant, scoped
+from loopmall.orders import service as orders
+from loopmall.payments.accounts import account_for_method
+from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
+from loopmall.payments.providers import PayMethod, PayStart
+from loopmall.payments.rules import (
+    OPEN_STATES,
+    OrderNotPayable,
+    PaymentState,
+    check_move,
+    new_trade_no,
+)
+
+# An open attempt for the same way of paying is shown again rather than started anew
+# (a reload of the pay page must not create a trade each time), for this long.
+REUSE_FOR = timedelta(minutes=10)
+# The longest a provider trade stays open when the order itself does not lapse.
+DEFAULT_TRADE_TTL = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt opened for an order, and whether the provider must still be asked."""
+
+    payment: Payment
+    account: PaymentAccount
+    order: orders.PayableOrder
+    fresh: bool
+
+
+def check_owner(order: orders.PayableOrder, customer_id: int | None) -> None:
+    """A shopper may pay their own orders; an order without a customer (a face-to-face
+    payment by someone not logged in) is paid by whoever holds its unguessable id."""
+    if order.customer_id is not None and order.customer_id != customer_id:
+        raise NotFound("No such order")
+
+
+async def open_attempt(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    order_public_id: str,
+    method: PayMethod,
+    customer_id: int | None,
+) -> Attempt:
+    """The attempt to show for paying ``order_public_id`` with ``method``: a recent open
+    one for the same method, or a new ``created`` one. Raises 404 for another customer's
+    order or a missing account, 409 ``order_not_payable`` for an order that is not
+    waiting for payment."""
+    order = await orders.get_payable_by_public_id(session, tenant, order_public_id)
+    check_owner(order, customer_id)
+    if order.status != "created" or order.paid_fen > 0:
+        raise OrderNotPayable(status=order.status)
+    account = await account_for_method(session, tenant, method)
+    now = clock.now()
+    recent: Payment | None = await session.scalar(
+        scoped(
+            Payment,
+            tenant,
+            Payment.order_id == order.id,
+            Payment.method == method.value,
+            Payment.account_id == account.id,
+            Payment.amount_fen == order.total_fen,
+            Payment.state.in_([s.value for s in OPEN_STATES]),
+            Payment.created_at > now - REUSE_FOR,
+        ).order_by(Payment.id.desc())
+    )
+    if recent is not None and recent.start:
+        return Attempt(recent, account, order, fresh=False)
+    expires = order.expires_at or now + DEFAULT_TRADE_TTL
+    payment = Payment(
+        merchant_id=tenant.id,
+        public_id=new_public_id("pay"),
+        account_id=account.id,
+        provider=account.provider,
+        method=method.value,
+        order_id=order.id,
+        order_kind=order.kind,
+        store_id=order.store_id,
+        out_trade_no=new_trade_no("LM"),
+        amount_fen=order.total_fen,
+        refunded_fen=0,
+        state=PaymentState.CREATED.value,
+        start={},
+        created_at=now,
+        updated_at=now,
+        expires_at=max(expires, now + timedelta(minutes=1)),
+    )
+    session.add(payment)
+    await session.flush()
+    return Attempt(payment, account, order, fresh=True)
+
+
+def start_payload(start: PayStart) -> dict[str, Any]:
+    payload: dict[str, Any] = {"method": start.method.value}
+    if start.qr_content:
+        payload["qr_content"] = start.qr_content
+    if start.redirect_url:
+        payload["redirect_url"] = start.redirect_url
+    if start.jsapi_params:
+        payload["jsapi_params"] = dict(start.jsapi_params)
+    return payload
+
+
+async def record_started(
+    session: AsyncSession, tenant: Tenant, payment_id: int, start: PayStart
+) -> Payment:
+    """The provider took the trade: keep what the pay page needs; ``created → pending``
+    (a callback may already have made it ``succeeded``: that stays)."""
+    payment = await _locked(session, tenant, payment_id)
+    payment.start = start_payload(start)
+    if payment.state == PaymentState.CREATED.value:
+        check_move(payment.state, PaymentState.PENDING)
+        payment.state = PaymentState.PENDING.value
+    payment.updated_at = clock.now()
+    await session.flush()
+    return payment
+
+
+async def record_start_failed(
+    session: AsyncSession, tenant: Tenant, payment_id: int, error: str
+) -> Payment:
+    payment = await _locked(session, tenant, payment_id)
+    if payment.state == PaymentState.CREATED.value:
+        payment.state = PaymentState.FAILED.value
+    payment.error = error[:255]
+    payment.updated_at = clock.now()
+    await session.flush()
+    return payment
+
+
+async def _locked(session: AsyncSession, tenant: Tenant, payment_id: int) -> Payment:
+    payment: Payment | None = await session.scalar(
+        scoped(Payment, tenant, Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if payment is None:
+        raise NotFound("No such payment")
+    return payment
+
+
+async def get_payment(session: AsyncSession, tenant: Tenant, public_id: str) -> Payment:
+    payment: Payment | None = await session.scalar(
+        scoped(Payment, tenant, Payment.public_id == public_id)
+    )
+    if payment is None:
+        raise NotFound("No such payment")
+    return payment
+
+
+async def latest_for_order(session: AsyncSession, tenant: Tenant, order_id: int) -> Payment | None:
+    """The order's most recent attempt (the one the pay page follows)."""
+    payment: Payment | None = await session.scalar(
+        scoped(Payment, tenant, Payment.order_id == order_id).order_by(Payment.id.desc()).limit(1)
+    )
+    return payment
+
+
+async def payments_of_order(session: AsyncSession, tenant: Tenant, order_id: int) -> list[Payment]:
+    rows = await session.scalars(
+        scoped(Payment, tenant, Payment.order_id == order_id).order_by(Payment.id)
+    )
+    return list(rows.all())
+
+
+async def refunds_of_order(
+    session: AsyncSession, tenant: Tenant, order_id: int
+) -> list[PaymentRefund]:
+    rows = await session.scalars(
+        scoped(PaymentRefund, tenant, PaymentRefund.order_id == order_id).order_by(PaymentRefund.id)
+    )
+    return list(rows.all())
+
+
+async def due_for_query(
+    session: AsyncSession, tenant: Tenant, payment: Payment, *, after: timedelta, every: timedelta
+) -> bool:
+    """Is an open attempt old enough (and not asked recently) to ask the provider about?"""
+    now = clock.now()
+    if payment.state not in (PaymentState.PENDING.value, PaymentState.CREATED.value):
+        return False
+    if now - payment.created_at < after:
+        return False
+    return payment.queried_at is None or now - payment.queried_at >= every
+
+
+async def mark_queried(session: AsyncSession, tenant: Tenant, payment_id: int) -> None:
+    payment = await _locked(session, tenant, payment_id)
+    payment.queried_at = clock.now()
+    await session.flush()
+
+
+async def open_attempts_of_order(
+    session: AsyncSession, tenant: Tenant, order_id: int
+) -> list[Payment]:
+    rows = await session.scalars(
+        scoped(
+            Payment,
+            tenant,
+            Payment.order_id == order_id,
+            Payment.state.in_([s.value for s in OPEN_STATES]),
+        ).order_by(Payment.id)
+    )
+    return list(rows.all())
+
+
+async def mark_closed(session: AsyncSession, tenant: Tenant, payment_id: int) -> bool:
+    """``created/pending → closed`` once the provider closed the trade; False if it has
+    moved on meanwhile (paid)."""
+    payment = await _locked(session, tenant, payment_id)
+    if payment.state not in (PaymentState.CREATED.value, PaymentState.PENDING.value):
+        return False
+    check_move(payment.state, PaymentState.CLOSED)
+    payment.state = PaymentState.CLOSED.value
+    payment.closed_at = payment.updated_at = clock.now()
+    await session.flush()
+    return True
+
+
+async def account_of(session: AsyncSession, tenant: Tenant, account_id: int) -> PaymentAccount:
+    account: PaymentAccount | None = await session.scalar(
+        scoped(PaymentAccount, tenant, PaymentAccount.id == account_id)
+    )
+    if account is None:
+        raise NotFound("No such payment account")
+    return account
+
+
+def require_staff_scope(store_ids: frozenset[int] | None, store_id: int | None) -> None:
+    """Store-scoped staff see payments of their stores only."""
+    if store_ids is not None and store_id not in store_ids:
+        raise Forbidden("This payment belongs to another store")
+
+
+def when(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+__all__ = ["select"]

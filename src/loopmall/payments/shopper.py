@@ -1,0 +1,34 @@
+"""The logged-in shopper on payment routes, through identity's consumer dependencies.
+
+Paying needs no login for a face-to-face order (a passer-by scans a store's code); every
+other order is paid by its own customer. ``optional`` never raises for "not logged in";
+``required`` raises 401 (pages turn it into a redirect to the mall's login).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fastapi import Request
+
+from loopmall.core.errors import Unauthorized
+
+
+async def optional(request: Request, slug: str) -> Any | None:
+    """The ``identity.consumer_deps.Shopper`` for this mall, or None."""
+    try:
+        deps = importlib.import_module("loopmall.identity.consumer_deps")
+    except ImportError:  # consumer login not installed: everyone is anonymous
+        return None
+    try:
+        return await deps.optional_shopper(request, slug)
+    except Unauthorized:
+        return None
+
+
+async def required(request: Request, slug: str) -> Any:
+    shopper = await optional(request, slug)
+    if shopper is None:
+        raise Unauthorized("Log in to the mall first")
+    return shopper
