@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from loopmall.integrations.wechatpay import WeChatPayProvider, signing
-from loopmall.payments.providers import PayMethod, PayRequest
+from loopmall.payments.providers import CallbackRejected, PayMethod, PayRequest
 from loopmall.standins.harness import PaymentStandins
 from loopmall.standins.keys import WeChatPayMerchantKeys, new_wechatpay_merchant
 from tests.standins.fixtures import NotifySink
@@ -297,3 +297,25 @@ def test_merchant_registered_over_http(payment_standins: PaymentStandins) -> Non
     order = _order(keys)
     r = _post(payment_standins.wechatpay_url, keys, "/v3/pay/transactions/native", order)
     assert r.status_code == 200 and _verified(keys, r)
+
+
+async def test_signature_probe_is_rejected(
+    payment_standins: PaymentStandins,
+    wechatpay_merchant: WeChatPayMerchantKeys,
+    wechatpay_provider: WeChatPayProvider,
+) -> None:
+    resource = {"mchid": wechatpay_merchant.config.mchid, "out_trade_no": "LMPROBE0001"}
+    body = {
+        "mchid": wechatpay_merchant.config.mchid,
+        "event_type": "TRANSACTION.SUCCESS",
+        "resource": resource,
+        "notify_url": "http://127.0.0.1:9/n",
+    }
+    url = f"{payment_standins.wechatpay_url}/_standin/callbacks"
+    genuine = httpx.post(url, json=body).json()["callback"]
+    probe = httpx.post(url, json={**body, "signature_probe": True}).json()["callback"]
+    assert probe["headers"]["Wechatpay-Signature"].startswith("WECHATPAY/SIGNTEST/")
+    now = datetime.now(UTC)
+    assert wechatpay_provider.parse_callback(genuine["headers"], genuine["body"].encode(), now=now)
+    with pytest.raises(CallbackRejected, match="bad signature"):
+        wechatpay_provider.parse_callback(probe["headers"], probe["body"].encode(), now=now)

@@ -10,7 +10,9 @@ WeChat Pay stand-in:
   POST /_standin/refunds/{out_refund_no}/complete
        {mchid?, status=SUCCESS|ABNORMAL|CLOSED, deliver=true}
   POST /_standin/callbacks  {mchid, event_type, resource, notify_url, original_type?, summary?,
-                             out_trade_no?, timestamp?, deliver=false}
+                             out_trade_no?, timestamp?, signature_probe=false, deliver=false}
+       (signature_probe: a deliberately bad ``WECHATPAY/SIGNTEST/…`` signature, as WeChat
+       sends now and then to see that merchants verify)
 Alipay stand-in:
   POST /_standin/trades/{out_trade_no}/pay  {app_id?, buyer_id?, deliver=true}
   GET  /_standin/trades/{out_trade_no}?app_id=
@@ -180,6 +182,10 @@ def wechatpay_control_routes(standin: WeChatPayStandin) -> list[Route]:
             out_trade_no=data.get("out_trade_no") or str(resource.get("out_trade_no", "")),
             timestamp=data.get("timestamp"),
         )
+        if data.get("signature_probe"):
+            cb.headers["Wechatpay-Signature"] = (
+                "WECHATPAY/SIGNTEST/" + cb.headers["Wechatpay-Signature"]
+            )
         return await _maybe_deliver(cb, bool(data.get("deliver", False)), standin.deliver)
 
     async def register(request: Request) -> Any:

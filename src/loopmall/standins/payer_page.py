@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from loopmall.core.money import format_yuan
+from loopmall.payments.providers import PayMethod, PayStart
 
 _STYLE = """
 body{font-family:-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;
@@ -59,3 +61,23 @@ def payer_page(
 {body}
 <p class="note">本页面由本地模拟器提供，仅用于演示与测试。</p>
 </main></body></html>"""
+
+
+def payer_url(start: PayStart, *, wechatpay_base_url: str) -> str | None:
+    """Where a browser can "scan and pay" what a :class:`PayStart` shows, on the stand-ins.
+
+    For the demo and browser tests only (a real code_url opens only in WeChat's scanner):
+    Native code_url → the stand-in's scan page; JSAPI → its cashier for the prepay_id; H5 and
+    Alipay already point at the stand-in (h5_url, qr_code). None for the sandbox.
+    """
+    base = wechatpay_base_url.rstrip("/")
+    if start.method is PayMethod.WECHAT_NATIVE and start.qr_content:
+        return f"{base}/_standin/scan?code_url={quote(start.qr_content, safe='')}"
+    if start.method is PayMethod.WECHAT_JSAPI and start.jsapi_params:
+        prepay_id = start.jsapi_params["package"].removeprefix("prepay_id=")
+        return f"{base}/_standin/pay/{prepay_id}"
+    if start.method is PayMethod.WECHAT_H5:
+        return start.redirect_url
+    if start.method is PayMethod.ALIPAY_QR:
+        return start.qr_content
+    return None

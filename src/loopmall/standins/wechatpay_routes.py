@@ -5,7 +5,8 @@ GET /v3/pay/transactions/out-trade-no/{no}?mchid=; GET /v3/pay/transactions/id/{
 POST /v3/pay/transactions/out-trade-no/{no}/close (204); POST /v3/refund/domestic/refunds;
 GET /v3/refund/domestic/refunds/{out_refund_no}.
 Payer: GET /_standin/scan?code_url=… (from a Native QR), GET|POST /_standin/pay/{prepay_id},
-GET /cgi-bin/mmpayweb-bin/checkmweb?prepay_id=…&redirect_url=… (an H5 h5_url).
+GET /cgi-bin/mmpayweb-bin/checkmweb?prepay_id=…&redirect_url=… (an H5 h5_url),
+GET /_standin/jsbridge.js + POST /_standin/jsapi/pay (JSAPI: :mod:`.wechatpay_jsapi`).
 Control (JSON; not part of WeChat): see :mod:`loopmall.standins.control`.
 """
 
@@ -80,6 +81,7 @@ def build_app(standin: WeChatPayStandin) -> Starlette:
         return await _payer(standin, request, prepay_id, request.url.path, "")
 
     from loopmall.standins.control import wechatpay_control_routes
+    from loopmall.standins.wechatpay_jsapi import jsapi_routes
 
     routes = [
         Route("/v3/pay/transactions/{kind:str}", v3, methods=["POST"]),
@@ -92,6 +94,7 @@ def build_app(standin: WeChatPayStandin) -> Starlette:
         Route("/cgi-bin/mmpayweb-bin/checkmweb", checkmweb, methods=["GET"]),
         Route("/_standin/pay/{prepay_id:str}", pay_page, methods=["GET", "POST"]),
         *wechatpay_control_routes(standin),
+        *jsapi_routes(standin),
     ]
     return Starlette(routes=routes)
 
