@@ -13,7 +13,8 @@ import json
 import urllib.error
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from alipay import AliPay
@@ -36,6 +37,9 @@ from loopmall.payments.providers import (
     TradeState,
     TradeStatus,
 )
+
+if TYPE_CHECKING:
+    from loopmall.config import Settings
 
 _TRADE_STATES: dict[str, TradeState] = {
     "WAIT_BUYER_PAY": "unpaid",
@@ -287,3 +291,13 @@ def _error_from_raw(text: str) -> ProviderError:
     return ProviderError(
         sub, str(inner.get("sub_msg") or inner.get("msg") or ""), retryable=code == "20000"
     )
+
+
+@lru_cache(maxsize=256)
+def _cached(config: AlipayConfig, gateway_url: str, timeout_seconds: float) -> AlipayProvider:
+    return AlipayProvider(config, gateway_url=gateway_url, timeout_seconds=timeout_seconds)
+
+
+def alipay_provider(config: AlipayConfig, settings: Settings) -> AlipayProvider:
+    """The adapter for one app, pointed where ``settings`` say; built once per config."""
+    return _cached(config, settings.alipay_gateway_url, settings.http_timeout_seconds)

@@ -4,7 +4,11 @@ The SDK is synchronous (``requests``); every call runs in a worker thread
 (``asyncio.to_thread``) so the event loop never waits on WeChat. Why not the SDK's
 ``AsyncWeChatPay``: it needs ``aiofiles`` as well, opens its httpx client per ``async with``
 block, and is the younger code path (2.0.0); the sync client is the one the protocol notes
-verified, and a thread hop costs microseconds against a signed HTTPS round trip.
+verified, and a thread hop costs microseconds against a signed HTTPS round trip. Measured
+against the stand-in on this 2-core machine: 10.5 ms per query calling the SDK directly,
+7.5 ms through ``to_thread`` (the cost is RSA signing/verifying on both sides plus a fresh
+connection per call; the hop does not show), and the event loop's worst stall while 50
+queries ran in threads was 23 ms (GIL contention from RSA in the same process).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
@@ -37,6 +42,9 @@ from loopmall.payments.providers import (
     TradeState,
     TradeStatus,
 )
+
+if TYPE_CHECKING:
+    from loopmall.config import Settings
 
 _TRADE_STATES: dict[str, TradeState] = {
     "SUCCESS": "paid",
@@ -317,3 +325,23 @@ class WeChatPayProvider:
     def rejected(self, reason: str) -> CallbackReply:
         body = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False).encode()
         return CallbackReply(status_code=400, body=body, media_type="application/json")
+
+
+@lru_cache(maxsize=256)
+def _cached(
+    config: WeChatPayConfig, base_url: str, timeout_seconds: float, window: int
+) -> WeChatPayProvider:
+    return WeChatPayProvider(
+        config, base_url=base_url, timeout_seconds=timeout_seconds, callback_window_seconds=window
+    )
+
+
+def wechatpay_provider(config: WeChatPayConfig, settings: Settings) -> WeChatPayProvider:
+    """The adapter for one account, pointed where ``settings`` say; built once per config
+    (key parsing is not free) and reused."""
+    return _cached(
+        config,
+        settings.wechatpay_base_url,
+        settings.http_timeout_seconds,
+        settings.callback_window_seconds,
+    )
