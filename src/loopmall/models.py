@@ -12,6 +12,7 @@ MODEL_MODULES = (
     "loopmall.catalog.models",
     "loopmall.inventory.models",
     "loopmall.imports.models",
+    "loopmall.orders.models",
 )
 
 

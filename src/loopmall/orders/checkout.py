@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -206,7 +207,14 @@ async def checkout(
         ttl=stock.hold_ttl(unpaid_ttl_seconds, cod=cod),
         actor="customer",
     )
-    session.add_all(lines)
+    # One executemany for every line: the order never reads its lines' ids back.
+    await session.execute(
+        insert(OrderLine),
+        [
+            {c.key: getattr(line, c.key) for c in OrderLine.__table__.columns if c.key != "id"}
+            for line in lines
+        ],
+    )
     record_step(session, order, None, actor="customer", amount_fen=order.total_fen)
     await clear_lines(session, tenant, customer_id)
     await hooks.run_after("create", session, tenant, order)

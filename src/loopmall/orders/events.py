@@ -1,1 +1,43 @@
-"""Events this domain publishes and the outbox handlers it subscribes."""
+"""Order events and the unpaid-order sweep.
+
+Published (through ``core.outbox``, in the transaction of the step; payload from
+``steps.payload``: merchant_id, order_id, order_public_id, number, customer_id, status,
+kind, fulfilment, payment_method, store_id, guide_staff_id, total_fen, paid_fen,
+refunded_fen, and pickup_code for pickup orders): ``order.created``, ``order.paid``,
+``order.shipped`` (+ carrier, tracking_no), ``order.ready_for_pickup``,
+``order.completed``, ``order.cancelled`` (+ reason: unpaid | stock_gone | the customer's
+or staff's words), ``order.refunded`` (+ refund_fen; status stays as it was for a partial
+refund).
+"""
+
+from __future__ import annotations
+
+from loopmall.core import clock
+from loopmall.core.jobs import periodic
+from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.orders.service import cancel_expired
+from loopmall.orders.steps import TOPICS
+
+TOPIC_NAMES = frozenset(TOPICS.values())
+# Rounds per sweep: each round is one short transaction over at most 100 orders.
+MAX_ROUNDS = 50
+
+
+async def sweep_unpaid(state: AppState) -> int:
+    """Cancel every unpaid order whose time ran out, releasing its holds; returns how many."""
+    total = 0
+    now = clock.now()
+    for _ in range(MAX_ROUNDS):
+        async with UnitOfWork(state.write_factory) as uow:
+            count = await cancel_expired(uow.session, now)
+            await uow.commit()
+        total += count
+        if count == 0:
+            break
+    return total
+
+
+@periodic("cancel-unpaid-orders", lambda settings: settings.order_sweep_seconds)
+async def cancel_unpaid_orders(state: AppState) -> int:
+    return await sweep_unpaid(state)

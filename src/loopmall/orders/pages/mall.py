@@ -1,0 +1,401 @@
+"""Mall pages: cart, checkout, my orders and one order (mobile, Chinese first).
+
+Forms post back (no script needed); success redirects (POST/redirect/GET), a refusal
+re-renders with the reason. A visitor who is not logged in is sent to the mall's login
+with ``next`` pointing back here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core.errors import LoopmallError, NotFound
+from loopmall.core.http import get_state, read_uow, write_uow
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.consumer_deps import Shopper, optional_shopper
+from loopmall.orders import cart, checkout, fulfilment, queries, service
+from loopmall.orders.cart import CartView
+from loopmall.orders.pages.labels import error_message, labels, problem_label
+from loopmall.orders.pickup_qr import pickup_qr_svg
+from loopmall.orders.rules import CartEmpty, LinesUnavailable, OrderStatus
+from loopmall.storefront.shell import MallLook, open_mall
+from loopmall.web.i18n import pick_locale
+from loopmall.web.templating import render, translator
+
+router = APIRouter(include_in_schema=False)
+
+SLUG = Path(..., max_length=40)
+ORDER_ID = Path(..., max_length=40)
+PAGE_SIZE = 20
+
+
+def _login(slug: str, request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/m/{slug}/login?next={quote(target)}", status_code=303)
+
+
+async def _mall(session: AsyncSession, slug: str) -> MallLook:
+    _tenant, look = await open_mall(session, slug)
+    return look
+
+
+def _ctx(request: Request, look: MallLook, tab: str, **extra: Any) -> dict[str, Any]:
+    _ = translator(pick_locale(request))
+    return {
+        "mall": look,
+        "tab": tab,
+        "labels": labels(_),
+        "problem_label": problem_label(_),
+    } | extra
+
+
+async def _cart_page(
+    request: Request,
+    uow: UnitOfWork,
+    slug: str,
+    shopper: Shopper,
+    *,
+    flash: str = "",
+    status_code: int = 200,
+) -> Response:
+    look = await _mall(uow.session, slug)
+    view = await cart.view_cart(uow.session, shopper.tenant, shopper.customer_id)
+    return render(
+        request,
+        "orders/cart.html",
+        _ctx(request, look, "cart", cart=view, flash=flash, flash_kind="error" if flash else "ok"),
+        status_code=status_code,
+    )
+
+
+@router.get("/m/{slug}/cart")
+async def cart_page(
+    request: Request,
+    slug: str = SLUG,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    if shopper is None:
+        await _mall(uow.session, slug)  # 404 for an unknown mall, before asking to log in
+        return _login(slug, request)
+    return await _cart_page(request, uow, slug, shopper)
+
+
+@router.post("/m/{slug}/cart/items")
+async def add_to_cart(
+    request: Request,
+    slug: str = SLUG,
+    sku: str = Form("", max_length=64),
+    qty: str = Form("1", max_length=6),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return _login(slug, request)
+    try:
+        quantity = int(qty.strip() or "1")
+    except ValueError:
+        quantity = 0
+    try:
+        await cart.add_to_cart(uow.session, shopper.tenant, shopper.customer_id, sku, quantity)
+        await uow.commit()
+    except LoopmallError as exc:
+        await uow.rollback()
+        _ = translator(pick_locale(request))
+        return await _cart_page(
+            request, uow, slug, shopper, flash=error_message(_, exc), status_code=exc.status
+        )
+    return RedirectResponse(f"/m/{slug}/cart", status_code=303)
+
+
+@router.post("/m/{slug}/cart/items/{sku}")
+async def set_quantity(
+    request: Request,
+    slug: str = SLUG,
+    sku: str = Path(..., max_length=64),
+    qty: str = Form("0", max_length=6),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return _login(slug, request)
+    try:
+        try:
+            quantity = int(qty.strip() or "0")
+        except ValueError:
+            quantity = -1
+        await cart.set_quantity(uow.session, shopper.tenant, shopper.customer_id, sku, quantity)
+        await uow.commit()
+    except LoopmallError as exc:
+        await uow.rollback()
+        _ = translator(pick_locale(request))
+        return await _cart_page(
+            request, uow, slug, shopper, flash=error_message(_, exc), status_code=exc.status
+        )
+    return RedirectResponse(f"/m/{slug}/cart", status_code=303)
+
+
+async def _checkout_page(
+    request: Request,
+    uow: UnitOfWork,
+    slug: str,
+    shopper: Shopper,
+    form: dict[str, str],
+    *,
+    flash: str = "",
+    status_code: int = 200,
+) -> Response:
+    look = await _mall(uow.session, slug)
+    stores = await checkout.pickup_stores(uow.session, shopper.tenant)
+    fulfilment_choice = form.get("fulfilment") or "delivery"
+    store = None
+    if fulfilment_choice == "pickup":
+        chosen = form.get("store") or (stores[0].public_id if stores else "")
+        store = next((s for s in stores if s.public_id == chosen), None)
+        form["store"] = store.public_id if store is not None else ""
+    view: CartView = await cart.view_cart(
+        uow.session, shopper.tenant, shopper.customer_id, store=store
+    )
+    return render(
+        request,
+        "orders/checkout.html",
+        _ctx(
+            request,
+            look,
+            "cart",
+            cart=view,
+            stores=stores,
+            form=form | {"fulfilment": fulfilment_choice},
+            flash=flash,
+            flash_kind="error" if flash else "ok",
+        ),
+        status_code=status_code,
+    )
+
+
+@router.get("/m/{slug}/checkout")
+async def checkout_page(
+    request: Request,
+    slug: str = SLUG,
+    fulfilment: str = Query("delivery", pattern="^(delivery|pickup)$"),
+    store: str = Query("", max_length=64),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    if shopper is None:
+        await _mall(uow.session, slug)
+        return _login(slug, request)
+    form = {"fulfilment": fulfilment, "store": store, "payment_method": "online"}
+    return await _checkout_page(request, uow, slug, shopper, form)
+
+
+@router.post("/m/{slug}/checkout")
+async def checkout_submit(
+    request: Request,
+    slug: str = SLUG,
+    fulfilment: str = Form("delivery", max_length=20),
+    payment_method: str = Form("online", max_length=20),
+    store: str = Form("", max_length=64),
+    name: str = Form("", max_length=100),
+    phone: str = Form("", max_length=60),
+    address: str = Form("", max_length=400),
+    note: str = Form("", max_length=400),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return _login(slug, request)
+    settings = get_state(request).settings
+    form = {
+        "fulfilment": fulfilment,
+        "payment_method": payment_method,
+        "store": store,
+        "name": name,
+        "phone": phone,
+        "address": address,
+        "note": note,
+    }
+    try:
+        order = await checkout.checkout(
+            uow.session,
+            shopper.tenant,
+            customer_id=shopper.customer_id,
+            request=checkout.CheckoutRequest(
+                fulfilment=fulfilment,
+                payment_method=payment_method,
+                address=checkout.Address(name, phone, address)
+                if fulfilment == "delivery"
+                else None,
+                store_public_id=store or None if fulfilment == "pickup" else None,
+                note=note,
+            ),
+            unpaid_ttl_seconds=settings.unpaid_order_ttl_seconds,
+        )
+        public_id = order.public_id
+        awaits = service.awaits_payment(order)
+        await uow.commit()
+    except LoopmallError as exc:
+        await uow.rollback()
+        _ = translator(pick_locale(request))
+        if isinstance(exc, CartEmpty):
+            # A second press of the button after the order was placed: show my orders.
+            return RedirectResponse(f"/m/{slug}/orders", status_code=303)
+        flash = error_message(_, exc)
+        if isinstance(exc, LinesUnavailable):
+            flash = _("Some items cannot be bought now; see the cart.")
+        return await _checkout_page(
+            request, uow, slug, shopper, form, flash=flash, status_code=exc.status
+        )
+    if awaits:
+        return RedirectResponse(f"/m/{slug}/pay/{public_id}", status_code=303)
+    return RedirectResponse(f"/m/{slug}/orders/{public_id}", status_code=303)
+
+
+@router.get("/m/{slug}/orders")
+async def orders_page(
+    request: Request,
+    slug: str = SLUG,
+    status: OrderStatus | None = Query(None),
+    cursor: str | None = Query(None, max_length=200),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    if shopper is None:
+        await _mall(uow.session, slug)
+        return _login(slug, request)
+    look = await _mall(uow.session, slug)
+    orders, next_cursor = await queries.list_orders(
+        uow.session,
+        shopper.tenant,
+        queries.OrderFilters(status=status, customer_id=shopper.customer_id),
+        cursor=cursor,
+        limit=PAGE_SIZE,
+    )
+    lines = await queries.first_lines(uow.session, shopper.tenant, [o.id for o in orders])
+    next_url = None
+    if next_cursor:
+        params = {"cursor": next_cursor} | ({"status": status.value} if status else {})
+        next_url = f"/m/{slug}/orders?{urlencode(params)}"
+    return render(
+        request,
+        "orders/orders.html",
+        _ctx(
+            request,
+            look,
+            "orders",
+            orders=orders,
+            lines=lines,
+            status=status.value if status else "",
+            next_url=next_url,
+            awaits_payment=service.awaits_payment,
+        ),
+    )
+
+
+async def _order_page(
+    request: Request,
+    uow: UnitOfWork,
+    slug: str,
+    shopper: Shopper,
+    order_id: str,
+    *,
+    flash: str = "",
+    flash_kind: str = "ok",
+    status_code: int = 200,
+) -> Response:
+    look = await _mall(uow.session, slug)
+    detail = await queries.order_detail(
+        uow.session, shopper.tenant, order_id, customer_id=shopper.customer_id
+    )
+    order = detail.order
+    qr = pickup_qr_svg(order.pickup_code) if order.pickup_code else None
+    return render(
+        request,
+        "orders/order.html",
+        _ctx(
+            request,
+            look,
+            "orders",
+            detail=detail,
+            order=order,
+            qr_svg=qr,
+            awaits_payment=service.awaits_payment(order),
+            flash=flash,
+            flash_kind=flash_kind,
+        ),
+        status_code=status_code,
+    )
+
+
+@router.get("/m/{slug}/orders/{order_id}")
+async def order_page(
+    request: Request,
+    slug: str = SLUG,
+    order_id: str = ORDER_ID,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    if shopper is None:
+        await _mall(uow.session, slug)
+        return _login(slug, request)
+    return await _order_page(request, uow, slug, shopper, order_id)
+
+
+_ACTIONS = {"cancel", "receipt", "refund-request"}
+
+
+@router.post("/m/{slug}/orders/{order_id}/{action}")
+async def order_action(
+    request: Request,
+    slug: str = SLUG,
+    order_id: str = ORDER_ID,
+    action: str = Path(..., max_length=20),
+    reason: str = Form("", max_length=200),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return _login(slug, request)
+    if action not in _ACTIONS:
+        raise NotFound("No such action")
+    tenant, customer_id = shopper.tenant, shopper.customer_id
+    try:
+        detail = await queries.order_detail(uow.session, tenant, order_id, customer_id=customer_id)
+        oid = detail.order.id
+        if action == "cancel":
+            await service.cancel_order(
+                uow.session,
+                tenant,
+                oid,
+                actor="customer",
+                reason=reason or "cancelled by customer",
+                customer_id=customer_id,
+            )
+        elif action == "receipt":
+            await fulfilment.confirm_receipt(uow.session, tenant, oid, customer_id=customer_id)
+        else:
+            await fulfilment.request_refund(
+                uow.session, tenant, oid, customer_id=customer_id, reason=reason
+            )
+        await uow.commit()
+    except LoopmallError as exc:
+        await uow.rollback()
+        if isinstance(exc, NotFound):
+            raise
+        _ = translator(pick_locale(request))
+        return await _order_page(
+            request,
+            uow,
+            slug,
+            shopper,
+            order_id,
+            flash=error_message(_, exc),
+            flash_kind="error",
+            status_code=exc.status,
+        )
+    return RedirectResponse(f"/m/{slug}/orders/{order_id}", status_code=303)

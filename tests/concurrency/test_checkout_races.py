@@ -1,0 +1,66 @@
+"""Many shoppers check out the last units at once, through the API, on SQLite and
+PostgreSQL: exactly the stock is sold, never one more; the losers are told why."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+from sqlalchemy import func, select
+
+from loopmall.core import clock
+from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.orders import service
+from loopmall.orders.models import Order
+from tests.inventory.fixtures import assert_consistent
+from tests.orders.fixtures import add, login_shopper, make_shop, place, stock
+
+SHOPPERS = 40
+UNITS = 5
+
+
+async def test_concurrent_checkouts_on_the_last_units_never_oversell(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    shop = await make_shop(state, online_units=UNITS, store_units=0, sku_count=1)
+    sku = shop.skus[0]
+    shoppers = [await login_shopper(state, shop.tenant, f"买家{i}") for i in range(SHOPPERS)]
+    for s in shoppers:
+        await add(client, "shop", s.headers, sku.public_id, 1)
+
+    responses = await asyncio.gather(
+        *(place(client, "shop", s.headers, key=f"race-{i}") for i, s in enumerate(shoppers))
+    )
+    outcomes = Counter(r.json()["code"] if r.status_code != 201 else "ok" for r in responses)
+    assert outcomes["ok"] == UNITS
+    # A loser either saw the stock gone while pricing the cart, or lost the hold itself.
+    assert set(outcomes) <= {"ok", "insufficient_stock", "cart_lines_unavailable"}
+    assert sum(outcomes.values()) == SHOPPERS
+    assert await stock(state, sku.id, shop.warehouse_id) == (UNITS, UNITS)
+
+    # Every winner pays (the callbacks racing too): all units sold, none twice.
+    winners = [r.json()["id"] for r in responses if r.status_code == 201]
+
+    async def pay(public_id: str) -> service.MarkPaid:
+        async with UnitOfWork(state.write_factory) as uow:
+            payable = await service.get_payable_by_public_id(uow.session, shop.tenant, public_id)
+            result = await service.mark_paid(
+                uow.session,
+                shop.tenant,
+                payable.id,
+                amount_fen=payable.total_fen,
+                payment_id=1,
+                paid_at=clock.now(),
+            )
+            await uow.commit()
+            return result
+
+    results = await asyncio.gather(*(pay(w) for w in winners + winners))
+    assert Counter(results) == {service.MarkPaid.PAID: UNITS, service.MarkPaid.ALREADY_PAID: UNITS}
+    assert await stock(state, sku.id, shop.warehouse_id) == (0, 0)
+    await assert_consistent(state, shop.tenant, sku.id)
+    async with UnitOfWork(state.read_factory) as uow:
+        orders = await uow.session.scalar(select(func.count(Order.id)))
+    assert orders == UNITS
