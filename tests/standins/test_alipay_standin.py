@@ -97,3 +97,29 @@ async def test_payer_opens_the_qr_code_confirms_and_the_notify_is_delivered(
     [got] = notify_sink.received
     event = alipay_provider.parse_callback(got.headers, got.body, now=datetime.now(UTC))
     assert (event.state, event.amount_fen) == ("paid", 1)
+
+
+def test_built_notify_leaves_out_empty_fields_so_the_sdk_verifies_it(
+    payment_standins: PaymentStandins, alipay_app: AlipayAppKeys, alipay_provider: AlipayProvider
+) -> None:
+    r = httpx.post(
+        f"{payment_standins.alipay_url}/_standin/notifies",
+        json={
+            "app_id": alipay_app.config.app_id,
+            "notify_url": "http://127.0.0.1:9/n",
+            "fields": {
+                "app_id": alipay_app.config.app_id,
+                "notify_id": "n2",
+                "out_trade_no": "LMX1",
+                "trade_status": "TRADE_SUCCESS",
+                "total_amount": "3.00",
+                "buyer_logon_id": "",
+                "seller_id": alipay_app.config.seller_id,
+                "notify_type": "trade_status_sync",
+            },
+        },
+    )
+    cb = r.json()["callback"]
+    assert "buyer_logon_id" not in cb["body"]
+    event = alipay_provider.parse_callback({}, cb["body"].encode(), now=datetime.now(SHANGHAI))
+    assert (event.state, event.amount_fen, event.out_trade_no) == ("paid", 300, "LMX1")

@@ -26,3 +26,19 @@ def test_two_apps_on_two_free_ports_then_stopped() -> None:
     for served in (a, b):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", served.port)) != 0  # nobody listens any more
+
+
+def test_keys_survive_a_round_trip_through_json() -> None:
+    import json
+
+    from loopmall.standins.keys import (
+        AlipayAppKeys,
+        WeChatPayMerchantKeys,
+        new_alipay_app,
+        new_wechatpay_merchant,
+    )
+
+    wx = new_wechatpay_merchant(slot="roundtrip")
+    assert WeChatPayMerchantKeys.from_dict(json.loads(json.dumps(wx.to_dict()))) == wx
+    ali = new_alipay_app(slot="roundtrip")
+    assert AlipayAppKeys.from_dict(json.loads(json.dumps(ali.to_dict()))) == ali

@@ -116,7 +116,8 @@ class AlipayStandin(AliTrades):
         self, app: AliApp, fields: dict[str, str], notify_url: str
     ) -> RecordedCallback:
         """A genuine notify: the fields plus ``sign`` over them (without sign/sign_type)."""
-        fields = {k: str(v) for k, v in fields.items()}
+        # an empty field is not sent at all (the SDK's verify would count it as "k=")
+        fields = {k: str(v) for k, v in fields.items() if str(v) != ""}
         fields.setdefault("sign_type", "RSA2")
         content = signing.content_to_sign(fields, exclude=("sign", "sign_type"))
         signed = {**fields, "sign": signing.rsa_sign(app.alipay_private_key_pem, content)}

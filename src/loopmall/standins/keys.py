@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -56,6 +57,14 @@ class WeChatPayMerchantKeys:
     platform_private_key_pem: str  # WeChat signs answers and callbacks with it
     name: str = "Loopmall 测试商户"
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, to keep a demo's accounts across restarts (secrets inside)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WeChatPayMerchantKeys:
+        return cls(**{**data, "config": WeChatPayConfig(**data["config"])})
+
 
 def new_wechatpay_merchant(
     mchid: str = "1900000109",
@@ -88,6 +97,13 @@ class AlipayAppKeys:
     app_public_key_pem: str  # Alipay verifies our requests with it
     alipay_private_key_pem: str  # Alipay signs answers and notifies with it
     name: str = "Loopmall 测试商户"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AlipayAppKeys:
+        return cls(**{**data, "config": AlipayConfig(**data["config"])})
 
 
 def new_alipay_app(
