@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from tests.identity.consumer_fixtures import (
+    _oa_server,
+    _sms_server,
+    oa_standin,
+    sms_standin,
+    standin_settings,
+)
 from tests.merchants.conftest import owner
 
-__all__ = ["owner"]
+__all__ = [
+    "_oa_server",
+    "_sms_server",
+    "oa_standin",
+    "owner",
+    "sms_standin",
+    "standin_settings",
+]

@@ -7,16 +7,22 @@ the mall's cookie instead (consumer_pages.py).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from loopmall.core import clock
 from loopmall.core.errors import Forbidden
 from loopmall.core.http import get_state, write_uow
+from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_service
+from loopmall.identity import consumer_login, consumer_service
 from loopmall.identity.consumer_deps import Shopper, require_shopper
+from loopmall.identity.consumer_models import Customer
+from loopmall.integrations.sms import sender_for
+from loopmall.merchants.models import Merchant
 
 router = APIRouter(tags=["consumer auth"])
 
@@ -24,6 +30,38 @@ router = APIRouter(tags=["consumer auth"])
 class SandboxLoginIn(BaseModel):
     name: str = Field("体验用户", min_length=1, max_length=32)
     phone: str | None = Field(None, pattern=r"^1\d{10}$")
+
+
+PHONE_PATTERN = r"^1\d{10}$"
+
+
+class SmsCodeIn(BaseModel):
+    phone: str = Field(pattern=PHONE_PATTERN)
+
+
+class SmsCodeOut(BaseModel):
+    expires_in: int
+    resend_after: int
+
+
+class SmsLoginIn(BaseModel):
+    phone: str = Field(pattern=PHONE_PATTERN)
+    code: str = Field(min_length=4, max_length=8)
+
+
+class WechatStartIn(BaseModel):
+    redirect_uri: str = Field(min_length=8, max_length=400, pattern=r"^https?://")
+    scope: str = Field("snsapi_userinfo", pattern=r"^snsapi_(base|userinfo)$")
+
+
+class WechatStartOut(BaseModel):
+    authorize_url: str
+    state: str
+
+
+class WechatLoginIn(BaseModel):
+    code: str = Field(min_length=1, max_length=200)
+    state: str = Field(min_length=1, max_length=200)
 
 
 class ShopperTokenOut(BaseModel):
@@ -58,14 +96,105 @@ async def sandbox_token(
         raise SandboxDisabled()
     tenant = await consumer_service.tenant_for_slug(uow.session, slug)
     customer, token = await consumer_service.sandbox_login(
-        uow.session, tenant, name=body.name, phone=body.phone
+        uow.session, tenant, name=body.name, phone=body.phone, ttl=_ttl(request)
     )
+
     await uow.commit()
     return ShopperTokenOut(
         access_token=token,
-        expires_at=clock.now() + consumer_service.DEFAULT_TTL,
+        expires_at=clock.now() + _ttl(request),
         customer=customer.public_id,
     )
+
+
+async def _issue(
+    request: Request, uow: UnitOfWork, tenant: Tenant, customer: Customer, method: str
+) -> ShopperTokenOut:
+    token = await consumer_service.open_session(
+        uow.session, tenant, customer, method=method, kind="api", ttl=_ttl(request)
+    )
+    await uow.commit()
+    return ShopperTokenOut(
+        access_token=token, expires_at=clock.now() + _ttl(request), customer=customer.public_id
+    )
+
+
+async def send_login_code(request: Request, uow: UnitOfWork, slug: str, phone: str) -> int:
+    """Create a code (committed) and text it; shared with the login page."""
+    settings = get_state(request).settings
+    tenant = await consumer_service.tenant_for_slug(uow.session, slug)
+    mall_name = await uow.session.scalar(select(Merchant.name).where(Merchant.id == tenant.id))
+    row, code = await consumer_login.request_sms_code(
+        uow.session,
+        tenant,
+        phone,
+        secret=settings.secret_key,
+        ttl_seconds=settings.sms_code_ttl_seconds,
+    )
+    await uow.commit()
+    text = consumer_login.sms_text(mall_name or slug, code, settings.sms_code_ttl_seconds)
+    await sender_for(settings).send(phone, text, out_id=f"login-{tenant.id}-{row.id}")
+    return settings.sms_code_ttl_seconds
+
+
+@router.post("/mall/{slug}/auth/sms/code", response_model=SmsCodeOut, status_code=202)
+async def sms_code(
+    slug: str, body: SmsCodeIn, request: Request, uow: UnitOfWork = Depends(write_uow)
+) -> SmsCodeOut:
+    """Text a six-digit login code to a phone (one per minute, ten per hour)."""
+    ttl = await send_login_code(request, uow, slug, body.phone)
+    return SmsCodeOut(expires_in=ttl, resend_after=consumer_login.CODE_RESEND_SECONDS)
+
+
+@router.post("/mall/{slug}/auth/sms", response_model=ShopperTokenOut, status_code=201)
+async def sms_login(
+    slug: str, body: SmsLoginIn, request: Request, uow: UnitOfWork = Depends(write_uow)
+) -> ShopperTokenOut:
+    """Log in with the phone and the code texted to it."""
+    settings = get_state(request).settings
+    tenant = await consumer_service.tenant_for_slug(uow.session, slug)
+    try:
+        customer = await consumer_login.verify_sms_code(
+            uow.session, tenant, body.phone, body.code, secret=settings.secret_key
+        )
+    except consumer_login.InvalidSmsCode:
+        await uow.commit()  # the failed try counts
+        raise
+    return await _issue(request, uow, tenant, customer, "sms")
+
+
+@router.post("/mall/{slug}/auth/wechat/start", response_model=WechatStartOut, status_code=201)
+async def wechat_start(
+    slug: str, body: WechatStartIn, request: Request, uow: UnitOfWork = Depends(write_uow)
+) -> WechatStartOut:
+    """Begin WeChat web OAuth: send the browser to ``authorize_url``; WeChat comes back to
+    ``redirect_uri`` with ``code`` and ``state`` for ``POST .../auth/wechat``."""
+    settings = get_state(request).settings
+    tenant = await consumer_service.tenant_for_slug(uow.session, slug)
+    url = await consumer_login.start_wechat_login(
+        uow.session, tenant, settings, scope=body.scope, redirect_uri=body.redirect_uri
+    )
+    await uow.commit()
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    return WechatStartOut(authorize_url=url, state=state)
+
+
+@router.post("/mall/{slug}/auth/wechat", response_model=ShopperTokenOut, status_code=201)
+async def wechat_login(
+    slug: str, body: WechatLoginIn, request: Request, uow: UnitOfWork = Depends(write_uow)
+) -> ShopperTokenOut:
+    """Finish WeChat web OAuth with the ``code`` and ``state`` WeChat redirected with."""
+    state = get_state(request)
+    settings = state.settings
+    async with UnitOfWork(state.read_factory) as read:  # nothing held while WeChat answers
+        tenant = await consumer_service.tenant_for_slug(read.session, slug)
+        state_row, app = await consumer_login.check_state(read.session, tenant, body.state)
+    client = consumer_login.oa_client(settings, app)
+    ident = await consumer_login.fetch_wechat_identity(client, body.code, state_row.scope)
+    customer = await consumer_login.complete_wechat_login(
+        uow.session, tenant, state_row, app, ident
+    )
+    return await _issue(request, uow, tenant, customer, "wechat")
 
 
 @router.get("/mall/{slug}/auth/me", response_model=ShopperOut)

@@ -37,6 +37,7 @@ from loopmall.identity.consumer_models import (
     ConsumerSession,
     ConsumerWechatId,
     Customer,
+    WechatApp,
 )
 from loopmall.identity.service import hash_token
 from loopmall.merchants.models import Merchant
@@ -79,7 +80,7 @@ async def tenant_for_slug(session: AsyncSession, slug: str) -> Tenant:
     return Tenant(row.id, row.slug)
 
 
-async def _consumer_by_wechat(
+async def consumer_by_wechat(
     session: AsyncSession, kind: str, namespace: str, value: str
 ) -> int | None:
     found: int | None = await session.scalar(
@@ -97,7 +98,7 @@ async def link_wechat_id(
 ) -> None:
     """Remember that ``value`` (an openid in an app, a unionid in an Open Platform account)
     is this consumer; an existing link to the same consumer is left alone."""
-    if await _consumer_by_wechat(session, kind, namespace, value) is not None:
+    if await consumer_by_wechat(session, kind, namespace, value) is not None:
         return
     session.add(
         ConsumerWechatId(
@@ -302,6 +303,7 @@ async def sandbox_login(
     name: str,
     phone: str | None = None,
     kind: str = "api",
+    ttl: timedelta = DEFAULT_TTL,
 ) -> tuple[Customer, str]:
     """The demo's one-tap login (and the way tests get a shopper): a person with this phone
     (or a new person when no phone is given) logs in to the mall. Returns the customer and a
@@ -312,5 +314,31 @@ async def sandbox_login(
     else:
         consumer = await new_consumer(session, display_name=name)
     customer = await customer_for(session, tenant, consumer, display_name=name, phone=phone)
-    token = await open_session(session, tenant, customer, method="sandbox", kind=kind)
+    token = await open_session(session, tenant, customer, method="sandbox", kind=kind, ttl=ttl)
     return customer, token
+
+
+async def add_wechat_app(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    appid: str,
+    secret: str,
+    open_platform_id: str | None = None,
+    name: str = "",
+    primary: bool = True,
+) -> WechatApp:
+    """Connect a WeChat service account to the merchant (login, messages, JS-SDK)."""
+    app = WechatApp(
+        merchant_id=tenant.id,
+        public_id=new_public_id("wxa"),
+        appid=appid,
+        secret=secret,
+        open_platform_id=open_platform_id,
+        name=name,
+        is_primary=primary,
+        created_at=clock.now(),
+    )
+    session.add(app)
+    await session.flush()
+    return app

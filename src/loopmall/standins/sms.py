@@ -78,7 +78,11 @@ class SmsStandin:
             return JSONResponse({"code": "BAD_REQUEST", "message": "not JSON"}, status_code=400)
         if not isinstance(body, dict):
             return JSONResponse({"code": "BAD_REQUEST", "message": "not an object"}, 400)
-        to, text, out_id = str(body.get("to", "")), str(body.get("text", "")), str(body.get("out_id", ""))
+        to, text, out_id = (
+            str(body.get("to", "")),
+            str(body.get("text", "")),
+            str(body.get("out_id", "")),
+        )
         if not PHONE.match(to):
             return JSONResponse({"code": "INVALID_PHONE", "message": to}, status_code=400)
         if not text or not out_id:

@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -179,7 +179,7 @@ class WechatOAStandin:
             return HTMLResponse("<p>redirect_uri 参数错误 (10003)</p>", status_code=400)
         user = params.get("user") or ""
         if request.method == "GET" and scope == "snsapi_base":
-            user = user or request.cookies.get(USER_COOKIE, "")
+            user = user or unquote(request.cookies.get(USER_COOKIE, ""))
         decision = params.get("decision", "allow" if request.method == "GET" and user else "")
         if not decision:
             return HTMLResponse(self._consent_page(params))
@@ -189,7 +189,7 @@ class WechatOAStandin:
         code = self.issue_code(appid, user, scope)
         target = f"{redirect_uri}{sep}{urlencode({'code': code, 'state': state})}"
         response = RedirectResponse(target, 302)
-        response.set_cookie(USER_COOKIE, user, httponly=True)
+        response.set_cookie(USER_COOKIE, quote(user), httponly=True)
         return response
 
     def _consent_page(self, params: dict[str, str]) -> str:
@@ -256,6 +256,7 @@ class WechatOAStandin:
             return _err(40003, "invalid openid")
         if grant.scope != "snsapi_userinfo":
             return _err(48001, "api unauthorized")
+        avatar = self._digest("avatar", grant.user)
         body: dict[str, Any] = {
             "openid": openid,
             "nickname": grant.user,
@@ -263,7 +264,7 @@ class WechatOAStandin:
             "province": "",
             "city": "",
             "country": "",
-            "headimgurl": f"https://thirdwx.qlogo.cn/mmopen/{self._digest('avatar', grant.user)}/132",
+            "headimgurl": f"https://thirdwx.qlogo.cn/mmopen/{avatar}/132",
             "privilege": [],
         }
         if unionid := self.unionid_for(grant.appid, grant.user):
