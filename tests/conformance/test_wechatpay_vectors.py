@@ -178,6 +178,10 @@ def test_signing_string_v6_and_the_sdk_signs_exactly_it(
         )
         == s["get_example"]
     )
+    # a body that itself ends in a newline still gets its own line end (PROTOCOLS §1.2, V6)
+    assert signing.request_signing_string("POST", "/v3/x", "1", "N", "Hello World!\n").endswith(
+        "\nHello World!\n\n"
+    )
     private_pem, public_pem = pooled_rsa_pem("conformance")
     monkeypatch.setattr(sdk.time, "time", lambda: 1624523846.4)
     header = sdk.build_authorization(

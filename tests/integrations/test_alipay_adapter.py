@@ -153,7 +153,7 @@ async def test_refund_is_synchronous_idempotent_and_notified(
         await alipay_provider.query_refund(req.out_trade_no, refund.out_refund_no)
     ).state == "succeeded"
     assert (await alipay_provider.query_refund(req.out_trade_no, "nope")).state == "processing"
-    for _ in range(200):
+    for _ in range(500):
         if notify_sink.received:
             break
         await asyncio.sleep(0.01)

@@ -217,7 +217,7 @@ async def test_refund_completes_asynchronously_with_a_refund_callback(
     result = await wechatpay_provider.refund(refund)
     assert result.state == "processing" and result.provider_refund_no
     assert await wechatpay_provider.refund(refund) == result  # same out_refund_no: same refund
-    for _ in range(200):
+    for _ in range(500):
         if notify_sink.received:
             break
         await asyncio.sleep(0.01)
