@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "loopmall.inventory.models",
     "loopmall.imports.models",
     "loopmall.orders.models",
+    "loopmall.payments.models",
 )
 
 
