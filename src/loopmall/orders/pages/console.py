@@ -150,10 +150,25 @@ async def order_page(
     request: Request,
     order_id: str = ORDER_ID,
     ok: str = Query("", max_length=20),
+    refund: str = Query("", max_length=20),
+    refund_error: str = Query("", max_length=40),
     principal: Principal = Depends(require(Perm.ORDERS_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     _ = translator(pick_locale(request))
+    # The refund form posts to payments, which sends the clerk back here with the outcome.
+    if refund_error:
+        refusals = {
+            "refund_not_allowed": _("This order cannot be refunded that much."),
+            "validation_failed": _("Enter the refund as an amount in yuan, like 12.50."),
+        }
+        message = refusals.get(refund_error, _("The refund did not go through."))
+        return await _order_page(
+            request, principal, uow.session, order_id, flash=message, flash_kind="error"
+        )
+    if refund:
+        message = _("Refund requested: the money goes back when the provider confirms it.")
+        return await _order_page(request, principal, uow.session, order_id, flash=message)
     done = {
         "shipped": _("Marked as shipped."),
         "ready": _("Marked as ready for pickup."),
