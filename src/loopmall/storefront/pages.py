@@ -16,6 +16,7 @@ from loopmall.catalog.categories import category_tree
 from loopmall.catalog.repository import category_by_public_id
 from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
+from loopmall.identity.consumer_deps import login_url, optional_shopper
 from loopmall.inventory.repository import sellable_stock
 from loopmall.merchants.blocks import parse_blocks
 from loopmall.merchants.hours import describe
@@ -27,11 +28,6 @@ from loopmall.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 STORE_LOCATOR_LIMIT = 20
-
-
-async def _shopper(request: Request, slug: str) -> Any:
-    # TODO(issue 3): identity.consumer_deps.optional_shopper once consumer login lands.
-    return None
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,7 @@ async def _sections(uow: UnitOfWork, tenant: Any, raw_blocks: Any) -> list[Secti
 @router.get("/m/{slug}/", response_class=HTMLResponse)
 async def home(request: Request, slug: str, uow: UnitOfWork = Depends(read_uow)) -> HTMLResponse:
     tenant, mall = await open_mall(uow.session, slug)
-    await _shopper(request, slug)
+    await optional_shopper(request, slug)
     settings = await get_mall_settings(uow.session, tenant)
     sections = await _sections(uow, tenant, settings.blocks)
     return render(
@@ -98,7 +94,7 @@ async def categories(
     request: Request, slug: str, uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
     tenant, mall = await open_mall(uow.session, slug)
-    await _shopper(request, slug)
+    await optional_shopper(request, slug)
     tree = await category_tree(uow.session, tenant)
     return render(
         request, "storefront/categories.html", {"mall": mall, "tab": "categories", "tree": tree}
@@ -110,7 +106,7 @@ async def category(
     request: Request, slug: str, category_id: str, uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
     tenant, mall = await open_mall(uow.session, slug)
-    await _shopper(request, slug)
+    await optional_shopper(request, slug)
     found = await category_by_public_id(uow.session, tenant, category_id)
     products = await shelf.window(uow.session, tenant, category_public_id=category_id, limit=40)
     return render(
@@ -125,7 +121,7 @@ async def product(
     request: Request, slug: str, product_id: str, uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
     tenant, mall = await open_mall(uow.session, slug)
-    shopper = await _shopper(request, slug)
+    shopper = await optional_shopper(request, slug)
     item = await shelf.product_page(uow.session, tenant, product_id)
     stock = await sellable_stock(uow.session, tenant, [s.id for s in item.skus])
     picker = [
@@ -153,6 +149,6 @@ async def product(
             "picker": picker,
             "option_values": option_values,
             "shopper": shopper,
-            "login_url": f"/m/{mall.slug}/login?next=/m/{mall.slug}/p/{item.public_id}",
+            "login_url": login_url(mall.slug, request),
         },
     )
