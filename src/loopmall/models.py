@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "loopmall.imports.models",
     "loopmall.orders.models",
     "loopmall.payments.models",
+    "loopmall.notifications.models",
 )
 
 

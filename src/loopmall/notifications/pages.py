@@ -1,5 +1,124 @@
-"""Routes of this domain (filled in by the issue that builds it)."""
+"""Mall pages of notifications: the inbox (``/m/{slug}/inbox``) and the invitation to follow
+the merchant's service account after a first payment (``/m/{slug}/follow-invite``, an HTML
+fragment the order page includes; empty when there is nothing to invite to)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from loopmall.core.http import read_uow, write_uow
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
+from loopmall.identity.consumer_login import primary_app
+from loopmall.identity.consumer_service import get_customer
+from loopmall.notifications import inbox, setup
+from loopmall.storefront.shell import open_mall
+from loopmall.web.i18n import pick_locale
+from loopmall.web.templating import render, translator
+
+router = APIRouter(include_in_schema=False)
+
+
+def titles(request: Request) -> dict[str, str]:
+    _ = translator(pick_locale(request))
+    return {
+        "order.created": _("Order placed"),
+        "order.paid": _("Payment received"),
+        "order.shipped": _("Order shipped"),
+        "order.ready_for_pickup": _("Ready for pickup"),
+        "order.completed": _("Order completed"),
+        "order.cancelled": _("Order cancelled"),
+        "order.refunded": _("Refund issued"),
+    }
+
+
+@router.get("/m/{slug}/inbox")
+async def inbox_page(
+    request: Request,
+    slug: str,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    tenant, mall = await open_mall(uow.session, slug)
+    if shopper is None:
+        return RedirectResponse(login_url(slug, request), status_code=303)
+    rows = await inbox.list_inbox(uow.session, tenant, shopper.customer_id)
+    context: dict[str, Any] = {
+        "mall": mall,
+        "tab": "me",
+        "messages": rows,
+        "titles": titles(request),
+        "unread": await inbox.unread_count(uow.session, tenant, shopper.customer_id),
+    }
+    return render(request, "notifications/inbox.html", context)
+
+
+@router.post("/m/{slug}/inbox/read-all")
+async def read_all(
+    slug: str,
+    request: Request,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return RedirectResponse(login_url(slug, None, f"/m/{slug}/inbox"), status_code=303)
+    await inbox.mark_all_read(uow.session, shopper.tenant, shopper.customer_id)
+    await uow.commit()
+    return RedirectResponse(f"/m/{shopper.tenant.slug}/inbox", status_code=303)
+
+
+@router.post("/m/{slug}/inbox/{message_id}/open")
+async def open_message(
+    slug: str,
+    message_id: str,
+    request: Request,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    """Mark the entry read and go where it points (the order)."""
+    if shopper is None:
+        return RedirectResponse(login_url(slug, None, f"/m/{slug}/inbox"), status_code=303)
+    row = await inbox.mark_read(uow.session, shopper.tenant, shopper.customer_id, message_id)
+    await uow.commit()
+    return RedirectResponse(row.link or f"/m/{shopper.tenant.slug}/inbox", status_code=303)
+
+
+@router.get("/m/{slug}/follow-invite")
+async def follow_invite(
+    request: Request,
+    slug: str,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    """The invitation fragment (empty unless paid once, not following, not dismissed)."""
+    tenant, mall = await open_mall(uow.session, slug)
+    if shopper is None:
+        return HTMLResponse("")
+    customer = await get_customer(uow.session, tenant, shopper.customer_id)
+    app = await primary_app(uow.session, tenant)
+    if app is None or not setup.should_invite(customer):
+        return HTMLResponse("")
+    return render(
+        request,
+        "notifications/follow_invite.html",
+        {"mall": mall, "account_name": app.name or mall.name},
+    )
+
+
+@router.post("/m/{slug}/follow-invite/dismiss")
+async def dismiss(
+    slug: str,
+    request: Request,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is not None:
+        customer = await get_customer(uow.session, shopper.tenant, shopper.customer_id)
+        await setup.dismiss_invite(uow.session, customer)
+        await uow.commit()
+    back = request.headers.get("referer", "")
+    target = back if back.startswith(str(request.base_url)) else f"/m/{slug}/orders"
+    return RedirectResponse(target, status_code=303)

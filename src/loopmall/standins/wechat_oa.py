@@ -9,9 +9,9 @@ with ``code`` and ``state``. Template messages need the person to follow the acc
 Everything sent is kept in ``sent`` (and ``GET /_standin/messages``) for tests to read.
 
 Control API (no real WeChat has it), JSON under ``/_standin``:
-  POST /apps {appid, secret, open_platform_id?, name?}   register an account
+  POST /apps {appid, secret, open_platform_id?, name?, server_url?, server_token?}
   POST /codes {appid, user, scope?}  → {code}             a code as if the person consented
-  POST /follow {appid, openid}                            the person follows the account
+  POST /follow {appid, openid, deliver?}   the person follows (subscribe event pushed)
   POST /subscriptions {appid, openid, template_id, count?} consent to a subscribe template
   POST /outage {count, status?}                           fail the next ``count`` API calls
   POST /expire-tokens                                     every access token becomes invalid
@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -46,6 +47,8 @@ class OAApp:
     secret: str
     open_platform_id: str | None = None
     name: str = ""
+    server_url: str = ""  # where WeChat pushes events (服务器配置), with its token
+    server_token: str = ""
 
 
 @dataclass
@@ -101,9 +104,16 @@ class WechatOAStandin:
     # --- people and accounts -----------------------------------------------------------
 
     def add_app(
-        self, appid: str, secret: str, *, open_platform_id: str | None = None, name: str = ""
+        self,
+        appid: str,
+        secret: str,
+        *,
+        open_platform_id: str | None = None,
+        name: str = "",
+        server_url: str = "",
+        server_token: str = "",
     ) -> OAApp:
-        app = OAApp(appid, secret, open_platform_id, name)
+        app = OAApp(appid, secret, open_platform_id, name, server_url, server_token)
         with self.lock:
             self.apps[appid] = app
         return app
@@ -126,9 +136,44 @@ class WechatOAStandin:
             self.codes[code] = Grant(appid, user, scope, time.time() + self.code_ttl)
         return code
 
-    def follow(self, appid: str, openid: str) -> None:
+    def follow(self, appid: str, openid: str, *, deliver: bool = True) -> None:
+        """The person follows the account; WeChat pushes a ``subscribe`` event."""
         with self.lock:
             self.followers.add((appid, openid))
+        if deliver:
+            self.deliver_event(appid, openid, "subscribe")
+
+    def unfollow(self, appid: str, openid: str, *, deliver: bool = True) -> None:
+        with self.lock:
+            self.followers.discard((appid, openid))
+        if deliver:
+            self.deliver_event(appid, openid, "unsubscribe")
+
+    def build_event(self, appid: str, openid: str, event: str) -> tuple[dict[str, str], str]:
+        """A plaintext-mode event push: the signed query string and the XML body."""
+        app = self.apps[appid]
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+        parts = sorted([app.server_token, timestamp, nonce])
+        signature = hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 - WeChat's
+        body = (
+            f"<xml><ToUserName><![CDATA[gh_{appid[-8:]}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[{event}]]></Event></xml>"
+        )
+        return {"signature": signature, "timestamp": timestamp, "nonce": nonce}, body
+
+    def deliver_event(self, appid: str, openid: str, event: str) -> int | None:
+        """POST the event to the account's server URL (if set); returns the HTTP status."""
+        app = self.apps.get(appid)
+        if app is None or not app.server_url:
+            return None
+        query, body = self.build_event(appid, openid, event)
+        try:
+            response = httpx.post(app.server_url, params=query, content=body, timeout=5)
+        except httpx.HTTPError:
+            return None
+        return response.status_code
 
     def grant_subscription(self, appid: str, openid: str, template_id: str, count: int = 1) -> None:
         with self.lock:
@@ -369,13 +414,15 @@ class WechatOAStandin:
                 body["secret"],
                 open_platform_id=body.get("open_platform_id"),
                 name=body.get("name", ""),
+                server_url=body.get("server_url", ""),
+                server_token=body.get("server_token", ""),
             )
             return JSONResponse({"ok": True})
         if action == "codes":
             code = self.issue_code(body["appid"], body["user"], body.get("scope", "snsapi_base"))
             return JSONResponse({"code": code})
         if action == "follow":
-            self.follow(body["appid"], body["openid"])
+            self.follow(body["appid"], body["openid"], deliver=bool(body.get("deliver", True)))
             return JSONResponse({"ok": True})
         if action == "subscriptions":
             self.grant_subscription(

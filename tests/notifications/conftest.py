@@ -1,0 +1,13 @@
+"""Notifications tests run against the WeChat OA and SMS stand-ins."""
+
+from __future__ import annotations
+
+from tests.identity.consumer_fixtures import (
+    _oa_server,
+    _sms_server,
+    oa_standin,
+    sms_standin,
+    standin_settings,
+)
+
+__all__ = ["_oa_server", "_sms_server", "oa_standin", "sms_standin", "standin_settings"]
