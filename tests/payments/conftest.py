@@ -94,8 +94,12 @@ class World:
         return made.public_id
 
     async def start(self, order: str, method: str) -> dict[str, Any]:
+        return await self.start_json(order, method)
+
+    async def start_json(self, order: str, method: str, **extra: str) -> dict[str, Any]:
         response = await self.client.post(
-            f"/api/v1/mall/{self.tenant.slug}/payments", json={"order": order, "method": method}
+            f"/api/v1/mall/{self.tenant.slug}/payments",
+            json={"order": order, "method": method, **extra},
         )
         assert response.status_code == 201, response.text
         data: dict[str, Any] = response.json()
