@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, sandbox_login, tenant_for_slug
-from loopmall.orders import cart, service
+from loopmall.identity.consumer_service import sandbox_login
+from loopmall.orders import cart
 from tests.browser.conftest import DESKTOP_VIEWPORT, LiveServer, console_login
 from tests.factories import MadeStaff, make_staff
-from tests.orders.fixtures import BASE_PRICE, make_shop
+from tests.orders.fixtures import BASE_PRICE, make_shop, mall_cookie, pay_in_mall
 
 pytestmark = pytest.mark.browser
 
@@ -40,36 +39,12 @@ async def seed(state: AppState) -> Seeded:
     return Seeded(token, owner)
 
 
-def pay(live_server: LiveServer, public_id: str) -> None:
-    async def run(state: AppState) -> None:
-        async with UnitOfWork(state.write_factory) as uow:
-            tenant = await tenant_for_slug(uow.session, "shop")
-            payable = await service.get_payable_by_public_id(uow.session, tenant, public_id)
-            await service.mark_paid(
-                uow.session,
-                tenant,
-                payable.id,
-                amount_fen=payable.total_fen,
-                payment_id=1,
-                paid_at=clock.now(),
-            )
-            await uow.commit()
-
-    live_server.run(run)
-
-
 def test_delivery_order_from_cart_to_receipt(
     live_server: LiveServer, page: Page, new_context: Any
 ) -> None:
     seeded = live_server.run(seed)
     page.context.add_cookies(
-        [
-            {
-                "name": cookie_name(live_server.settings, "shop"),
-                "value": seeded.token,
-                "url": live_server.url,
-            }
-        ]
+        [mall_cookie(live_server.settings, live_server.url, "shop", seeded.token)]
     )
     page.goto("/m/shop/cart")
     lines = page.locator("#cart-lines li")
@@ -91,7 +66,7 @@ def test_delivery_order_from_cart_to_receipt(
     page.wait_for_url(re.compile(r".*/m/shop/pay/ord_\w+$"))
     public_id = page.url.rsplit("/", 1)[1]
 
-    pay(live_server, public_id)
+    assert live_server.run(lambda state: pay_in_mall(state, "shop", public_id)) == "paid"
     console = new_context(viewport=DESKTOP_VIEWPORT).new_page()
     console_login(console, seeded.owner)
     console.goto("/console/orders?status=paid")

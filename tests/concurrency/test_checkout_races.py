@@ -9,13 +9,12 @@ from collections import Counter
 import httpx
 from sqlalchemy import func, select
 
-from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service
 from loopmall.orders.models import Order
 from tests.inventory.fixtures import assert_consistent
-from tests.orders.fixtures import add, login_shopper, make_shop, place, stock
+from tests.orders.fixtures import add, login_shopper, make_shop, pay_order, place, stock
 
 SHOPPERS = 40
 UNITS = 5
@@ -43,21 +42,7 @@ async def test_concurrent_checkouts_on_the_last_units_never_oversell(
     # Every winner pays (the callbacks racing too): all units sold, none twice.
     winners = [r.json()["id"] for r in responses if r.status_code == 201]
 
-    async def pay(public_id: str) -> service.MarkPaid:
-        async with UnitOfWork(state.write_factory) as uow:
-            payable = await service.get_payable_by_public_id(uow.session, shop.tenant, public_id)
-            result = await service.mark_paid(
-                uow.session,
-                shop.tenant,
-                payable.id,
-                amount_fen=payable.total_fen,
-                payment_id=1,
-                paid_at=clock.now(),
-            )
-            await uow.commit()
-            return result
-
-    results = await asyncio.gather(*(pay(w) for w in winners + winners))
+    results = await asyncio.gather(*(pay_order(state, shop.tenant, w) for w in winners + winners))
     assert Counter(results) == {service.MarkPaid.PAID: UNITS, service.MarkPaid.ALREADY_PAID: UNITS}
     assert await stock(state, sku.id, shop.warehouse_id) == (0, 0)
     await assert_consistent(state, shop.tenant, sku.id)

@@ -10,15 +10,19 @@ import httpx
 from sqlalchemy import func, select
 
 from loopmall.catalog.models import ChannelPrice
+from loopmall.config import Settings
+from loopmall.core import clock
 from loopmall.core.models import OutboxEvent
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import sandbox_login
+from loopmall.identity.consumer_service import cookie_name, sandbox_login, tenant_for_slug
 from loopmall.inventory import locations
 from loopmall.inventory.models import StockLevel
 from loopmall.inventory.service import adjust_stock
 from loopmall.merchants.models import Store
+from loopmall.orders import service
+from loopmall.orders.service import MarkPaid
 from tests.factories import make_merchant
 from tests.inventory.fixtures import MadeSku, make_skus, make_store
 
@@ -152,3 +156,32 @@ async def place(
         body |= {"fulfilment": "delivery", "address": ADDRESS}
     extra = {"Idempotency-Key": key} if key else {}
     return await client.post(f"/api/v1/mall/{slug}/checkout", json=body, headers=headers | extra)
+
+
+async def pay_order(
+    state: AppState, tenant: Tenant, public_id: str, *, payment_id: int = 1
+) -> MarkPaid:
+    """What payments does when a payment for the order's total succeeds."""
+    async with UnitOfWork(state.write_factory) as uow:
+        payable = await service.get_payable_by_public_id(uow.session, tenant, public_id)
+        result = await service.mark_paid(
+            uow.session,
+            tenant,
+            payable.id,
+            amount_fen=payable.total_fen,
+            payment_id=payment_id,
+            paid_at=clock.now(),
+        )
+        await uow.commit()
+        return result
+
+
+async def pay_in_mall(state: AppState, slug: str, public_id: str) -> MarkPaid:
+    async with UnitOfWork(state.read_factory) as uow:
+        tenant = await tenant_for_slug(uow.session, slug)
+    return await pay_order(state, tenant, public_id)
+
+
+def mall_cookie(settings: Settings, base_url: str, slug: str, token: str) -> dict[str, str]:
+    """The shopper's session cookie for a browser context (``context.add_cookies``)."""
+    return {"name": cookie_name(settings, slug), "value": token, "url": base_url}

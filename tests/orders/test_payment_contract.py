@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from loopmall.orders.rules import IllegalOrderTransition, RefundExceedsPaid
 from loopmall.orders.service import MarkPaid
 from tests.orders.fixtures import (
     BASE_PRICE,
+    Shop,
     add,
     count_events,
     events,
@@ -32,11 +34,13 @@ from tests.orders.fixtures import (
 from tests.orders.fixtures import place as place_order
 
 
-async def _order(state: AppState, client: httpx.AsyncClient, **kw: object) -> tuple[object, dict]:
+async def _order(
+    state: AppState, client: httpx.AsyncClient, **kw: Any
+) -> tuple[Shop, dict[str, Any]]:
     shop = await make_shop(state)
     me = await login_shopper(state, shop.tenant)
     await add(client, "shop", me.headers, shop.skus[0].public_id, 2)
-    r = await place_order(client, "shop", me.headers, **kw)  # type: ignore[arg-type]
+    r = await place_order(client, "shop", me.headers, **kw)
     assert r.status_code == 201, r.text
     return shop, r.json()
 

@@ -10,7 +10,7 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.merchants.mall import update_mall_settings
-from loopmall.orders import service
+from loopmall.orders.service import MarkPaid
 from tests.factories import make_staff, token_for
 from tests.inventory.fixtures import make_store
 from tests.orders.fixtures import (
@@ -21,6 +21,7 @@ from tests.orders.fixtures import (
     events,
     login_shopper,
     make_shop,
+    pay_order,
     place,
     stock,
 )
@@ -32,18 +33,7 @@ async def _owner(state: AppState, client: httpx.AsyncClient, shop: Shop) -> dict
 
 
 async def _paid(state: AppState, shop: Shop, public_id: str) -> None:
-    async with UnitOfWork(state.write_factory) as uow:
-        payable = await service.get_payable_by_public_id(uow.session, shop.tenant, public_id)
-        result = await service.mark_paid(
-            uow.session,
-            shop.tenant,
-            payable.id,
-            amount_fen=payable.total_fen,
-            payment_id=1,
-            paid_at=clock.now(),
-        )
-        assert result is service.MarkPaid.PAID
-        await uow.commit()
+    assert await pay_order(state, shop.tenant, public_id) is MarkPaid.PAID
 
 
 async def test_delivery_order_ships_and_completes(

@@ -22,7 +22,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants.models import Store
-from loopmall.orders import fulfilment, queries, service
+from loopmall.orders import fulfilment, queries
 from loopmall.orders.api_common import list_page
 from loopmall.orders.api_mall import router as mall_router
 from loopmall.orders.models import Order
@@ -155,6 +155,22 @@ async def _answer(uow: UnitOfWork, principal: Principal, order: Order) -> OrderO
     return out
 
 
+async def _act(
+    uow: UnitOfWork, principal: Principal, public_id: str, action: str, **details: str
+) -> OrderOut:
+    order = await _visible(uow, principal, public_id)
+    await fulfilment.staff_action(
+        uow.session,
+        principal.require_tenant(),
+        order.id,
+        action,
+        actor=principal.public_id,
+        store_ids=principal.store_ids,
+        **details,
+    )
+    return await _answer(uow, principal, order)
+
+
 @staff.post("/{order_id}/ship", response_model=OrderOut, responses=PROBLEMS)
 async def ship(
     order_id: str,
@@ -163,17 +179,9 @@ async def ship(
     uow: UnitOfWork = Depends(write_uow),
 ) -> OrderOut:
     """Ship a delivery order (paid, or cash on delivery)."""
-    order = await _visible(uow, principal, order_id)
-    await fulfilment.ship_order(
-        uow.session,
-        principal.require_tenant(),
-        order.id,
-        actor=principal.public_id,
-        carrier=body.carrier,
-        tracking_no=body.tracking_no,
-        store_ids=principal.store_ids,
+    return await _act(
+        uow, principal, order_id, "ship", carrier=body.carrier, tracking_no=body.tracking_no
     )
-    return await _answer(uow, principal, order)
 
 
 @staff.post("/{order_id}/ready", response_model=OrderOut, responses=PROBLEMS)
@@ -182,16 +190,8 @@ async def ready(
     principal: Principal = Depends(require(Perm.ORDERS_FULFIL)),
     uow: UnitOfWork = Depends(write_uow),
 ) -> OrderOut:
-    """The pickup order waits at the store."""
-    order = await _visible(uow, principal, order_id)
-    await fulfilment.mark_ready(
-        uow.session,
-        principal.require_tenant(),
-        order.id,
-        actor=principal.public_id,
-        store_ids=principal.store_ids,
-    )
-    return await _answer(uow, principal, order)
+    """The pickup order waits at the store (pay-at-the-counter: its units are set aside)."""
+    return await _act(uow, principal, order_id, "ready")
 
 
 @staff.post("/{order_id}/complete", response_model=OrderOut, responses=PROBLEMS)
@@ -201,15 +201,7 @@ async def complete(
     uow: UnitOfWork = Depends(write_uow),
 ) -> OrderOut:
     """Delivered (cash on delivery: cash collected) or handed over."""
-    order = await _visible(uow, principal, order_id)
-    await fulfilment.complete_order(
-        uow.session,
-        principal.require_tenant(),
-        order.id,
-        actor=principal.public_id,
-        store_ids=principal.store_ids,
-    )
-    return await _answer(uow, principal, order)
+    return await _act(uow, principal, order_id, "complete")
 
 
 @staff.post("/{order_id}/cancel", response_model=OrderOut, responses=PROBLEMS)
@@ -220,15 +212,7 @@ async def cancel(
     uow: UnitOfWork = Depends(write_uow),
 ) -> OrderOut:
     """Cancel an unpaid order; its held units come back."""
-    order = await _visible(uow, principal, order_id)
-    await service.cancel_order(
-        uow.session,
-        principal.require_tenant(),
-        order.id,
-        actor=principal.public_id,
-        reason=body.reason or "cancelled by staff",
-    )
-    return await _answer(uow, principal, order)
+    return await _act(uow, principal, order_id, "cancel", reason=body.reason)
 
 
 @staff.post("/{order_id}/decline-refund", response_model=OrderOut, responses=PROBLEMS)
@@ -239,15 +223,7 @@ async def decline_refund(
     uow: UnitOfWork = Depends(write_uow),
 ) -> OrderOut:
     """Decline a refund request: the order returns to where it was."""
-    order = await _visible(uow, principal, order_id)
-    await fulfilment.decline_refund(
-        uow.session,
-        principal.require_tenant(),
-        order.id,
-        actor=principal.public_id,
-        reason=body.reason,
-    )
-    return await _answer(uow, principal, order)
+    return await _act(uow, principal, order_id, "decline-refund", reason=body.reason)
 
 
 router.include_router(staff)

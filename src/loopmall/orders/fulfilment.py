@@ -19,7 +19,7 @@ from loopmall.orders.rules import (
     PickupCodeInvalid,
     check_move,
 )
-from loopmall.orders.service import lines_of
+from loopmall.orders.service import cancel_order, lines_of
 from loopmall.orders.steps import lock_order, move
 
 S = OrderStatus
@@ -187,3 +187,45 @@ async def confirm_receipt(
     return await complete_order(
         session, tenant, order.id, actor="customer", customer_id=customer_id
     )
+
+
+STAFF_ACTIONS = ("ship", "ready", "complete", "cancel", "decline-refund")
+
+
+async def staff_action(
+    session: AsyncSession,
+    tenant: Tenant,
+    order_id: int,
+    action: str,
+    *,
+    actor: str,
+    store_ids: frozenset[int] | None,
+    carrier: str = "",
+    tracking_no: str = "",
+    reason: str = "",
+) -> Order:
+    """One of :data:`STAFF_ACTIONS` on an order, as the staff API and console pages name
+    them. Raises what the step raises; ValueError for an unknown action."""
+    if action == "ship":
+        return await ship_order(
+            session,
+            tenant,
+            order_id,
+            actor=actor,
+            carrier=carrier,
+            tracking_no=tracking_no,
+            store_ids=store_ids,
+        )
+    if action == "ready":
+        return await mark_ready(session, tenant, order_id, actor=actor, store_ids=store_ids)
+    if action == "complete":
+        return await complete_order(session, tenant, order_id, actor=actor, store_ids=store_ids)
+    if action == "cancel":
+        await _lock_visible(session, tenant, order_id, store_ids)
+        return await cancel_order(
+            session, tenant, order_id, actor=actor, reason=reason or "cancelled by staff"
+        )
+    if action == "decline-refund":
+        await _lock_visible(session, tenant, order_id, store_ids)
+        return await decline_refund(session, tenant, order_id, actor=actor, reason=reason)
+    raise ValueError(f"unknown order action {action!r}")

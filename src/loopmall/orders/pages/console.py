@@ -18,7 +18,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.inventory.locations import store_choices
-from loopmall.orders import fulfilment, queries, service
+from loopmall.orders import fulfilment, queries
 from loopmall.orders.api import shanghai_day_start, store_id_of
 from loopmall.orders.pages.labels import error_message, labels
 from loopmall.orders.rules import OrderStatus, next_statuses
@@ -202,32 +202,20 @@ async def order_action(
     if action not in _ACTIONS:
         raise NotFound("No such action")
     tenant = principal.require_tenant()
-    actor, store_ids = principal.public_id, principal.store_ids
+    store_ids = principal.store_ids
     try:
         detail = await queries.order_detail(uow.session, tenant, order_id, store_ids=store_ids)
-        oid = detail.order.id
-        if action == "ship":
-            await fulfilment.ship_order(
-                uow.session,
-                tenant,
-                oid,
-                actor=actor,
-                carrier=carrier,
-                tracking_no=tracking_no,
-                store_ids=store_ids,
-            )
-        elif action == "ready":
-            await fulfilment.mark_ready(uow.session, tenant, oid, actor=actor, store_ids=store_ids)
-        elif action == "complete":
-            await fulfilment.complete_order(
-                uow.session, tenant, oid, actor=actor, store_ids=store_ids
-            )
-        elif action == "cancel":
-            await service.cancel_order(
-                uow.session, tenant, oid, actor=actor, reason=reason or "cancelled by staff"
-            )
-        else:
-            await fulfilment.decline_refund(uow.session, tenant, oid, actor=actor, reason=reason)
+        await fulfilment.staff_action(
+            uow.session,
+            tenant,
+            detail.order.id,
+            action,
+            actor=principal.public_id,
+            store_ids=store_ids,
+            carrier=carrier,
+            tracking_no=tracking_no,
+            reason=reason,
+        )
         await uow.commit()
     except LoopmallError as exc:
         await uow.rollback()
