@@ -181,3 +181,16 @@ async def test_reconciliation_finds_and_applies_a_lost_callback(world: World) ->
     assert (rerun.checked, rerun.differences) == (2, 0)
     reports = await world.client.get("/api/v1/payments/reconciliation", headers=world.staff_headers)
     assert [r["day"] for r in reports.json()] == [today.isoformat()]
+
+
+async def test_demo_accounts_keep_the_sandbox_and_add_the_standins(world: World) -> None:
+    from loopmall.payments.demo import configure_demo_accounts
+
+    keys = world.standins.new_wechatpay_merchant()
+    async with UnitOfWork(world.state.write_factory) as uow:
+        made = await configure_demo_accounts(uow.session, world.tenant, wechatpay=keys)
+        await uow.commit()
+
+    assert [a.provider for a in made] == ["sandbox", "wechatpay"]
+    assert made[0].public_id == world.accounts["sandbox"]
+    assert made[1].merchant_no == keys.config.mchid

@@ -150,16 +150,9 @@ async def handle_callback(
     async with UnitOfWork(state.read_factory) as uow:
         account = await accounts.account_by_public_id(uow.session, provider_name, account_public_id)
     if account is None:
-        # No account to verify with and no merchant to record it under: refuse.
-        from loopmall.payments.sandbox import SandboxProvider
-
-        reply = CallbackReply(
-            status_code=404,
-            body=b'{"code":"FAIL","message":"unknown"}',
-            media_type="application/json",
-        )
-        if provider_name == "sandbox":
-            reply = SandboxProvider("x" * 16, "none").rejected("unknown account")
+        # No account to verify with and no merchant to record it under: refuse (a provider
+        # retrying an account that was removed gets the same answer every time).
+        reply = CallbackReply(status_code=404, body=b"FAIL", media_type="text/plain")
         return Handled(Outcome.REJECTED, reply)
     provider: PaymentProvider = accounts.provider_for(account, state.settings)
     tenant = Tenant(account.merchant_id, "")
