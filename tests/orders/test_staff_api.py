@@ -218,3 +218,64 @@ async def test_lists_filter_and_page(state: AppState, client: httpx.AsyncClient)
     assert [o["id"] for o in seen["items"]] == [pickup["id"]]
     refused = await client.post(f"/api/v1/orders/{pickup['id']}/ready", headers=guide)
     assert refused.status_code == 403
+
+
+async def test_refund_request_declined_by_staff(state: AppState, client: httpx.AsyncClient) -> None:
+    shop = await make_shop(state)
+    staff = await _owner(state, client, shop)
+    me = await login_shopper(state, shop.tenant)
+    await add(client, "shop", me.headers, shop.skus[0].public_id)
+    order = (await place(client, "shop", me.headers)).json()
+    oid = order["id"]
+    unpaid = await client.post(
+        f"/api/v1/mall/shop/orders/{oid}/refund-request", json={}, headers=me.headers
+    )
+    assert unpaid.status_code == 409
+    await _paid(state, shop, oid)
+    asked = await client.post(
+        f"/api/v1/mall/shop/orders/{oid}/refund-request",
+        json={"reason": "不想要了"},
+        headers=me.headers,
+    )
+    assert asked.json()["status"] == "refund_requested"
+    no_ship = await client.post(f"/api/v1/orders/{oid}/ship", json={}, headers=staff)
+    assert no_ship.status_code == 409  # frozen while the request is open
+    declined = await client.post(
+        f"/api/v1/orders/{oid}/decline-refund", json={"reason": "已发货"}, headers=staff
+    )
+    assert declined.json()["status"] == "paid"
+    again = await client.post(f"/api/v1/orders/{oid}/decline-refund", json={}, headers=staff)
+    assert again.status_code == 409
+    steps = [(s["status"], s["note"]) for s in declined.json()["steps"]]
+    assert steps[-2:] == [("refund_requested", "不想要了"), ("paid", "已发货")]
+
+
+async def test_pay_at_the_counter_pickup(state: AppState, client: httpx.AsyncClient) -> None:
+    shop = await make_shop(state)
+    staff = await _owner(state, client, shop)
+    async with UnitOfWork(state.write_factory) as uow:
+        await update_mall_settings(uow.session, shop.tenant, cod_enabled=True)
+        await uow.commit()
+    me = await login_shopper(state, shop.tenant)
+    await add(client, "shop", me.headers, shop.skus[0].public_id, 2)
+    order = (
+        await place(
+            client, "shop", me.headers, pickup_store=shop.store.public_id, payment_method="cod"
+        )
+    ).json()
+    assert order["expires_at"] is None and order["pay_url"] is None
+    ready = await client.post(f"/api/v1/orders/{order['id']}/ready", headers=staff)
+    assert ready.json()["status"] == "ready_for_pickup"
+    assert await stock(state, shop.skus[0].id, shop.store_location_id) == (3, 0)
+    done = await client.post(
+        "/api/v1/orders/pickup/redeem", json={"code": order["pickup_code"]}, headers=staff
+    )
+    assert (done.json()["status"], done.json()["paid_fen"]) == ("completed", 2 * STORE_PRICE)
+
+
+def test_the_unpaid_order_sweep_is_a_periodic_job() -> None:
+    from loopmall.core import jobs
+    from loopmall.orders import events as order_events
+
+    (job,) = [j for j in jobs.registered() if j.name == "cancel-unpaid-orders"]
+    assert job.run is order_events.cancel_unpaid_orders

@@ -17,7 +17,7 @@ from loopmall.orders.rules import (
     OrderStatus,
     PaymentMethod,
     PickupCodeInvalid,
-    check_move,
+    check_fulfilment,
 )
 from loopmall.orders.service import cancel_order, lines_of
 from loopmall.orders.steps import lock_order, move
@@ -39,7 +39,7 @@ async def ship_order(
     ``illegal_order_transition``, 409 ``insufficient_stock`` (cash on delivery whose hold
     lapsed and whose units are gone)."""
     order = await _lock_visible(session, tenant, order_id, store_ids)
-    check_move(order, order.status, S.SHIPPED)
+    check_fulfilment(order, order.status, S.SHIPPED)
     order.carrier = carrier.strip()[:40]
     order.tracking_no = tracking_no.strip()[:60]
     if order.status == S.CREATED:  # cash on delivery: the goods leave now
@@ -68,7 +68,7 @@ async def mark_ready(
 ) -> Order:
     """The pickup order's goods are waiting at the store. Raises 409."""
     order = await _lock_visible(session, tenant, order_id, store_ids)
-    check_move(order, order.status, S.READY_FOR_PICKUP)
+    check_fulfilment(order, order.status, S.READY_FOR_PICKUP)
     if order.status == S.CREATED:  # pay at the counter: the goods are set aside now
         await stock.sell_lines(session, tenant, order, await lines_of(session, tenant, order.id))
     await move(session, tenant, order, S.READY_FOR_PICKUP, actor=actor)
@@ -92,7 +92,7 @@ async def complete_order(
         )
     else:
         order = await _lock_visible(session, tenant, order_id, store_ids)
-    check_move(order, order.status, S.COMPLETED)
+    check_fulfilment(order, order.status, S.COMPLETED)
     if order.payment_method == PaymentMethod.COD and order.paid_fen == 0:
         order.paid_fen = order.total_fen
         order.paid_at = clock.now()

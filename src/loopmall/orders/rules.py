@@ -47,6 +47,7 @@ class Facts(Protocol):
     kind: str
     fulfilment: str
     payment_method: str
+    refund_from: str | None  # where an open refund request came from
 
 
 Condition = Callable[[Facts], bool]
@@ -74,6 +75,15 @@ def _delivery(o: Facts) -> bool:
 
 def _pickup(o: Facts) -> bool:
     return o.fulfilment == Fulfilment.PICKUP
+
+
+def _back_to(status: str) -> Condition:
+    """A refund request settled (partial refund) or declined: back where it came from."""
+
+    def condition(o: Facts) -> bool:
+        return o.refund_from == status
+
+    return condition
 
 
 def _pickup_or_face_to_face(o: Facts) -> bool:
@@ -104,10 +114,10 @@ MOVES: dict[tuple[OrderStatus, OrderStatus], Condition] = {
     (S.COMPLETED, S.REFUNDED): _online,
     (S.REFUND_REQUESTED, S.REFUNDED): _any,
     # The request was settled by a partial refund or declined: back where it was.
-    (S.REFUND_REQUESTED, S.PAID): _any,
-    (S.REFUND_REQUESTED, S.SHIPPED): _any,
-    (S.REFUND_REQUESTED, S.READY_FOR_PICKUP): _any,
-    (S.REFUND_REQUESTED, S.COMPLETED): _any,
+    (S.REFUND_REQUESTED, S.PAID): _back_to("paid"),
+    (S.REFUND_REQUESTED, S.SHIPPED): _back_to("shipped"),
+    (S.REFUND_REQUESTED, S.READY_FOR_PICKUP): _back_to("ready_for_pickup"),
+    (S.REFUND_REQUESTED, S.COMPLETED): _back_to("completed"),
 }
 
 # Statuses in which the customer has paid online and money may still be refunded.
@@ -129,6 +139,18 @@ def check_move(facts: Facts, current: OrderStatus | str, target: OrderStatus) ->
             current=current.value,
             target=target.value,
         )
+
+
+def check_fulfilment(facts: Facts, current: OrderStatus | str, target: OrderStatus) -> None:
+    """Like :func:`check_move`, for the goods' steps (ship, ready, hand over): never while
+    a refund request is open — the request is settled or declined first."""
+    if OrderStatus(current) is OrderStatus.REFUND_REQUESTED:
+        raise IllegalOrderTransition(
+            "The order has an open refund request: refund or decline it first",
+            current=OrderStatus.REFUND_REQUESTED.value,
+            target=target.value,
+        )
+    check_move(facts, current, target)
 
 
 def next_statuses(facts: Facts, current: OrderStatus | str) -> list[OrderStatus]:

@@ -118,6 +118,8 @@ async def _order_page(
     order = detail.order
     moves = {s.value for s in next_statuses(order, order.status)}
     can_fulfil = principal.can(Perm.ORDERS_FULFIL)
+    # The goods' steps wait while a refund request is open (rules.check_fulfilment).
+    goods = can_fulfil and order.status != "refund_requested"
     return render(
         request,
         "orders/console_order.html",
@@ -126,11 +128,9 @@ async def _order_page(
             "order": order,
             "labels": labels(_),
             "can": {
-                "ship": can_fulfil and "shipped" in moves,
-                "ready": can_fulfil and "ready_for_pickup" in moves,
-                "complete": can_fulfil
-                and "completed" in moves
-                and order.status != "refund_requested",
+                "ship": goods and "shipped" in moves,
+                "ready": goods and "ready_for_pickup" in moves,
+                "complete": goods and "completed" in moves,
                 "cancel": can_fulfil and "cancelled" in moves,
                 "decline": can_fulfil and order.status == "refund_requested",
                 "refund": order.payment_method == "online"
