@@ -224,3 +224,44 @@ async def test_wechat_login_needs_an_account(
         json={"redirect_uri": "http://testserver/cb", "scope": "snsapi_base"},
     )
     assert r.status_code == 422 and r.json()["code"] == "wechat_login_unavailable"
+
+
+async def test_a_wechat_shopper_adds_a_phone(
+    settings_: Settings,
+    state: AppState,
+    client: httpx.AsyncClient,
+    oa_standin: WechatOAStandin,
+    sms_standin: SmsStandin,
+) -> None:
+    from loopmall.identity.consumer_models import Consumer
+
+    acme = await make_merchant(state, "acme")
+    await _wechat_app(state, oa_standin, acme, None)
+    r = await _wechat_login(client, "acme", "阿强")
+    auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    r = await client.post("/api/v1/mall/acme/auth/phone/code", json={"phone": PHONE}, headers=auth)
+    assert r.status_code == 202
+    code = sms_standin.last_code(PHONE)
+    assert code is not None
+    r = await client.post(
+        "/api/v1/mall/acme/auth/phone", json={"phone": PHONE, "code": "x" + code[1:]}, headers=auth
+    )
+    assert r.status_code == 401
+    r = await client.post(
+        "/api/v1/mall/acme/auth/phone", json={"phone": PHONE, "code": code}, headers=auth
+    )
+    assert r.status_code == 200, r.text
+    customer = await _customer(state, acme, r.json()["customer"])
+    assert customer.phone == PHONE
+    async with UnitOfWork(state.read_factory) as uow:
+        consumer = await uow.session.get(Consumer, customer.consumer_id)
+        assert consumer is not None and consumer.phone == PHONE
+    # the same number by SMS login is now the same person, as a customer of another mall
+    other = await make_merchant(state, "other", "Other")
+    code = await _code(client, "other", sms_standin)
+    r = await client.post("/api/v1/mall/other/auth/sms", json={"phone": PHONE, "code": code})
+    elsewhere = await _customer(state, other, r.json()["customer"])
+    assert elsewhere.consumer_id == customer.consumer_id
+    assert (
+        await client.post("/api/v1/mall/acme/auth/phone/code", json={"phone": PHONE})
+    ).status_code == 401

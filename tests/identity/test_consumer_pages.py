@@ -179,3 +179,29 @@ async def test_inside_wechat_the_login_is_silent(
     assert r.status_code == 303 and r.headers["location"] == "/m/acme/cart"
     r = await client.get("/api/v1/mall/acme/auth/me")
     assert r.json()["openid"] == oa_standin.openid_for(appid, "old-friend")
+
+
+async def test_me_page_adds_a_phone(
+    standin_settings: Settings,
+    state: AppState,
+    client: httpx.AsyncClient,
+    sms_standin: SmsStandin,
+) -> None:
+    await make_merchant(state, "acme")
+    page = await client.get("/m/acme/login")
+    await client.post(
+        "/m/acme/login/sandbox", data={"name": "无号", "csrf_token": _csrf(page.text)}
+    )
+    me = await client.get("/m/acme/me")
+    assert 'id="bind-phone"' in me.text
+    r = await client.post(
+        "/m/acme/me/phone/code", data={"phone": PHONE, "csrf_token": _csrf(me.text)}
+    )
+    assert r.status_code == 200 and "验证码已发送" in r.text
+    code = sms_standin.last_code(PHONE)
+    r = await client.post(
+        "/m/acme/me/phone", data={"phone": PHONE, "code": code, "csrf_token": _csrf(r.text)}
+    )
+    assert r.status_code == 303
+    me = await client.get("/m/acme/me")
+    assert "138****5678" in me.text and 'id="bind-phone"' not in me.text

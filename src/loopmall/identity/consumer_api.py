@@ -224,3 +224,46 @@ async def revoke_shopper_token(
         await consumer_service.revoke(uow.session, shopper.tenant, token)
         await uow.commit()
     return Response(status_code=204)
+
+
+@router.post("/mall/{slug}/auth/phone/code", response_model=SmsCodeOut, status_code=202)
+async def phone_code(
+    slug: str,
+    body: SmsCodeIn,
+    request: Request,
+    shopper: Shopper = Depends(require_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> SmsCodeOut:
+    """Text a code to a phone the logged-in shopper wants to add to their account."""
+    ttl = await send_login_code(request, uow, slug, body.phone)
+    return SmsCodeOut(expires_in=ttl, resend_after=consumer_login.CODE_RESEND_SECONDS)
+
+
+@router.post("/mall/{slug}/auth/phone", response_model=ShopperOut)
+async def bind_phone(
+    slug: str,
+    body: SmsLoginIn,
+    request: Request,
+    shopper: Shopper = Depends(require_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> ShopperOut:
+    """Add a proven phone number to the shopper (order texts, found by phone elsewhere)."""
+    try:
+        await consumer_login.bind_phone(
+            uow.session,
+            shopper.tenant,
+            shopper.customer_id,
+            body.phone,
+            body.code,
+            secret=get_state(request).settings.secret_key,
+        )
+    except consumer_login.InvalidSmsCode:
+        await uow.commit()
+        raise
+    await uow.commit()
+    return ShopperOut(
+        customer=shopper.customer_public_id,
+        name=shopper.display_name,
+        mall=shopper.tenant.slug,
+        openid=shopper.openid,
+    )

@@ -115,11 +115,11 @@ def sms_text(mall_name: str, code: str, ttl_seconds: int) -> str:
     return f"【{mall_name}】验证码 {code}，{minutes} 分钟内有效。如非本人操作，请忽略本短信。"
 
 
-async def verify_sms_code(
+async def check_sms_code(
     session: AsyncSession, tenant: Tenant, phone: str, code: str, *, secret: str
-) -> Customer:
-    """Check the latest live code for ``phone``; on success the person (found or created by
-    phone) becomes this mall's customer. A wrong try counts: the caller commits either way."""
+) -> None:
+    """Spend the latest live code for ``phone`` if ``code`` is it; raises InvalidSmsCode.
+    A wrong try counts: the caller commits either way."""
     now = clock.now()
     row = await session.scalar(
         scoped(SmsCode, tenant, SmsCode.phone == phone, SmsCode.used_at.is_(None))
@@ -133,8 +133,34 @@ async def verify_sms_code(
         await session.flush()
         raise InvalidSmsCode(tries_left=TRIES_PER_CODE - row.attempts)
     row.used_at = now
+
+
+async def verify_sms_code(
+    session: AsyncSession, tenant: Tenant, phone: str, code: str, *, secret: str
+) -> Customer:
+    """Log in by phone: on a right code the person (found or created by phone) becomes this
+    mall's customer. A wrong try counts: the caller commits either way."""
+    await check_sms_code(session, tenant, phone, code, secret=secret)
     consumer = await cs.consumer_for_phone(session, phone)
     return await cs.customer_for(session, tenant, consumer, phone=phone)
+
+
+async def bind_phone(
+    session: AsyncSession, tenant: Tenant, customer_id: int, phone: str, code: str, *, secret: str
+) -> Customer:
+    """A customer who came by WeChat proves a phone number (for SMS and to be recognised by
+    phone elsewhere). The person gets the number unless another person already has it; the
+    merchant's customer record gets it either way."""
+    await check_sms_code(session, tenant, phone, code, secret=secret)
+    customer = await cs.get_customer(session, tenant, customer_id)
+    customer.phone = phone
+    consumer = await session.get(Consumer, customer.consumer_id)
+    taken = await session.scalar(select(Consumer.id).where(Consumer.phone == phone))
+    if consumer is not None and consumer.phone is None and taken is None:
+        consumer.phone = phone
+        consumer.updated_at = clock.now()
+    await session.flush()
+    return customer
 
 
 # --- WeChat web OAuth ------------------------------------------------------------------

@@ -338,16 +338,18 @@ def avatar_hue(public_id: str) -> int:
     return int(hashlib.sha256(public_id.encode()).hexdigest()[:4], 16) % 360
 
 
-@router.get("/m/{slug}/me")
-async def me(
+async def _me_page(
     request: Request,
+    uow: UnitOfWork,
     slug: str,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(read_uow),
+    shopper: Shopper,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    notice: str | None = None,
+    phone: str = "",
 ) -> Response:
     tenant, mall = await open_mall(uow.session, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
     customer = await consumer_service.get_customer(uow.session, tenant, shopper.customer_id)
     context: dict[str, Any] = {
         "mall": mall,
@@ -355,5 +357,84 @@ async def me(
         "customer": customer,
         "hue": avatar_hue(customer.public_id),
         "unread": await unread_count(uow.session, tenant, customer.id),
+        "error": error,
+        "notice": notice,
+        "phone": phone,
     }
-    return render(request, "identity/consumer_me.html", context)
+    return render(request, "identity/consumer_me.html", context, status_code=status_code)
+
+
+@router.get("/m/{slug}/me")
+async def me(
+    request: Request,
+    slug: str,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    if shopper is None:
+        await open_mall(uow.session, slug)  # an unknown mall is a 404, not a login
+        return RedirectResponse(login_url(slug, request), status_code=303)
+    return await _me_page(request, uow, slug, shopper)
+
+
+@router.post("/m/{slug}/me/phone/code")
+async def me_phone_code(
+    request: Request,
+    slug: str,
+    phone: str = Form("", max_length=20),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return RedirectResponse(login_url(slug, None, f"/m/{slug}/me"), status_code=303)
+    _ = translator(pick_locale(request))
+    phone = phone.strip()
+    if not consumer_login_phone_ok(phone):
+        return await _me_page(
+            request, uow, slug, shopper, status_code=422, phone=phone,
+            error=_("Enter an 11-digit mobile number."),
+        )  # fmt: skip
+    try:
+        await send_login_code(request, uow, slug, phone)
+    except consumer_login.SmsCodeTooSoon:
+        return await _me_page(
+            request, uow, slug, shopper, status_code=429, phone=phone,
+            error=_("A code was sent a moment ago. Wait a minute before asking again."),
+        )  # fmt: skip
+    except SmsFailed:
+        return await _me_page(
+            request, uow, slug, shopper, status_code=502, phone=phone,
+            error=_("The text message could not be sent. Try again later."),
+        )  # fmt: skip
+    return await _me_page(
+        request, uow, slug, shopper, phone=phone,
+        notice=_("We texted a 6-digit code to %(phone)s.", phone=phone),
+    )  # fmt: skip
+
+
+@router.post("/m/{slug}/me/phone")
+async def me_phone(
+    request: Request,
+    slug: str,
+    phone: str = Form("", max_length=20),
+    code: str = Form("", max_length=8),
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    if shopper is None:
+        return RedirectResponse(login_url(slug, None, f"/m/{slug}/me"), status_code=303)
+    _ = translator(pick_locale(request))
+    phone = phone.strip()
+    try:
+        await consumer_login.bind_phone(
+            uow.session, shopper.tenant, shopper.customer_id, phone, code,
+            secret=get_state(request).settings.secret_key,
+        )  # fmt: skip
+    except consumer_login.InvalidSmsCode:
+        await uow.commit()
+        return await _me_page(
+            request, uow, slug, shopper, status_code=401, phone=phone,
+            error=_("The code is wrong or has expired."),
+        )  # fmt: skip
+    await uow.commit()
+    return RedirectResponse(f"/m/{shopper.tenant.slug}/me", status_code=303)
