@@ -21,7 +21,16 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.payments import accounts, callbacks, codes, flows, reconciliation, refunds, service
+from loopmall.payments import (
+    accounts,
+    callbacks,
+    codes,
+    flows,
+    reconciliation,
+    refunds,
+    runtime,
+    service,
+)
 from loopmall.payments import shopper as shoppers
 from loopmall.payments.providers import PayMethod
 from loopmall.payments.rules import MethodUnavailable
@@ -224,7 +233,7 @@ async def create_refund(
     (outbox) and the order learns of it when the provider confirms. 409
     `refund_not_allowed` beyond what is left. Idempotent with `Idempotency-Key`."""
     tenant = principal.require_tenant()
-    get_state(request)
+    runtime.remember(get_state(request))  # the outbox handler sends it with these settings
 
     async def work() -> RefundOut:
         refund, payment = await refunds.refund_order(

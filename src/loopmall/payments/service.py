@@ -9,14 +9,13 @@ on the line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import Forbidden, NotFound
+from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.orders import service as orders
@@ -245,16 +244,3 @@ async def account_of(session: AsyncSession, tenant: Tenant, account_id: int) -> 
     if account is None:
         raise NotFound("No such payment account")
     return account
-
-
-def require_staff_scope(store_ids: frozenset[int] | None, store_id: int | None) -> None:
-    """Store-scoped staff see payments of their stores only."""
-    if store_ids is not None and store_id not in store_ids:
-        raise Forbidden("This payment belongs to another store")
-
-
-def when(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
-
-
-__all__ = ["select"]
