@@ -272,3 +272,35 @@ async def test_every_step_is_worded(
     assert await count(state, InboxMessage) == len(steps)
     assert (await rows(state, OutboxEvent))[0].status == "done"
     assert timedelta(0) <= LEASE
+
+
+async def test_a_send_the_outbox_gave_up_on_is_settled_by_text(
+    standin_settings: Settings,
+    state: AppState,
+    oa_standin: WechatOAStandin,
+    sms_standin: SmsStandin,
+    frozen_clock,  # type: ignore[no-untyped-def]
+) -> None:
+    from loopmall.notifications.events import sweep
+
+    shop = await make_shop(state, oa_standin)
+    await _templates(state, shop, "wechat_template")
+    person = await make_person(state, shop, oa_standin, phone=PHONE, followed=True)
+    await publish_step(state, shop, "order.paid", order_payload(shop, person))
+    oa_standin.outage = 10_000  # WeChat is down for hours
+    for _ in range(12):
+        await drain(state)
+        frozen_clock.advance(seconds=3600)
+    [send_event] = await rows(state, OutboxEvent, topic="notification.send")
+    assert send_event.status == "dead"
+    assert await sweep(state) == 1
+    await drain(state)
+    notes = await rows(state, Notification)
+    assert [(n.channel, n.status) for n in notes] == [
+        ("wechat_template", "failed"),
+        ("sms", "sent"),
+    ]
+    assert notes[0].last_error.startswith("gave up")
+    assert len(sms_standin.messages(PHONE)) == 1
+    assert await sweep(state) == 0
+    oa_standin.outage = 0

@@ -4,11 +4,13 @@ Subscribes every order step (``order.created``, ``order.paid``, ``order.shipped`
 ``order.ready_for_pickup``, ``order.completed``, ``order.cancelled``, ``order.refunded``):
 the inbox entry and the outside message are planned in the event's unit of work.
 Publishes and handles ``notification.send`` (payload: merchant_id, notification_id): the
-outside call. Job ``notifications-runtime``: remembers the app's settings for handlers.
+outside call. Job ``notifications-sweep``: remembers the app's settings for handlers and
+settles sends the outbox gave up on.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.jobs import periodic
@@ -16,6 +18,7 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import subscribe
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
+from loopmall.core.uow import UnitOfWork
 from loopmall.notifications import compose, runtime, service
 
 
@@ -39,7 +42,28 @@ async def on_send(session: AsyncSession, event: OutboxEvent) -> None:
     )
 
 
-@periodic("notifications-runtime", lambda settings: 3600.0)
-async def remember_settings(state: AppState) -> int:
+@periodic("notifications-sweep", lambda settings: 300.0)
+async def sweep(state: AppState) -> int:
+    """Remember the app's settings for the handlers; settle sends the outbox gave up on
+    (marked failed, WeChat ones texted instead) so no notification stays pending forever."""
     runtime.remember(state)
-    return 0
+    async with UnitOfWork(state.write_factory) as uow:
+        dead = (
+            await uow.session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.topic == service.SEND_TOPIC, OutboxEvent.status == "dead")
+                .limit(500)
+            )
+        ).all()
+        settled = 0
+        for event in dead:
+            merchant_id = int(event.merchant_id or event.payload["merchant_id"])
+            tenant = Tenant(merchant_id, "")
+            why = event.last_error or "no answer"
+            if await service.give_up(
+                uow.session, tenant, int(event.payload["notification_id"]), why
+            ):
+                settled += 1
+            event.status = "done"
+        await uow.commit()
+    return settled

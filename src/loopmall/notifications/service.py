@@ -330,3 +330,36 @@ async def _refused(
                 template_id="",
                 content={"text": compose.sms_text(mall_name, n.topic, data)},
             )
+
+
+async def give_up(session: AsyncSession, tenant: Tenant, notification_id: int, why: str) -> bool:
+    """The outbox stopped retrying a send (the channel was down for hours): record the
+    failure, and text the customer instead when it was a WeChat message."""
+    n = await session.scalar(scoped(Notification, tenant, Notification.id == notification_id))
+    if n is None or n.status != "pending":
+        return False
+    await _failed(session, tenant, n, f"gave up: {why}")
+    if n.channel == SMS:
+        return True
+    customer = await session.scalar(scoped(Customer, tenant, Customer.id == n.customer_id))
+    data = await session.scalar(
+        select(InboxMessage.data).where(
+            InboxMessage.merchant_id == tenant.id,
+            InboxMessage.customer_id == n.customer_id,
+            InboxMessage.event_id == n.event_id,
+        )
+    )
+    if customer is not None and customer.phone and data:
+        _same, mall_name = await _merchant(session, tenant.id)
+        await _queue(
+            session,
+            tenant,
+            customer_id=customer.id,
+            event_id=n.event_id,
+            topic=n.topic,
+            channel=SMS,
+            target=customer.phone,
+            template_id="",
+            content={"text": compose.sms_text(mall_name, n.topic, data)},
+        )
+    return True
