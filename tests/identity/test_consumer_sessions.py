@@ -93,3 +93,22 @@ async def test_sandbox_api_login_can_be_switched_off(
     assert r.status_code == 403 and r.json()["code"] == "sandbox_login_disabled"
     r = await client.post("/api/v1/mall/nope/auth/sandbox", json={"name": "Bob"})
     assert r.status_code == 403
+
+
+async def test_old_sessions_are_purged(
+    state: AppState, client: httpx.AsyncClient, frozen_clock
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from loopmall.identity.consumer_jobs import purge
+
+    tenant = await make_merchant(state, "acme")
+    async with UnitOfWork(state.write_factory) as uow:
+        await sandbox_login(uow.session, tenant, name="Old", ttl=timedelta(days=1))
+        await uow.commit()
+    _, fresh = await _login(state, tenant, name="New")
+    assert await purge(state) == 0
+    frozen_clock.advance(days=9)
+    assert await purge(state) == 1
+    r = await client.get("/api/v1/mall/acme/auth/me", headers={"Authorization": f"Bearer {fresh}"})
+    assert r.status_code == 200

@@ -21,6 +21,7 @@ from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.ids import new_token
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.identity import consumer_jobs as consumer_jobs  # registers the purge job
 from loopmall.identity import consumer_login, consumer_service
 from loopmall.identity.consumer_api import send_login_code
 from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
