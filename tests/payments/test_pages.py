@@ -232,3 +232,46 @@ async def test_console_payments_codes_reconciliation_and_refund_form(world: Worl
     assert ran.status_code == 303
     page = await world.client.get(ran.headers["location"])
     assert 'data-day="2026-11-23"' in page.text
+
+
+async def test_a_customers_payment_is_hidden_from_others(world: World) -> None:
+    slug = world.tenant.slug
+    async with UnitOfWork(world.state.write_factory) as uow:
+        customer, token = await sandbox_login(uow.session, world.tenant, name="Cai")
+        _other, other_token = await sandbox_login(uow.session, world.tenant, name="Dan")
+        made = await orders.create_face_to_face_order(
+            uow.session,
+            world.tenant,
+            amount_fen=2_00,
+            store_id=None,
+            guide_staff_id=None,
+            customer_id=customer.id,
+            note="",
+        )
+        await uow.commit()
+    mine = {"Authorization": f"Bearer {token}"}
+    theirs = {"Authorization": f"Bearer {other_token}"}
+    started = await world.client.post(
+        f"/api/v1/mall/{slug}/payments",
+        json={"order": made.public_id, "method": "sandbox"},
+        headers=mine,
+    )
+    assert started.status_code == 201
+    payment = started.json()["payment"]
+    by_other = await world.client.post(
+        f"/api/v1/mall/{slug}/payments",
+        json={"order": made.public_id, "method": "sandbox"},
+        headers=theirs,
+    )
+    read_by_other = await world.client.get(
+        f"/api/v1/mall/{slug}/payments/{payment}", headers=theirs
+    )
+    paid_by_other = await world.client.post(
+        f"/api/v1/mall/{slug}/payments/{payment}/sandbox-pay", headers=theirs
+    )
+    paid_by_owner = await world.client.post(
+        f"/api/v1/mall/{slug}/payments/{payment}/sandbox-pay", headers=mine
+    )
+
+    assert [r.status_code for r in (by_other, read_by_other, paid_by_other)] == [404, 404, 404]
+    assert paid_by_owner.json()["state"] == "succeeded"

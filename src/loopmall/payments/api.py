@@ -131,18 +131,27 @@ async def read_payment(request: Request, slug: str = Slug, payment: str = Public
     """The attempt's state; an attempt open for a while is queried at the provider first
     (query-on-return), so a lost callback does not leave the customer waiting."""
     state = get_state(request)
+    shopper = await shoppers.optional(request, slug)
     async with UnitOfWork(state.read_factory) as uow:
         tenant = await _mall(uow, slug)
+        await service.get_payment_of(uow.session, tenant, payment, _customer(shopper))
     found = await flows.refresh_payment(state, tenant, payment)
     return payment_out(found, with_start=True)
+
+
+def _customer(shopper: object) -> int | None:
+    customer_id: int | None = getattr(shopper, "customer_id", None)
+    return customer_id
 
 
 @router.post("/mall/{slug}/payments/{payment}/sandbox-pay", response_model=PaymentOut)
 async def sandbox_pay(request: Request, slug: str = Slug, payment: str = PublicId) -> PaymentOut:
     """The sandbox's pay button (demo): a signed callback reaches our callback route."""
     state = get_state(request)
+    shopper = await shoppers.optional(request, slug)
     async with UnitOfWork(state.read_factory) as uow:
         tenant = await _mall(uow, slug)
+        await service.get_payment_of(uow.session, tenant, payment, _customer(shopper))
     outcome = await flows.sandbox_pay(state, request.app, tenant, payment)
     if outcome is None:
         raise MethodUnavailable("This payment is not a sandbox payment", field="payment")

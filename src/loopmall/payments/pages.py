@@ -222,9 +222,12 @@ async def sandbox_pay(
     payment: str = Form(..., max_length=40, pattern=r"^[a-z0-9_]+$"),
 ) -> Response:
     state = get_state(request)
-    await shoppers.optional(request, slug)  # checks the CSRF token of a logged-in shopper
+    shopper = await shoppers.optional(request, slug)  # (checks a logged-in shopper's CSRF)
     async with UnitOfWork(state.read_factory) as uow:
         tenant, _look = await open_mall(uow.session, slug)
+        await service.get_payment_of(
+            uow.session, tenant, payment, getattr(shopper, "customer_id", None)
+        )
     await flows.sandbox_pay(state, request.app, tenant, payment)
     return RedirectResponse(f"/m/{slug}/pay/{order}?payment={payment}", status_code=303)
 

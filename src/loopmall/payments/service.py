@@ -168,6 +168,16 @@ async def get_payment(session: AsyncSession, tenant: Tenant, public_id: str) -> 
     return payment
 
 
+async def get_payment_of(
+    session: AsyncSession, tenant: Tenant, public_id: str, customer_id: int | None
+) -> Payment:
+    """The attempt, if its order is this customer's (or nobody's: an anonymous face-to-face
+    payment); 404 otherwise."""
+    payment = await get_payment(session, tenant, public_id)
+    check_owner(await orders.get_payable(session, tenant, payment.order_id), customer_id)
+    return payment
+
+
 async def latest_for_order(session: AsyncSession, tenant: Tenant, order_id: int) -> Payment | None:
     """The order's most recent attempt (the one the pay page follows)."""
     payment: Payment | None = await session.scalar(
