@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -131,7 +131,8 @@ async def login_form(
         if await consumer_login.primary_app(uow.session, tenant) is not None:
             # Inside WeChat the silent snsapi_base login needs no tap at all.
             return RedirectResponse(
-                f"/m/{slug}/login/wechat?scope=snsapi_base&next={target}", status_code=303
+                f"/m/{slug}/login/wechat?scope=snsapi_base&next={quote(target, safe='/')}",
+                status_code=303,
             )
     return await _login_page(request, uow, slug, next_url=target)
 
