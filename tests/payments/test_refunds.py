@@ -212,3 +212,51 @@ async def test_an_order_paid_twice_refunds_the_second_payment(world: World) -> N
     paid = await world.payable(order)
     assert (paid.paid_fen, paid.status) == (20_00, "completed")
     assert await world.events("order.paid") == 1
+
+
+async def test_cancelling_closes_an_open_alipay_trade_too(world: World) -> None:
+    order = await world.order(4_40)
+    started = await world.start(order, "alipay_qr")
+    async with UnitOfWork(world.state.write_factory) as uow:
+        found = await orders.get_payable_by_public_id(uow.session, world.tenant, order)
+        await orders.cancel_order(uow.session, world.tenant, found.id, actor="system", reason="t")
+        await uow.commit()
+
+    await world.drain()
+
+    assert (await world.payment(started["payment"])).state == "closed"
+    payment = await world.payment(started["payment"])
+    status = await world.standins.alipay_provider(world.alipay).query(payment.out_trade_no)
+    assert status.state == "closed"
+
+
+async def test_a_refund_whose_outbox_event_died_is_sent_again(world: World) -> None:
+    """WeChat Pay was unreachable for hours: the refund's outbox event gave up. The job
+    sees a refund still ``requested`` and hands it to the outbox again."""
+    from sqlalchemy import update
+
+    from loopmall.core.models import OutboxEvent
+    from loopmall.payments.events import resend_refunds
+
+    order, payment_id, cb = await _paid(world, 12_00)
+    assert (await world.deliver(cb)).status_code == 204
+    assert (await _refund(world, order, 12_00))["status"] == 201
+    async with UnitOfWork(world.state.write_factory) as uow:
+        await uow.session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.topic == "payment.refund_requested")
+            .values(status="dead", attempts=10)
+        )
+        await uow.commit()
+    await world.drain()  # other events only: the refund's is dead
+    payment = await world.payment(payment_id)
+    assert [r.state for r in await world.refunds(payment.id)] == ["requested"]
+
+    assert await resend_refunds(world.state) == 1
+    await world.drain()
+
+    [refund] = await world.refunds(payment.id)
+    assert refund.state in ("processing", "succeeded")
+    trade = world.standins.wechatpay.find_trade(world.wechat.config.mchid, payment.out_trade_no)
+    assert trade.refunded == 12_00
+    assert await resend_refunds(world.state) == 0
