@@ -265,3 +265,21 @@ async def test_a_wechat_shopper_adds_a_phone(
     assert (
         await client.post("/api/v1/mall/acme/auth/phone/code", json={"phone": PHONE})
     ).status_code == 401
+
+
+async def test_console_sender_in_dev(
+    settings: Settings, state: AppState, client: httpx.AsyncClient
+) -> None:
+    from loopmall.integrations import sms
+
+    assert settings.sms_base_url == ""
+    sender = sms.sender_for(settings)
+    assert isinstance(sender, sms.ConsoleSmsSender)
+    await make_merchant(state, "acme")
+    r = await client.post("/api/v1/mall/acme/auth/sms/code", json={"phone": "13511112222"})
+    assert r.status_code == 202
+    phone, text, _out_id = sender.sent[-1]
+    assert phone == "13511112222" and "验证码" in text
+    code = text.split("验证码 ")[1][:6]
+    r = await client.post("/api/v1/mall/acme/auth/sms", json={"phone": phone, "code": code})
+    assert r.status_code == 201

@@ -205,3 +205,24 @@ async def test_me_page_adds_a_phone(
     assert r.status_code == 303
     me = await client.get("/m/acme/me")
     assert "138****5678" in me.text and 'id="bind-phone"' not in me.text
+
+
+async def test_wechat_down_during_the_callback(
+    standin_settings: Settings,
+    state: AppState,
+    client: httpx.AsyncClient,
+    oa_standin: WechatOAStandin,
+) -> None:
+    tenant = await make_merchant(state, "acme")
+    appid, secret = new_appid()
+    oa_standin.add_app(appid, secret)
+    async with UnitOfWork(state.write_factory) as uow:
+        await add_wechat_app(uow.session, tenant, appid=appid, secret=secret)
+        await uow.commit()
+    r = await client.get("/m/acme/login/wechat?scope=snsapi_base")
+    q = parse_qs(urlsplit(r.headers["location"]).query)
+    code = oa_standin.issue_code(appid, "小周")
+    oa_standin.outage = 1
+    r = await client.get(f"/m/acme/oauth/callback?code={code}&state={q['state'][0]}")
+    assert r.status_code == 502 and "微信登录失败" in r.text
+    assert (await client.get("/m/acme/me")).status_code == 303
