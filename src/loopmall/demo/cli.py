@@ -8,28 +8,33 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from loopmall.config import get_settings
+from loopmall.config import Settings, get_settings
 from loopmall.core import migrate
 from loopmall.core.state import AppState
-from loopmall.demo.world import DEMO_PASSWORD, OPERATOR_EMAIL, DemoReport, load
+from loopmall.demo.outside import Outside, PortTaken, connect_accounts, load_keys
+from loopmall.demo.world import DEMO_PASSWORD, OPERATOR_EMAIL, PLANS, DemoReport, load
 
 
-async def _load() -> DemoReport:
-    state = AppState.build(get_settings())
+async def _load(settings: Settings) -> DemoReport:
+    state = AppState.build(settings)
     try:
-        return await load(state)
+        report = await load(state)
+        keys = load_keys(settings, [(slug, name) for slug, name, *_rest in PLANS])
+        await connect_accounts(state, keys)
+        return report
     finally:
         await state.close()
 
 
 def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading")) -> None:
-    """Migrate, load the demo world (nothing is duplicated on a second run), print logins."""
+    """Migrate, load the demo world (nothing is duplicated on a second run), print logins;
+    with --serve, start the stand-ins (WeChat Pay, Alipay, WeChat, SMS) and serve."""
     console = Console()
     settings = get_settings()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.effective_database_url)
-    report = asyncio.run(_load())
+    report = asyncio.run(_load(settings))
     if report.created:
         console.print(f"[green]created[/green]: {', '.join(report.created)}")
     if report.kept:
@@ -43,6 +48,8 @@ def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading"
     table.add_row("platform operator (API)", "—", OPERATOR_EMAIL, DEMO_PASSWORD)
     console.print(table)
     console.print(f"Console:   {base}/console/login")
+    for slug, name, *_rest in PLANS:
+        console.print(f"Mall:      {base}/m/{slug}/   ({name}; log in with the one-tap demo login)")
     console.print(f"API docs:  {base}/docs   (OpenAPI: {base}/openapi.json)")
     console.print(f"Health:    {base}/healthz")
     if serve:
@@ -50,4 +57,20 @@ def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading"
 
         from loopmall.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        keys = load_keys(settings, [(slug, name) for slug, name, *_rest in PLANS])
+        try:
+            outside = Outside(keys).start()
+        except PortTaken as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        try:
+            console.print(
+                "Stand-ins: "
+                f"WeChat Pay {outside.url('wechatpay')} · Alipay {outside.url('alipay')} · "
+                f"WeChat {outside.url('wechat')} · SMS {outside.url('sms')} "
+                f"(texts sent: {outside.url('sms')}/_standin/messages)"
+            )
+            app = create_app(outside.settings_for(settings))
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        finally:
+            outside.stop()
