@@ -15,11 +15,13 @@ from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
 from loopmall.identity.consumer_login import primary_app
 from loopmall.identity.consumer_service import get_customer
 from loopmall.notifications import inbox, setup
+from loopmall.notifications.console import router as console_router
 from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
+router.include_router(console_router)
 
 
 def titles(request: Request) -> dict[str, str]:
