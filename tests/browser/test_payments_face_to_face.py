@@ -108,6 +108,7 @@ def test_a_consumer_pays_a_store_by_its_payment_code(
     expect(row).to_have_attribute("data-state", "succeeded")
     expect(row).to_contain_text("¥128.50")
     expect(row).to_contain_text("面对面收款")
+    expect(row.locator(".credited")).to_have_text("静安嘉里中心店")
 
 
 def select_payments(merchant_id: int) -> Any:

@@ -139,6 +139,29 @@ async def _views(session: AsyncSession, tenant: Tenant, codes: list[PaymentCode]
     return views
 
 
+async def names(
+    session: AsyncSession, tenant: Tenant, store_ids: set[int], staff_ids: set[int]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Store names and staff names by id (for lists of payments credited to them)."""
+    stores: dict[int, str] = {}
+    staff: dict[int, str] = {}
+    if store_ids:
+        rows = await session.execute(
+            select(Store.id, Store.name).where(
+                Store.merchant_id == tenant.id, Store.id.in_(store_ids)
+            )
+        )
+        stores = {i: n for i, n in rows.all()}
+    if staff_ids:
+        rows = await session.execute(
+            select(Staff.id, Staff.name).where(
+                Staff.merchant_id == tenant.id, Staff.id.in_(staff_ids)
+            )
+        )
+        staff = {i: n for i, n in rows.all()}
+    return stores, staff
+
+
 async def list_codes(
     session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None = None
 ) -> list[CodeView]:

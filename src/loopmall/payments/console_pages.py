@@ -64,6 +64,12 @@ async def payments_page(
                     uow.session, tenant, payment.order_id
                 )
         refund_rows = await refunds.refunds_of_payments(uow.session, tenant, [p.id for p in rows])
+        store_names, staff_names = await codes.names(
+            uow.session,
+            tenant,
+            {o.store_id for o in order_rows.values() if o.store_id},
+            {o.guide_staff_id for o in order_rows.values() if o.guide_staff_id},
+        )
     _ = translator(pick_locale(request))
     by_payment: dict[int, list[Any]] = {}
     for refund in refund_rows:
@@ -77,6 +83,8 @@ async def payments_page(
             "refunds": by_payment,
             "states": state_labels(_),
             "providers": provider_labels(_),
+            "store_names": store_names,
+            "staff_names": staff_names,
         },
     )
 
