@@ -257,3 +257,45 @@ async def test_unknown_account_in_the_url_is_refused(world: World) -> None:
     )
     assert response.status_code == 404
     assert (await world.payable(order)).paid_fen == 0
+
+
+async def test_a_refund_callback_for_an_unknown_refund_is_retried(world: World) -> None:
+    """A refund notification we cannot place yet (its refund is not in our records) is
+    recorded and answered so that WeChat Pay retries — never acknowledged and dropped."""
+    order, started, cb = await _paid_at_standin(world)
+    payment = await world.payment(started["payment"])
+    wx = world.standins.wechatpay
+    refund_cb = wx.build_callback(
+        wx.merchant(world.wechat.config.mchid),
+        event_type="REFUND.SUCCESS",
+        summary="退款成功",
+        original_type="refund",
+        resource={
+            "mchid": world.wechat.config.mchid,
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": "4200000000000000000000000002",
+            "out_refund_no": "RNOTOURS000000000000000001",
+            "refund_id": "50000000000000000000000000000001",
+            "refund_status": "SUCCESS",
+            "success_time": "2026-11-23T12:00:00+08:00",
+            "user_received_account": "支付用户零钱",
+            "amount": {
+                "total": 12_34,
+                "refund": 12_34,
+                "payer_total": 12_34,
+                "payer_refund": 12_34,
+            },
+        },
+        notify_url=world.callback_url("wechatpay"),
+        out_trade_no=payment.out_trade_no,
+    )
+
+    early = await world.deliver(refund_cb)
+    paid = await world.deliver(cb)
+
+    assert (early.status_code, paid.status_code) == (400, 204)
+    assert [(r.kind, r.outcome) for r in await world.records(payment.out_trade_no)] == [
+        ("refund", "unknown_refund"),
+        ("payment", "paid"),
+    ]
+    assert (await world.payable(order)).paid_fen == 12_34

@@ -194,3 +194,33 @@ async def test_demo_accounts_keep_the_sandbox_and_add_the_standins(world: World)
     assert [a.provider for a in made] == ["sandbox", "wechatpay"]
     assert made[0].public_id == world.accounts["sandbox"]
     assert made[1].merchant_no == keys.config.mchid
+
+
+async def test_reconciliation_reports_a_payment_the_provider_never_took(world: World) -> None:
+    from loopmall.payments import settle
+
+    order = await world.order(6_00)
+    started = await world.start(order, "wechat_native")
+    payment = await world.payment(started["payment"])
+    async with UnitOfWork(world.state.write_factory) as uow:  # a bug marks it paid
+        await settle.apply_paid(
+            uow.session,
+            world.tenant,
+            out_trade_no=payment.out_trade_no,
+            amount_fen=6_00,
+            provider_trade_no=None,
+            paid_at=None,
+        )
+        await uow.commit()
+
+    report = await reconciliation.reconcile_day(
+        world.state, world.tenant, clock.local(clock.now()).date()
+    )
+
+    assert (report.checked, report.differences) == (1, 1)
+    [line] = report.lines
+    assert (line["kind"], line["theirs"], line["ours"]) == (
+        "recorded_not_paid",
+        "unpaid",
+        "succeeded",
+    )
