@@ -112,3 +112,21 @@ async def test_old_sessions_are_purged(
     assert await purge(state) == 1
     r = await client.get("/api/v1/mall/acme/auth/me", headers={"Authorization": f"Bearer {fresh}"})
     assert r.status_code == 200
+
+
+async def test_each_merchant_lists_only_its_own_customers(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    from tests.factories import owner_headers
+
+    acme, acme_staff = await owner_headers(state, client, "acme")
+    other = await make_merchant(state, "other", "Other")
+    mine, _ = await _login(state, acme, name="A", phone="13900000007")
+    theirs, _ = await _login(state, other, name="A", phone="13900000007")
+    await _login(state, other, name="B")
+    r = await client.get("/api/v1/customers", headers=acme_staff)
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in r.json()["items"]] == [mine.public_id]
+    assert theirs.public_id not in r.text
+    r = await client.get("/api/v1/customers?limit=0", headers=acme_staff)
+    assert r.status_code == 422

@@ -15,12 +15,16 @@ from sqlalchemy import select
 
 from loopmall.core import clock
 from loopmall.core.errors import Forbidden
-from loopmall.core.http import get_state, write_uow
-from loopmall.core.tenancy import Tenant
+from loopmall.core.http import get_state, read_uow, write_uow
+from loopmall.core.pagination import Page, paginate_by_id
+from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import consumer_login, consumer_service
 from loopmall.identity.consumer_deps import Shopper, require_shopper
 from loopmall.identity.consumer_models import Customer
+from loopmall.identity.deps import require
+from loopmall.identity.permissions import Perm
+from loopmall.identity.principal import Principal
 from loopmall.integrations.sms import sender_for
 from loopmall.merchants.models import Merchant
 
@@ -266,4 +270,45 @@ async def bind_phone(
         name=shopper.display_name,
         mall=shopper.tenant.slug,
         openid=shopper.openid,
+    )
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    phone: str | None
+    wechat: bool
+    followed: bool
+    first_seen_at: datetime
+    last_seen_at: datetime
+    first_paid_at: datetime | None
+
+
+@router.get("/customers", response_model=Page[CustomerOut], tags=["customers"])
+async def list_customers(
+    cursor: str | None = None,
+    limit: int = 50,
+    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Page[CustomerOut]:
+    """The merchant's own customers (never another merchant's, even for the same person)."""
+    tenant = principal.require_tenant()
+    rows, next_cursor = await paginate_by_id(
+        uow.session, scoped(Customer, tenant), Customer.id, cursor=cursor, limit=limit
+    )
+    return Page[CustomerOut](
+        items=[
+            CustomerOut(
+                id=c.public_id,
+                name=c.display_name,
+                phone=c.phone,
+                wechat=c.openid is not None,
+                followed=c.followed,
+                first_seen_at=c.first_seen_at,
+                last_seen_at=c.last_seen_at,
+                first_paid_at=c.first_paid_at,
+            )
+            for c in rows
+        ],
+        next_cursor=next_cursor,
     )

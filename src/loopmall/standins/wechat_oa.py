@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import itertools
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -37,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from loopmall.standins.wechat_oa_control import consent_page, control
 
 USER_COOKIE = "wx_standin_user"
 
@@ -227,7 +229,7 @@ class WechatOAStandin:
             user = user or unquote(request.cookies.get(USER_COOKIE, ""))
         decision = params.get("decision", "allow" if request.method == "GET" and user else "")
         if not decision:
-            return HTMLResponse(self._consent_page(params))
+            return HTMLResponse(consent_page(self, params))
         sep = "&" if "?" in redirect_uri else "?"
         if decision != "allow" or not user:
             return RedirectResponse(f"{redirect_uri}{sep}{urlencode({'state': state})}", 302)
@@ -236,25 +238,6 @@ class WechatOAStandin:
         response = RedirectResponse(target, 302)
         response.set_cookie(USER_COOKIE, quote(user), httponly=True)
         return response
-
-    def _consent_page(self, params: dict[str, str]) -> str:
-        app = self.apps[params["appid"]]
-        hidden = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
-            if k in ("appid", "redirect_uri", "response_type", "scope", "state")
-        )
-        asks = "获取你的昵称、头像" if params.get("scope") == "snsapi_userinfo" else "获取你的身份"
-        return (
-            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            "<title>微信授权</title></head><body>"
-            f"<h1>{html.escape(app.name or app.appid)}</h1><p>申请{asks}</p>"
-            f'<form method="post" action="/connect/oauth2/authorize">{hidden}'
-            '<label>微信用户 <input name="user" value="微信用户" required></label>'
-            '<button name="decision" value="allow">允许</button>'
-            '<button name="decision" value="deny">拒绝</button></form></body></html>'
-        )
 
     async def sns_access_token(self, request: Request) -> Response:
         if (down := self._down("/sns/oauth2/access_token")) is not None:
@@ -399,50 +382,6 @@ class WechatOAStandin:
 
     # --- control -------------------------------------------------------------------------
 
-    async def control(self, request: Request) -> Response:
-        action = request.path_params["action"]
-        if request.method == "GET" and action == "messages":
-            q = request.query_params
-            found = self.messages(q.get("appid") or None, q.get("touser") or None)
-            return JSONResponse([asdict(m) for m in found])
-        body: dict[str, Any] = {}
-        if request.headers.get("content-type", "").startswith("application/json"):
-            body = await request.json()
-        if action == "apps":
-            self.add_app(
-                body["appid"],
-                body["secret"],
-                open_platform_id=body.get("open_platform_id"),
-                name=body.get("name", ""),
-                server_url=body.get("server_url", ""),
-                server_token=body.get("server_token", ""),
-            )
-            return JSONResponse({"ok": True})
-        if action == "codes":
-            code = self.issue_code(body["appid"], body["user"], body.get("scope", "snsapi_base"))
-            return JSONResponse({"code": code})
-        if action == "follow":
-            self.follow(body["appid"], body["openid"], deliver=bool(body.get("deliver", True)))
-            return JSONResponse({"ok": True})
-        if action == "subscriptions":
-            self.grant_subscription(
-                body["appid"], body["openid"], body["template_id"], int(body.get("count", 1))
-            )
-            return JSONResponse({"ok": True})
-        if action == "outage":
-            with self.lock:
-                self.outage = int(body.get("count", 1))
-                self.outage_status = int(body.get("status", 503))
-            return JSONResponse({"ok": True})
-        if action == "expire-tokens":
-            with self.lock:
-                self.tokens.clear()
-            return JSONResponse({"ok": True})
-        if action == "reset":
-            self.reset()
-            return JSONResponse({"ok": True})
-        return JSONResponse({"code": "NOT_FOUND", "message": action}, status_code=404)
-
     def _build(self) -> Starlette:
         return Starlette(
             routes=[
@@ -454,6 +393,6 @@ class WechatOAStandin:
                 Route("/cgi-bin/message/template/send", self.send, methods=["POST"]),
                 Route("/cgi-bin/message/subscribe/bizsend", self.send, methods=["POST"]),
                 Route("/cgi-bin/message/custom/send", self.send, methods=["POST"]),
-                Route("/_standin/{action}", self.control, methods=["GET", "POST"]),
+                Route("/_standin/{action}", partial(control, self), methods=["GET", "POST"]),
             ]
         )
