@@ -130,3 +130,18 @@ async def test_each_merchant_lists_only_its_own_customers(
     assert theirs.public_id not in r.text
     r = await client.get("/api/v1/customers?limit=0", headers=acme_staff)
     assert r.status_code == 422
+
+
+async def test_concurrent_first_logins_with_one_phone_make_one_person(state: AppState) -> None:
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    acme = await make_merchant(state, "acme")
+    results = await asyncio.gather(
+        *(_login(state, acme, name=f"P{i}", phone="13900000099") for i in range(4))
+    )
+    assert len({c.id for c, _ in results}) == 1
+    async with UnitOfWork(state.read_factory) as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Consumer)) == 1
+        assert await uow.session.scalar(select(func.count()).select_from(Customer)) == 1
