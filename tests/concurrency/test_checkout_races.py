@@ -9,9 +9,11 @@ from collections import Counter
 import httpx
 from sqlalchemy import func, select
 
+from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service
+from loopmall.orders.events import sweep_unpaid
 from loopmall.orders.models import Order
 from tests.inventory.fixtures import assert_consistent
 from tests.orders.fixtures import add, login_shopper, make_shop, pay_order, place, stock
@@ -49,3 +51,29 @@ async def test_concurrent_checkouts_on_the_last_units_never_oversell(
     async with UnitOfWork(state.read_factory) as uow:
         orders = await uow.session.scalar(select(func.count(Order.id)))
     assert orders == UNITS
+
+
+async def test_a_payment_racing_the_unpaid_sweep_ends_one_way(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    shop = await make_shop(state, online_units=UNITS, store_units=0, sku_count=1)
+    sku = shop.skus[0]
+    orders = []
+    for i in range(UNITS):
+        s = await login_shopper(state, shop.tenant, f"迟到{i}")
+        await add(client, "shop", s.headers, sku.public_id, 1)
+        orders.append((await place(client, "shop", s.headers)).json()["id"])
+    # Past the orders' time (inside the holds' grace): the sweep and the callbacks race.
+    frozen_clock.advance(seconds=state.settings.unpaid_order_ttl_seconds + 1)
+    results = await asyncio.gather(
+        sweep_unpaid(state), *(pay_order(state, shop.tenant, o) for o in orders)
+    )
+    paid = sum(1 for r in results[1:] if r is service.MarkPaid.PAID)
+    cancelled = sum(1 for r in results[1:] if r is service.MarkPaid.CANCELLED)
+    assert paid + cancelled == UNITS and results[0] == cancelled
+    async with UnitOfWork(state.read_factory) as uow:
+        statuses = Counter((await uow.session.scalars(select(Order.status))).all())
+    assert statuses == Counter({"paid": paid, "cancelled": cancelled})
+    # Sold units left the shelf; the cancelled orders' units came back.
+    assert await stock(state, sku.id, shop.warehouse_id) == (UNITS - paid, 0)
+    await assert_consistent(state, shop.tenant, sku.id)
