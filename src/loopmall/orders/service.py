@@ -17,14 +17,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.rules import InsufficientStock
+from loopmall.merchants.models import Merchant
 from loopmall.orders import hooks, stock
 from loopmall.orders.models import Order, OrderLine, OrderRefund
 from loopmall.orders.rules import (
@@ -337,18 +337,16 @@ async def cancel_expired(session: AsyncSession, now: datetime, *, limit: int = 1
     Each order is locked and re-checked, so an order paid meanwhile is left alone."""
     rows = (
         await session.execute(
-            select(Order.id, Order.merchant_id)
+            select(Order.id, Merchant.id, Merchant.slug)
+            .join(Merchant, Merchant.id == Order.merchant_id)
             .where(Order.status == S.CREATED.value, Order.expires_at <= now)
             .order_by(Order.id)
             .limit(limit)
         )
     ).all()
     done = 0
-    from loopmall.merchants.models import Merchant
-
-    for order_id, merchant_id in rows:
-        slug = await session.scalar(select(Merchant.slug).where(Merchant.id == merchant_id))
-        tenant = Tenant(merchant_id, slug or "")
+    for order_id, merchant_id, slug in rows:
+        tenant = Tenant(merchant_id, slug)
         order = await lock_order(session, tenant, Order.id == order_id)
         if order.status != S.CREATED or order.expires_at is None or order.expires_at > now:
             continue
@@ -367,4 +365,4 @@ async def unique_pickup_code(session: AsyncSession, tenant: Tenant) -> str:
         )
         if taken is None:
             return code
-    raise IntegrityError("pickup code", None, Exception("no free pickup code"))
+    raise Conflict("No free pickup code was found; try again")  # 10⁸ codes: not in practice
