@@ -33,6 +33,9 @@ async def test_a_visitor_is_sent_to_log_in(state: AppState, client: httpx.AsyncC
     assert r.status_code == 303
     assert r.headers["location"] == "/m/shop/login?next=/m/shop/cart"
     assert (await client.get("/m/nosuch/cart", headers=HTML)).status_code == 404
+    # The product page's add-to-cart form, before logging in: back to the cart afterwards.
+    posted = await client.post("/m/shop/cart/items", data={"sku": "sku_x", "qty": "1"})
+    assert posted.headers["location"] == "/m/shop/login?next=/m/shop/cart"
 
 
 async def test_buy_with_pickup_through_the_mall_pages(

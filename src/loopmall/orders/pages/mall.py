@@ -7,6 +7,7 @@ with ``next`` pointing back here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -35,7 +36,12 @@ PAGE_SIZE = 20
 
 
 def _login(slug: str, request: Request) -> RedirectResponse:
+    """To the mall's login, and back here after it (a form's POST comes back to the cart,
+    or to the order it was about: a login cannot replay the POST)."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        order = re.match(rf"^/m/{re.escape(slug)}/orders/[^/]+", request.url.path)
+        target = order[0] if order else f"/m/{slug}/cart"
     return RedirectResponse(f"/m/{slug}/login?next={quote(target)}", status_code=303)
 
 
