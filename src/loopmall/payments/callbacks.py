@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.state import AppState
-from loopmall.core.tenancy import Tenant
+from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
 from loopmall.payments import accounts, runtime, settle
 from loopmall.payments.models import CallbackRecord, PaymentAccount, PaymentRefund
@@ -118,9 +118,11 @@ async def apply_event(
             paid_at=event.occurred_at,
         )
         return outcome, payment.id if payment else None
+    # Found without a lock: finish_refund locks the payment, then the refund (the one order
+    # every path takes).
     refund = (
-        await settle.lock_refund(
-            session, tenant, PaymentRefund.out_refund_no == (event.out_refund_no or "")
+        await session.scalar(
+            scoped(PaymentRefund, tenant, PaymentRefund.out_refund_no == event.out_refund_no)
         )
         if event.out_refund_no
         else None

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.config import Settings
@@ -162,11 +163,17 @@ async def send_refund(session: AsyncSession, tenant: Tenant, refund_id: int) -> 
     """Ask the provider for a recorded refund (outbox handler; idempotent: the provider
     answers a repeated ``out_refund_no`` with the same refund). A retryable provider error
     raises, so the outbox tries again; a refusal marks the refund failed."""
+    # Locks in the one order every path uses — the payment, then its refund — so a refund
+    # callback racing this handler cannot deadlock with it.
+    payment = await settle.lock_payment(
+        session,
+        tenant,
+        Payment.id
+        == select(PaymentRefund.payment_id).where(PaymentRefund.id == refund_id).scalar_subquery(),
+    )
     refund = await settle.lock_refund(session, tenant, PaymentRefund.id == refund_id)
-    if refund is None or refund.state != RefundState.REQUESTED.value:
+    if payment is None or refund is None or refund.state != RefundState.REQUESTED.value:
         return
-    payment = await settle.lock_payment(session, tenant, Payment.id == refund.payment_id)
-    assert payment is not None
     account = await service.account_of(session, tenant, payment.account_id)
     settings = runtime.settings_for(session)
     provider = accounts.provider_for(account, settings)
