@@ -40,7 +40,7 @@ def labels(_: Any) -> dict[str, dict[str, str]]:
         "actor": {
             "customer": _("Customer"),
             "system": _("System"),
-            "payment": _("Payment"),
+            "payment": _("Payment provider"),
         },
         "note": {
             "unpaid": _("Not paid in time"),
