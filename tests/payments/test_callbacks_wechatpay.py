@@ -299,3 +299,23 @@ async def test_a_refund_callback_for_an_unknown_refund_is_retried(world: World) 
         ("payment", "paid"),
     ]
     assert (await world.payable(order)).paid_fen == 12_34
+
+
+async def test_a_callback_racing_the_pay_pages_query_pays_once(
+    world: World, real_clock: clock.FrozenClock
+) -> None:
+    order, started, cb = await _paid_at_standin(world)
+    real_clock.advance(seconds=6)  # the pay page's poll now asks WeChat Pay
+    url = f"/api/v1/mall/{world.tenant.slug}/payments/{started['payment']}"
+
+    answers = await asyncio.gather(
+        world.deliver(cb), world.client.get(url), world.deliver(cb), world.client.get(url)
+    )
+
+    assert [a.status_code for a in answers] == [204, 200, 204, 200]
+    payment = await world.payment(started["payment"])
+    outcomes = [r.outcome for r in await world.records(payment.out_trade_no)]
+    assert outcomes.count("paid") == 1
+    assert set(outcomes) <= {"paid", "duplicate"}
+    assert await world.events("order.paid") == 1
+    assert (await world.payable(order)).paid_fen == 12_34
