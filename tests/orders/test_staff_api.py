@@ -117,6 +117,10 @@ async def test_pickup_code_is_redeemed_once_by_the_right_store(
 
     looked_up = await client.get(f"/api/v1/orders/pickup/{code}", headers=cashier)
     assert looked_up.json()["id"] == order["id"]
+    # Staff never read the code off the order: the customer shows it.
+    assert looked_up.json()["pickup_code"] is None
+    listed = (await client.get("/api/v1/orders", headers=owner)).json()["items"]
+    assert [o["pickup_code"] for o in listed] == [None]
     spaced = f"{code[:4]} {code[4:]}"  # typed with a space, as the page shows it
     done = await client.post("/api/v1/orders/pickup/redeem", json={"code": spaced}, headers=cashier)
     assert done.status_code == 200, done.text

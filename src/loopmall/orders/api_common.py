@@ -19,7 +19,9 @@ async def list_page(
     cursor: str | None,
     limit: int,
     pay_base: str | None = None,
+    for_customer: bool = False,
 ) -> Page[OrderOut]:
+    """A page of orders; ``for_customer``: the customer's own (pay links, pickup codes)."""
     orders, next_cursor = await queries.list_orders(
         session, tenant, filters, store_ids=store_ids, cursor=cursor, limit=limit
     )
@@ -36,6 +38,7 @@ async def list_page(
                 store_name=name,
                 lines=lines.get(o.id),
                 pay_url=pay_url,
+                for_customer=for_customer,
             )
         )
     return Page[OrderOut](items=items, next_cursor=next_cursor)

@@ -188,7 +188,7 @@ async def _detail(uow: UnitOfWork, shopper: Shopper, public_id: str) -> OrderOut
     pay_url = None
     if service.awaits_payment(detail.order):
         pay_url = f"{pay_base(shopper.tenant.slug)}/{public_id}"
-    return detail_out(detail, pay_url=pay_url)
+    return detail_out(detail, pay_url=pay_url, for_customer=True)
 
 
 @router.get("/orders", response_model=Page[OrderOut], responses=PROBLEMS)
@@ -208,6 +208,7 @@ async def my_orders(
         cursor=cursor,
         limit=limit,
         pay_base=pay_base(shopper.tenant.slug),
+        for_customer=True,
     )
 
 

@@ -122,7 +122,9 @@ class OrderOut(BaseModel):
     refunded_fen: int
     store: str | None = Field(None, description="store public id (pickup / face-to-face)")
     store_name: str | None = None
-    pickup_code: str | None
+    pickup_code: str | None = Field(
+        None, description="the customer's own views only: staff ask the customer for it"
+    )
     recipient_name: str
     recipient_phone: str
     address: str
@@ -187,6 +189,7 @@ def order_out(
     store_name: str | None = None,
     lines: list[OrderLine] | None = None,
     pay_url: str | None = None,
+    for_customer: bool = False,
 ) -> OrderOut:
     return OrderOut(
         id=order.public_id,
@@ -200,7 +203,8 @@ def order_out(
         refunded_fen=order.refunded_fen,
         store=store_public_id,
         store_name=store_name,
-        pickup_code=order.pickup_code,
+        # The code proves the customer is at the counter: only they are shown it.
+        pickup_code=order.pickup_code if for_customer else None,
         recipient_name=order.recipient_name,
         recipient_phone=order.recipient_phone,
         address=order.address,
@@ -218,9 +222,10 @@ def order_out(
     )
 
 
-def detail_out(detail: OrderDetail, *, pay_url: str | None) -> OrderOut:
+def detail_out(detail: OrderDetail, *, pay_url: str | None, for_customer: bool = False) -> OrderOut:
     out = order_out(
         detail.order,
+        for_customer=for_customer,
         store_public_id=detail.store_public_id,
         store_name=detail.store_name,
         lines=detail.lines,
