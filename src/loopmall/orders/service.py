@@ -57,6 +57,9 @@ class PayableOrder:
     description: str
     expires_at: datetime | None
     kind: str  # "mall" | "face_to_face"
+    # Added after the contract, with defaults: cash-on-delivery orders are not paid online.
+    payment_method: str = "online"  # "online" | "cod"
+    fulfilment: str = "delivery"  # "delivery" | "pickup" | "none"
 
 
 class MarkPaid(StrEnum):
@@ -80,6 +83,8 @@ def payable(order: Order) -> PayableOrder:
         description=order.description,
         expires_at=order.expires_at,
         kind=order.kind,
+        payment_method=order.payment_method,
+        fulfilment=order.fulfilment,
     )
 
 
@@ -137,7 +142,9 @@ async def mark_paid(
     ``PAID``, the others ``ALREADY_PAID``. ``CANCELLED`` when the order was cancelled or is
     in a final state, or when its goods can no longer be had (its holds lapsed and the
     units were sold meanwhile — the order is then cancelled here); payments refunds.
-    ``AMOUNT_MISMATCH`` when the amount differs from the total. Raises only NotFound.
+    ``AMOUNT_MISMATCH`` when the amount differs from the total, or the order is cash on
+    delivery (``PayableOrder.payment_method == "cod"``: not to be paid online). Raises
+    only NotFound.
     """
     order = await lock_order(session, tenant, Order.id == order_id)
     if order.status == S.CANCELLED or order.status == S.REFUNDED:
