@@ -4,6 +4,8 @@ form's POST."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -275,3 +277,45 @@ async def test_a_customers_payment_is_hidden_from_others(world: World) -> None:
 
     assert [r.status_code for r in (by_other, read_by_other, paid_by_other)] == [404, 404, 404]
     assert paid_by_owner.json()["state"] == "succeeded"
+
+
+async def test_inside_wechat_the_customer_pays_with_jsapi(world: World) -> None:
+    slug = world.tenant.slug
+    async with UnitOfWork(world.state.write_factory) as uow:
+        customer, token = await sandbox_login(uow.session, world.tenant, name="Eve", kind="web")
+        customer.openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+        made = await orders.create_face_to_face_order(
+            uow.session,
+            world.tenant,
+            amount_fen=66_00,
+            store_id=None,
+            guide_staff_id=None,
+            customer_id=customer.id,
+            note="",
+        )
+        await uow.commit()
+    async with UnitOfWork(world.state.read_factory) as uow:
+        csrf = await csrf_for(uow.session, world.tenant, token)
+    world.client.cookies.set(cookie_name(world.state.settings, slug), token)
+    wechat = {"User-Agent": "Mozilla/5.0 (iPhone) AppleWebKit MicroMessenger/8.0.50 NetType/WIFI"}
+
+    page = await world.client.get(f"/m/{slug}/pay/{made.public_id}", headers=wechat)
+    methods = re.findall(r'data-method="([a-z_0-9]+)"', page.text)
+    chosen = await world.client.post(
+        f"/m/{slug}/pay/{made.public_id}",
+        data={"method": "wechat_jsapi", "csrf_token": csrf},
+        headers=wechat,
+    )
+    shown = await world.client.get(chosen.headers["location"], headers=wechat)
+    world.client.cookies.clear()
+
+    assert methods == ["wechat_jsapi", "wechat_native", "alipay_qr", "sandbox"]
+    bridge = re.search(r"id=\"jsapi-pay\" type=\"button\"\s+data-params='([^']+)'", shown.text)
+    assert bridge is not None
+    params = json.loads(html.unescape(bridge[1]))
+    assert params["appId"] == world.wechat.config.appid
+    assert params["package"].startswith("prepay_id=")
+    payment_id = parse_qs(urlsplit(chosen.headers["location"]).query)["payment"][0]
+    payment = await world.payment(payment_id)
+    trade = world.standins.wechatpay.find_trade(world.wechat.config.mchid, payment.out_trade_no)
+    assert trade.payer_openid == "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
