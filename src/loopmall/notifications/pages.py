@@ -124,3 +124,35 @@ async def dismiss(
     back = request.headers.get("referer", "")
     target = back if back.startswith(str(request.base_url)) else f"/m/{slug}/orders"
     return RedirectResponse(target, status_code=303)
+
+
+def _in_wechat(request: Request) -> bool:
+    return "micromessenger" in request.headers.get("user-agent", "").lower()
+
+
+@router.get("/m/{slug}/notifications/subscribe")
+async def subscribe_page(
+    request: Request,
+    slug: str,
+    shopper: Shopper | None = Depends(optional_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    """Ask for consent to the mall's subscribe templates (WeChat's ``wx-open-subscribe``
+    button; the answers are posted to the consents API by notifications.js)."""
+    tenant, mall = await open_mall(uow.session, slug)
+    if shopper is None:
+        return RedirectResponse(login_url(slug, request), status_code=303)
+    app = await primary_app(uow.session, tenant)
+    templates = await setup.subscribe_template_ids(uow.session, tenant) if app else []
+    consents = await setup.consent_counts(uow.session, tenant, shopper.customer_id)
+    return render(
+        request,
+        "notifications/subscribe.html",
+        {
+            "mall": mall,
+            "tab": "me",
+            "templates": templates,
+            "remaining": sum(consents.get(t, 0) for t in templates),
+            "in_wechat": _in_wechat(request),
+        },
+    )

@@ -157,3 +157,14 @@ async def dismiss_invite(session: AsyncSession, customer: Customer) -> None:
     if customer.follow_invited_at is None:
         customer.follow_invited_at = clock.now()
         await session.flush()
+
+
+async def consent_counts(session: AsyncSession, tenant: Tenant, customer_id: int) -> dict[str, int]:
+    """Messages the customer still agreed to receive, per subscribe template."""
+    rows = await session.execute(
+        select(SubscribeConsent.template_id, SubscribeConsent.remaining).where(
+            SubscribeConsent.merchant_id == tenant.id,
+            SubscribeConsent.customer_id == customer_id,
+        )
+    )
+    return {template_id: int(remaining) for template_id, remaining in rows.all()}
