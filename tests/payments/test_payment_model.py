@@ -248,7 +248,7 @@ def test_random_payment_histories_keep_the_books_true(
     run_state_machine_as_test(
         machine_for(db_url, tmp_path),
         settings=settings(
-            max_examples=12 if backend == "sqlite" else 6,
+            max_examples=8 if backend == "sqlite" else 4,
             stateful_step_count=16,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
