@@ -56,12 +56,15 @@ async def test_concurrent_checkouts_on_the_last_units_never_oversell(
 async def test_a_payment_racing_the_unpaid_sweep_ends_one_way(
     state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
 ) -> None:
-    shop = await make_shop(state, online_units=UNITS, store_units=0, sku_count=1)
-    sku = shop.skus[0]
+    shop = await make_shop(state, online_units=UNITS, store_units=0, sku_count=2)
+    a, b = shop.skus
     orders = []
     for i in range(UNITS):
         s = await login_shopper(state, shop.tenant, f"迟到{i}")
-        await add(client, "shop", s.headers, sku.public_id, 1)
+        # Half the carts list the SKUs the other way round: their lines (and so their holds)
+        # come in opposite orders, which is how two orders could lock levels in a circle.
+        for sku in (a, b) if i % 2 else (b, a):
+            await add(client, "shop", s.headers, sku.public_id, 1)
         orders.append((await place(client, "shop", s.headers)).json()["id"])
     # Past the orders' time (inside the holds' grace): the sweep and the callbacks race.
     frozen_clock.advance(seconds=state.settings.unpaid_order_ttl_seconds + 1)
@@ -75,5 +78,6 @@ async def test_a_payment_racing_the_unpaid_sweep_ends_one_way(
         statuses = Counter((await uow.session.scalars(select(Order.status))).all())
     assert statuses == Counter({"paid": paid, "cancelled": cancelled})
     # Sold units left the shelf; the cancelled orders' units came back.
-    assert await stock(state, sku.id, shop.warehouse_id) == (UNITS - paid, 0)
-    await assert_consistent(state, shop.tenant, sku.id)
+    for sku in (a, b):
+        assert await stock(state, sku.id, shop.warehouse_id) == (UNITS - paid, 0)
+        await assert_consistent(state, shop.tenant, sku.id)

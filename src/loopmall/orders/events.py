@@ -16,11 +16,12 @@ from loopmall.core import clock
 from loopmall.core.jobs import periodic
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.orders.service import cancel_expired
+from loopmall.orders.service import cancel_if_unpaid, due_unpaid
 from loopmall.orders.steps import TOPICS
 
 TOPIC_NAMES = frozenset(TOPICS.values())
-# Rounds per sweep: each round is one short transaction over at most 100 orders.
+# Rounds per sweep: each round reads up to 100 due orders, then cancels each in a short
+# transaction of its own.
 MAX_ROUNDS = 50
 
 
@@ -29,12 +30,15 @@ async def sweep_unpaid(state: AppState) -> int:
     total = 0
     now = clock.now()
     for _ in range(MAX_ROUNDS):
-        async with UnitOfWork(state.write_factory) as uow:
-            count = await cancel_expired(uow.session, now)
-            await uow.commit()
-        total += count
-        if count == 0:
+        async with UnitOfWork(state.read_factory) as uow:
+            due = await due_unpaid(uow.session, now)
+        if not due:
             break
+        for order_id, tenant in due:
+            async with UnitOfWork(state.write_factory) as uow:
+                if await cancel_if_unpaid(uow.session, tenant, order_id, now):
+                    total += 1
+                await uow.commit()
     return total
 
 

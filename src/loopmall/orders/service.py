@@ -338,29 +338,33 @@ async def cancel_order(
     return order
 
 
-async def cancel_expired(session: AsyncSession, now: datetime, *, limit: int = 100) -> int:
-    """Cancel unpaid online orders whose time ran out (every merchant); returns how many.
+async def due_unpaid(
+    session: AsyncSession, now: datetime, *, limit: int = 100
+) -> list[tuple[int, Tenant]]:
+    """Unpaid orders (every merchant) whose time ran out: (order id, tenant), oldest first."""
+    rows = await session.execute(
+        select(Order.id, Merchant.id, Merchant.slug)
+        .join(Merchant, Merchant.id == Order.merchant_id)
+        .where(Order.status == S.CREATED.value, Order.expires_at <= now)
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    return [(order_id, Tenant(merchant_id, slug)) for order_id, merchant_id, slug in rows.all()]
 
-    Each order is locked and re-checked, so an order paid meanwhile is left alone."""
-    rows = (
-        await session.execute(
-            select(Order.id, Merchant.id, Merchant.slug)
-            .join(Merchant, Merchant.id == Order.merchant_id)
-            .where(Order.status == S.CREATED.value, Order.expires_at <= now)
-            .order_by(Order.id)
-            .limit(limit)
-        )
-    ).all()
-    done = 0
-    for order_id, merchant_id, slug in rows:
-        tenant = Tenant(merchant_id, slug)
-        order = await lock_order(session, tenant, Order.id == order_id)
-        if order.status != S.CREATED or order.expires_at is None or order.expires_at > now:
-            continue
-        lines = await lines_of(session, tenant, order.id)
-        await _cancel(session, tenant, order, lines, actor="system", reason="unpaid")
-        done += 1
-    return done
+
+async def cancel_if_unpaid(
+    session: AsyncSession, tenant: Tenant, order_id: int, now: datetime
+) -> bool:
+    """Cancel the order if it is still unpaid and its time ran out, releasing its holds;
+    whether it did. The order is locked and re-checked, so one paid meanwhile is left
+    alone. One order per transaction (the sweep's): holding one order's level locks while
+    waiting for the next order's row is how a sweep and a payment would deadlock."""
+    order = await lock_order(session, tenant, Order.id == order_id)
+    if order.status != S.CREATED or order.expires_at is None or order.expires_at > now:
+        return False
+    lines = await lines_of(session, tenant, order.id)
+    await _cancel(session, tenant, order, lines, actor="system", reason="unpaid")
+    return True
 
 
 async def unique_pickup_code(session: AsyncSession, tenant: Tenant) -> str:
