@@ -319,3 +319,18 @@ async def test_inside_wechat_the_customer_pays_with_jsapi(world: World) -> None:
     payment = await world.payment(payment_id)
     trade = world.standins.wechatpay.find_trade(world.wechat.config.mchid, payment.out_trade_no)
     assert trade.payer_openid == "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+
+
+async def test_inside_wechat_without_an_openid_the_page_offers_a_wechat_login(
+    world: World,
+) -> None:
+    slug = world.tenant.slug
+    order = await world.order(1_00)
+    wechat = {"User-Agent": "Mozilla/5.0 (Android) MicroMessenger/8.0.49"}
+
+    inside = await world.client.get(f"/m/{slug}/pay/{order}", headers=wechat)
+    outside = await world.client.get(f"/m/{slug}/pay/{order}")
+
+    assert f'href="/m/{slug}/login?next=/m/{slug}/pay/{order}"' in inside.text
+    assert 'id="wechat-login"' not in outside.text
+    assert 'data-method="wechat_h5"' not in inside.text  # H5 is for browsers outside WeChat

@@ -175,6 +175,12 @@ async def pay_page(
             + (f"?payment={current.public_id}" if current else ""),
             "error_text": _error_text(_, error) if error else "",
             "sandbox_demo": state.settings.env != "prod",
+            # Inside WeChat without an openid: JSAPI needs one, and logging in gets it.
+            "wechat_login_url": f"/m/{slug}/login?next={quote(request.url.path)}"
+            if in_wechat(request)
+            and not getattr(shopper, "openid", None)
+            and PayMethod.WECHAT_JSAPI in methods
+            else None,
         },
     )
 
