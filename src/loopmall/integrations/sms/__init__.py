@@ -16,6 +16,7 @@ import httpx
 
 from loopmall.config import Settings
 from loopmall.core.errors import LoopmallError
+from loopmall.integrations.tls import tls_context
 
 log = logging.getLogger("loopmall.sms")
 
@@ -60,7 +61,9 @@ class HttpSmsSender:
 
     async def send(self, phone: str, text: str, *, out_id: str) -> str:
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, verify=tls_context()
+            ) as http:
                 response = await http.post(
                     f"{self.base_url}/v1/messages",
                     json={"to": phone, "text": text, "out_id": out_id},

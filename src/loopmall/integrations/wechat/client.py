@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import httpx
 
 from loopmall.core.errors import LoopmallError
+from loopmall.integrations.tls import tls_context
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # invalid/expired access token: refetch once
 SCOPES = ("snsapi_base", "snsapi_userinfo")
@@ -116,7 +117,9 @@ class WechatOAClient:
         self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, verify=tls_context()
+            ) as http:
                 response = await http.request(
                     method, f"{self.api_base_url}{path}", params=params, json=body
                 )
