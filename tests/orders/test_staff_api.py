@@ -235,6 +235,9 @@ async def test_refund_request_declined_by_staff(state: AppState, client: httpx.A
         f"/api/v1/mall/shop/orders/{oid}/refund-request", json={}, headers=me.headers
     )
     assert unpaid.status_code == 409
+    # Declining when nothing was asked never moves the order (not even "back" to paid).
+    nothing = await client.post(f"/api/v1/orders/{oid}/decline-refund", json={}, headers=staff)
+    assert nothing.status_code == 409 and nothing.json()["current"] == "created"
     await _paid(state, shop, oid)
     asked = await client.post(
         f"/api/v1/mall/shop/orders/{oid}/refund-request",

@@ -151,12 +151,16 @@ async def request_refund(
 async def decline_refund(
     session: AsyncSession, tenant: Tenant, order_id: int, *, actor: str, reason: str = ""
 ) -> Order:
-    """Staff decline a refund request: the order returns to where it was. Raises 409."""
+    """Staff decline a refund request: the order returns to where it was. Raises 409
+    ``illegal_order_transition`` when no request is open."""
     order = await lock_order(session, tenant, Order.id == order_id)
-    back = S.PAID
-    if order.status == S.REFUND_REQUESTED and order.refund_from:
-        back = S(order.refund_from)
-    await move(session, tenant, order, back, actor=actor, note=reason)  # 409 unless requested
+    if order.status != S.REFUND_REQUESTED or not order.refund_from:
+        raise IllegalOrderTransition(
+            "There is no open refund request to decline",
+            current=order.status,
+            target=order.refund_from or S.PAID.value,
+        )
+    await move(session, tenant, order, S(order.refund_from), actor=actor, note=reason)
     return order
 
 

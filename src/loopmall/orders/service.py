@@ -30,6 +30,7 @@ from loopmall.orders.models import Order, OrderLine, OrderRefund
 from loopmall.orders.rules import (
     REFUNDABLE,
     Fulfilment,
+    IllegalOrderTransition,
     OrderKind,
     OrderStatus,
     PaymentMethod,
@@ -186,6 +187,13 @@ async def record_refund(
     if isinstance(refund_fen, bool) or not isinstance(refund_fen, int) or refund_fen <= 0:
         raise ValidationFailed("refund_fen must be a positive whole number", field="refund_fen")
     order = await lock_order(session, tenant, Order.id == order_id)
+    if order.payment_method != PaymentMethod.ONLINE:
+        # Cash changed hands at the door or the counter: no provider refunds it.
+        raise IllegalOrderTransition(
+            "A cash-on-delivery order is not refunded through a payment provider",
+            current=order.status,
+            target=S.REFUNDED.value,
+        )
     seen = await session.scalar(
         select(OrderRefund.id).where(
             OrderRefund.order_id == order.id, OrderRefund.refund_id == refund_id
