@@ -343,7 +343,7 @@ def test_random_order_steps_follow_the_table_and_keep_stock_true(
     run_state_machine_as_test(
         machine_for(db_url, tmp_path),
         settings=settings(
-            max_examples=15 if backend == "sqlite" else 6,
+            max_examples=20 if backend == "sqlite" else 8,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
