@@ -50,8 +50,9 @@ PAGE_MODULES = (
     "loopmall.imports.pages",
     "loopmall.identity.consumer_pages",
     "loopmall.storefront.pages",
-    "loopmall.orders.pages",
+    # Before orders: its /console/orders/{order}/refunds must win over orders' action route.
     "loopmall.payments.pages",
+    "loopmall.orders.pages",
     "loopmall.notifications.pages",
 )
 # Modules that register outbox subscribers and periodic jobs when imported.

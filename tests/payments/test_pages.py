@@ -216,10 +216,10 @@ async def test_console_payments_codes_reconciliation_and_refund_form(world: Worl
     assert svg.headers["content-type"] == "image/svg+xml" and b"<svg" in svg.content
 
     refused = await world.client.post(
-        f"/console/payments/refunds/{order}", data={"amount": "30.01", "csrf_token": csrf}
+        f"/console/orders/{order}/refunds", data={"amount": "30.01", "csrf_token": csrf}
     )
     refunded = await world.client.post(
-        f"/console/payments/refunds/{order}",
+        f"/console/orders/{order}/refunds",
         data={"amount": "10", "reason": "少发一件", "csrf_token": csrf},
     )
     assert refused.status_code == 303, refused.text

@@ -89,10 +89,8 @@ async def payments_page(
     )
 
 
-# The order page's form posts to /console/orders/{order}/refunds. orders.pages registers a
-# catch-all POST /console/orders/{order_id}/{action} first, which shadows that URL until it
-# lets "refunds" through; /console/payments/refunds/{order} is the same handler meanwhile.
-@router.post("/console/payments/refunds/{order}")
+# The order page's refund form posts here. app.py mounts payments' pages before orders' so
+# this route wins over orders' POST /console/orders/{order_id}/{action}.
 @router.post("/console/orders/{order}/refunds")
 async def refund_from_console(
     request: Request,
