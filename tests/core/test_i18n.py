@@ -66,3 +66,23 @@ def test_language_choice_order() -> None:
     assert pick_locale(_request(accept="en")) == "en"
     assert pick_locale(_request(cookie="lm_lang=en", accept="zh-CN")) == "en"
     assert pick_locale(_request(query=b"lang=zh_Hans", cookie="lm_lang=en")) == "zh_Hans"
+
+
+def test_no_message_is_translated_two_ways() -> None:
+    """The domains' catalogs are merged into one: a msgid translated differently in two of
+    them would show one domain the other's word (it happened: "Open" as 打开 vs 营业中)."""
+    from babel.messages.pofile import read_po
+
+    from loopmall.web.i18n import catalog_files
+
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in catalog_files("zh_Hans"):
+        with po.open("rb") as fh:
+            for message in read_po(fh, locale="zh"):
+                if not isinstance(message.id, str) or not message.id or not message.string:
+                    continue
+                first = seen.setdefault(message.id, (po.name, str(message.string)))
+                if first[1] != message.string:
+                    clashes.append(f"{message.id!r}: {first} vs {(po.name, message.string)}")
+    assert clashes == []

@@ -14,7 +14,7 @@ from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import consumer_service as cs
-from loopmall.notifications import runtime, setup
+from loopmall.notifications import setup
 from loopmall.notifications.models import InboxMessage, Notification
 from loopmall.standins.wechat_oa import WechatOAStandin
 from tests.identity.consumer_fixtures import new_appid
@@ -45,7 +45,6 @@ async def make_shop(state: AppState, oa: WechatOAStandin, slug: str = "acme") ->
     async with UnitOfWork(state.write_factory) as uow:
         await cs.add_wechat_app(uow.session, tenant, appid=appid, secret=secret, name="服务号")
         await uow.commit()
-    runtime.remember(state)
     return Shop(tenant, appid)
 
 

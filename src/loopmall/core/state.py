@@ -10,6 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from loopmall.config import Settings
 from loopmall.core.db import make_engine, make_sessionmakers
 
+SETTINGS_KEY = "loopmall.settings"
+
+
+def settings_of(session: AsyncSession) -> Settings:
+    """The settings of the app whose session factory made ``session`` (the process's
+    settings for a session made elsewhere)."""
+    found = session.info.get(SETTINGS_KEY)
+    if isinstance(found, Settings):
+        return found
+    from loopmall.config import get_settings
+
+    return get_settings()
+
 
 @dataclass
 class AppState:
@@ -24,6 +37,10 @@ class AppState:
     def build(cls, settings: Settings) -> AppState:
         engine = make_engine(settings.effective_database_url)
         read, write = make_sessionmakers(engine)
+        # Every session knows its app's settings (``settings_of``): an outbox handler gets only
+        # a session, yet a call to WeChat or Alipay needs the gateway URLs and timeouts.
+        read.configure(info={SETTINGS_KEY: settings})
+        write.configure(info={SETTINGS_KEY: settings})
         redis = None
         if settings.redis_url:
             import redis.asyncio as aioredis

@@ -32,7 +32,7 @@ from loopmall.identity.consumer_service import add_wechat_app
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.notifications import inbox, runtime, setup
+from loopmall.notifications import inbox, setup
 
 router = APIRouter(tags=["notifications"])
 
@@ -156,7 +156,6 @@ async def consents(
     uow: UnitOfWork = Depends(write_uow),
 ) -> list[ConsentOut]:
     """Report the answers of a ``wx-open-subscribe`` prompt (its ``subscribeDetails``)."""
-    runtime.remember(get_state(request))
     rows = await setup.record_consents(
         uow.session, shopper.tenant, shopper.customer_id, body.results
     )

@@ -4,8 +4,7 @@ Subscribes every order step (``order.created``, ``order.paid``, ``order.shipped`
 ``order.ready_for_pickup``, ``order.completed``, ``order.cancelled``, ``order.refunded``):
 the inbox entry and the outside message are planned in the event's unit of work.
 Publishes and handles ``notification.send`` (payload: merchant_id, notification_id): the
-outside call. Job ``notifications-sweep``: remembers the app's settings for handlers and
-settles sends the outbox gave up on.
+outside call. Job ``notifications-sweep``: settles sends the outbox gave up on.
 """
 
 from __future__ import annotations
@@ -44,9 +43,8 @@ async def on_send(session: AsyncSession, event: OutboxEvent) -> None:
 
 @periodic("notifications-sweep", lambda settings: 300.0)
 async def sweep(state: AppState) -> int:
-    """Remember the app's settings for the handlers; settle sends the outbox gave up on
+    """Settle sends the outbox gave up on
     (marked failed, WeChat ones texted instead) so no notification stays pending forever."""
-    runtime.remember(state)
     async with UnitOfWork(state.write_factory) as uow:
         dead = (
             await uow.session.scalars(

@@ -28,7 +28,6 @@ from loopmall.payments import (
     flows,
     reconciliation,
     refunds,
-    runtime,
     service,
 )
 from loopmall.payments import shopper as shoppers
@@ -242,7 +241,6 @@ async def create_refund(
     (outbox) and the order learns of it when the provider confirms. 409
     `refund_not_allowed` beyond what is left. Idempotent with `Idempotency-Key`."""
     tenant = principal.require_tenant()
-    runtime.remember(get_state(request))  # the outbox handler sends it with these settings
 
     async def work() -> RefundOut:
         refund, payment = await refunds.refund_order(

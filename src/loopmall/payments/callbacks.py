@@ -25,7 +25,7 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
-from loopmall.payments import accounts, runtime, settle
+from loopmall.payments import accounts, settle
 from loopmall.payments.models import CallbackRecord, PaymentAccount, PaymentRefund
 from loopmall.payments.providers import (
     CallbackEvent,
@@ -149,7 +149,6 @@ async def handle_callback(
     body: bytes,
 ) -> Handled:
     """Verify, record and apply one callback; the reply is what the provider expects."""
-    runtime.remember(state)
     async with UnitOfWork(state.read_factory) as uow:
         account = await accounts.account_by_public_id(uow.session, provider_name, account_public_id)
     if account is None:

@@ -18,7 +18,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.orders import service as orders
-from loopmall.payments import codes, reconciliation, refunds, runtime
+from loopmall.payments import codes, reconciliation, refunds
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -103,7 +103,6 @@ async def refund_from_console(
     ``?refund_error=<code>`` (``refund_not_allowed``, ``validation_failed``)."""
     tenant = principal.require_tenant()
     state = get_state(request)
-    runtime.remember(state)  # the outbox handler sends the refund with these settings
     back = f"/console/orders/{order}"
     try:
         amount_fen = parse_yuan(amount)

@@ -18,7 +18,7 @@ from loopmall.core.outbox import publish, subscribe
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.payments import flows, reconciliation, runtime
+from loopmall.payments import flows, reconciliation
 from loopmall.payments.models import PaymentRefund
 from loopmall.payments.rules import RefundState
 from loopmall.payments.settle import REFUND_TOPIC
@@ -41,7 +41,6 @@ async def close_attempts(session: AsyncSession, event: OutboxEvent) -> None:
 
 @periodic("payments-reconcile", lambda settings: 3600.0)
 async def reconcile(state: AppState) -> int:
-    runtime.remember(state)
     return await reconciliation.reconcile_all(state)
 
 
@@ -49,7 +48,6 @@ async def reconcile(state: AppState) -> int:
 async def resend_refunds(state: AppState) -> int:
     """Refunds still ``requested`` whose outbox event died (provider down for hours) get a
     new event, so money owed back is never forgotten."""
-    runtime.remember(state)
     async with UnitOfWork(state.write_factory) as uow:
         dead = (
             await uow.session.scalars(

@@ -72,7 +72,6 @@ async def start_payment(
     """Start (or show again) a payment of the order with ``method``. Raises 404/409 as
     :func:`service.open_attempt`, 409 ``payment_start_failed`` when the provider refuses
     (the attempt is kept as ``failed`` with the provider's code)."""
-    runtime.remember(state)
     async with UnitOfWork(state.write_factory) as uow:
         attempt = await service.open_attempt(
             uow.session,
@@ -123,7 +122,6 @@ def _started(payment: Payment, order_public_id: str) -> Started:
 
 async def refresh_payment(state: AppState, tenant: Tenant, payment_public_id: str) -> Payment:
     """The attempt as it stands, after asking the provider if it has been open a while."""
-    runtime.remember(state)
     async with UnitOfWork(state.read_factory) as uow:
         payment = await service.get_payment(uow.session, tenant, payment_public_id)
         due = await service.due_for_query(

@@ -28,7 +28,7 @@ from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service as orders
-from loopmall.payments import accounts, callbacks, runtime
+from loopmall.payments import accounts, callbacks
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund, ReconciliationReport
 from loopmall.payments.providers import CallbackEvent, ProviderError, TradeStatus
 from loopmall.payments.rules import PAID_STATES, PaymentState
@@ -111,7 +111,6 @@ async def _compare(
 async def reconcile_day(state: AppState, tenant: Tenant, day: date) -> ReconciliationReport:
     """Compare the day's attempts (by creation, Shanghai time) with their providers and
     store the report (a rerun of a day replaces its report)."""
-    runtime.remember(state)
     start, end = day_bounds(day)
     async with UnitOfWork(state.read_factory) as uow:
         payments = list(
