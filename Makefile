@@ -55,7 +55,7 @@ typecheck: install-dev
 ## test: lint and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
 ## required when CI=true)
 test: install-dev browser lint
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n auto --durations=20
 
 ## bench: small sizes by default; `make bench-full` (or BENCH_ARGS=--full) for full sizes
 bench: install-dev
