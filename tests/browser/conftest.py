@@ -41,7 +41,9 @@ import uvicorn
 from loopmall.app import create_app
 from loopmall.config import Settings
 from loopmall.core.state import AppState
+from loopmall.standins.harness import PaymentStandins
 from tests.factories import PASSWORD, MadeStaff, make_merchant, make_staff
+from tests.standins.fixtures import payment_standins  # noqa: F401  (a fixture)
 
 T = TypeVar("T")
 
@@ -216,3 +218,15 @@ def console_login(page: Any, staff: MadeStaff, password: str = PASSWORD) -> None
 def login() -> Callable[..., None]:
     """``login(page, staff, password=PASSWORD)``: log in through the console's form."""
     return console_login
+
+
+@pytest.fixture
+def pay_env(
+    monkeypatch: pytest.MonkeyPatch,
+    payment_standins: PaymentStandins,  # noqa: F811 (the fixture imported above)
+) -> Iterator[PaymentStandins]:
+    """The live server's WeChat Pay and Alipay gateways are the payment stand-ins (request
+    this fixture before ``live_server``, which reads the settings from the environment)."""
+    monkeypatch.setenv("LOOPMALL_WECHATPAY_BASE_URL", payment_standins.wechatpay_url)
+    monkeypatch.setenv("LOOPMALL_ALIPAY_GATEWAY_URL", payment_standins.alipay_gateway_url)
+    yield payment_standins

@@ -7,7 +7,6 @@ the console's pickup counter and hands the order over; the order steps are in th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,20 +24,9 @@ from loopmall.payments import accounts
 from loopmall.standins.harness import PaymentStandins
 from tests.browser.conftest import DESKTOP_VIEWPORT, LiveServer, console_login
 from tests.factories import MadeStaff, make_staff
-from tests.standins.fixtures import payment_standins  # noqa: F401
 from tests.storefront.seed import Mall, seed_mall
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def pay_env(
-    monkeypatch: pytest.MonkeyPatch,
-    payment_standins: PaymentStandins,  # noqa: F811
-) -> Iterator[PaymentStandins]:
-    monkeypatch.setenv("LOOPMALL_WECHATPAY_BASE_URL", payment_standins.wechatpay_url)
-    monkeypatch.setenv("LOOPMALL_ALIPAY_GATEWAY_URL", payment_standins.alipay_gateway_url)
-    yield payment_standins
 
 
 @dataclass

@@ -6,7 +6,6 @@ paid receipt; the console lists the payment, credited to the store."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -21,20 +20,8 @@ from loopmall.payments import accounts
 from loopmall.payments.models import Payment
 from loopmall.standins.harness import PaymentStandins
 from tests.browser.conftest import DESKTOP_VIEWPORT, LiveServer
-from tests.standins.fixtures import payment_standins  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def pay_env(
-    monkeypatch: pytest.MonkeyPatch,
-    payment_standins: PaymentStandins,  # noqa: F811
-) -> Iterator[PaymentStandins]:
-    """The live server's WeChat Pay and Alipay gateways are the stand-ins."""
-    monkeypatch.setenv("LOOPMALL_WECHATPAY_BASE_URL", payment_standins.wechatpay_url)
-    monkeypatch.setenv("LOOPMALL_ALIPAY_GATEWAY_URL", payment_standins.alipay_gateway_url)
-    yield payment_standins
 
 
 def test_a_consumer_pays_a_store_by_its_payment_code(
