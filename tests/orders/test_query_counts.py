@@ -23,11 +23,13 @@ def counting(state: AppState) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
             statements.append(statement)
 
-    event.listen(state.engine.sync_engine, "before_cursor_execute", before)
+    for engine in state.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
     try:
         yield statements
     finally:
-        event.remove(state.engine.sync_engine, "before_cursor_execute", before)
+        for engine in state.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 
 async def _fill(state: AppState, lines: int) -> tuple[Any, int]:

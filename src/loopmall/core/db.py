@@ -99,14 +99,24 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def make_sessionmakers(
-    engine: AsyncEngine,
+    engine: AsyncEngine, writer: AsyncEngine | None = None
 ) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
-    """Return (read, write) session factories sharing one pool.
+    """Return (read, write) session factories: reads on ``engine``, writes on ``writer``
+    (the same engine when not given).
 
     The write factory binds to an engine view carrying ``loopmall_write=True`` so that
     SQLite's begin hook issues ``BEGIN IMMEDIATE``.
     """
     read = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
-    write_engine = engine.execution_options(loopmall_write=True)
+    write_engine = (writer or engine).execution_options(loopmall_write=True)
     write = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=True)
     return read, write
+
+
+def make_sqlite_writer(url: str) -> AsyncEngine:
+    """SQLite takes one writer at a time. Left to SQLite, waiting writers poll the lock with
+    growing sleeps (busy_timeout), so under load a write waits seconds after the lock is
+    free. One pooled connection for all of a process's writes makes them queue in the pool
+    instead, first come first served, and each starts the moment the previous one ends.
+    Measured with bench_checkout (8 shoppers, SQLite): see ADR 0005."""
+    return make_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)

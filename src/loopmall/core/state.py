@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from loopmall.config import Settings
-from loopmall.core.db import make_engine, make_sessionmakers
+from loopmall.core.db import make_engine, make_sessionmakers, make_sqlite_writer
 
 SETTINGS_KEY = "loopmall.settings"
 
@@ -32,11 +32,15 @@ class AppState:
     write_factory: async_sessionmaker[AsyncSession]
     redis: Any | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # SQLite: the one-connection engine all writes queue on (``make_sqlite_writer``).
+    writer: AsyncEngine | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
-        engine = make_engine(settings.effective_database_url)
-        read, write = make_sessionmakers(engine)
+        url = settings.effective_database_url
+        engine = make_engine(url)
+        writer = make_sqlite_writer(url) if url.startswith("sqlite") else None
+        read, write = make_sessionmakers(engine, writer)
         # Every session knows its app's settings (``settings_of``): an outbox handler gets only
         # a session, yet a call to WeChat or Alipay needs the gateway URLs and timeouts.
         read.configure(info={SETTINGS_KEY: settings})
@@ -46,7 +50,12 @@ class AppState:
             import redis.asyncio as aioredis
 
             redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-        return cls(settings, engine, read, write, redis)
+        return cls(settings, engine, read, write, redis, writer=writer)
+
+    @property
+    def engines(self) -> list[AsyncEngine]:
+        """Every engine this app talks through (reads, and SQLite's writer)."""
+        return [self.engine] + ([self.writer] if self.writer is not None else [])
 
     @property
     def is_sqlite(self) -> bool:
@@ -55,4 +64,6 @@ class AppState:
     async def close(self) -> None:
         if self.redis is not None:
             await self.redis.aclose()
+        if self.writer is not None:
+            await self.writer.dispose()
         await self.engine.dispose()
