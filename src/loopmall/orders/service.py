@@ -123,6 +123,16 @@ async def get_payable_by_public_id(
     return payable(await _get(session, tenant, Order.public_id == public_id))
 
 
+async def get_payables(
+    session: AsyncSession, tenant: Tenant, order_ids: set[int]
+) -> dict[int, PayableOrder]:
+    """The payable views of several orders by id, in one query (unknown ids are left out)."""
+    if not order_ids:
+        return {}
+    rows = await session.scalars(scoped(Order, tenant, Order.id.in_(order_ids)))
+    return {order.id: payable(order) for order in rows}
+
+
 async def lines_of(session: AsyncSession, tenant: Tenant, order_id: int) -> list[OrderLine]:
     stmt = scoped(OrderLine, tenant, OrderLine.order_id == order_id).order_by(OrderLine.id)
     return list((await session.scalars(stmt)).all())

@@ -57,12 +57,7 @@ async def payments_page(
         rows = await refunds.recent_payments(
             uow.session, tenant, store_ids=principal.store_ids, limit=LIST_SIZE
         )
-        order_rows = {}
-        for payment in rows:
-            if payment.order_id not in order_rows:
-                order_rows[payment.order_id] = await orders.get_payable(
-                    uow.session, tenant, payment.order_id
-                )
+        order_rows = await orders.get_payables(uow.session, tenant, {p.order_id for p in rows})
         refund_rows = await refunds.refunds_of_payments(uow.session, tenant, [p.id for p in rows])
         store_names, staff_names = await codes.names(
             uow.session,
