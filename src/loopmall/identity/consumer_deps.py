@@ -13,20 +13,18 @@ session's CSRF token (``X-CSRF-Token`` header or ``csrf_token`` form field), as 
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
 from fastapi import Request
 
-from loopmall.core.errors import CsrfFailed
 from loopmall.core.http import get_state
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import consumer_service
 from loopmall.identity.consumer_service import ShopperUnauthorized
-from loopmall.identity.deps import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS
+from loopmall.identity.deps import UNSAFE_METHODS, check_csrf
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ async def optional_shopper(request: Request, slug: str) -> Shopper | None:
         openid=resolved.openid,
     )
     if shopper.via == "cookie" and request.method in UNSAFE_METHODS:
-        await _check_csrf(request, shopper.csrf_token)
+        await check_csrf(request, shopper.csrf_token)
     request.state.shopper = shopper
     return shopper
 
@@ -98,15 +96,3 @@ async def require_shopper(request: Request, slug: str) -> Shopper:
     if shopper is None:
         raise ShopperUnauthorized(login_url=login_url(slug, request))
     return shopper
-
-
-async def _check_csrf(request: Request, expected: str) -> None:
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
-            value = form.get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, expected):
-        raise CsrfFailed()

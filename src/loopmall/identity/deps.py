@@ -41,12 +41,14 @@ async def optional_principal(request: Request) -> Principal | None:
             if cookie:
                 principal = await service.resolve_token(uow.session, cookie, via="cookie")
     if principal is not None and principal.via == "cookie" and request.method in UNSAFE_METHODS:
-        await _check_csrf(request, principal)
+        await check_csrf(request, principal.csrf_token)
     request.state.principal = principal
     return principal
 
 
-async def _check_csrf(request: Request, principal: Principal) -> None:
+async def check_csrf(request: Request, expected: str) -> None:
+    """Raise ``CsrfFailed`` unless the request carries ``expected`` in the ``X-CSRF-Token``
+    header or the form's ``csrf_token`` field (staff and shopper cookie sessions alike)."""
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         content_type = request.headers.get("content-type", "")
@@ -54,7 +56,7 @@ async def _check_csrf(request: Request, principal: Principal) -> None:
             form = await request.form()
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, principal.csrf_token):
+    if not sent or not hmac.compare_digest(sent, expected):
         raise CsrfFailed()
 
 

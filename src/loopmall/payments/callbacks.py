@@ -32,6 +32,7 @@ from loopmall.payments.providers import (
     CallbackRejected,
     CallbackReply,
     PaymentProvider,
+    TradeStatus,
 )
 from loopmall.payments.rules import RETRY_OUTCOMES, Outcome
 
@@ -255,3 +256,30 @@ async def record_query(
         payment_id=payment_id,
     )
     await session.flush()
+
+
+async def apply_trade_status(
+    state: AppState,
+    tenant: Tenant,
+    account: PaymentAccount,
+    out_trade_no: str,
+    status: TradeStatus,
+    *,
+    source: str,
+) -> Outcome:
+    """A provider's answer that the trade is paid (from a query or the reconciliation),
+    applied and recorded exactly as the payment callback it stands for would be."""
+    event = CallbackEvent(
+        kind="payment",
+        provider_event_id=source,
+        out_trade_no=out_trade_no,
+        state="paid",
+        amount_fen=status.amount_fen,
+        provider_trade_no=status.provider_trade_no,
+        occurred_at=status.paid_at,
+    )
+    async with UnitOfWork(state.write_factory) as uow:
+        outcome, payment_id = await apply_event(uow.session, tenant, event)
+        await record_query(uow.session, account, event, outcome, payment_id, source=source)
+        await uow.commit()
+    return outcome

@@ -140,19 +140,9 @@ async def refresh_payment(state: AppState, tenant: Tenant, payment_public_id: st
         log.warning("query of %s failed: %s", payment.out_trade_no, exc)
         return payment
     if status.state in ("paid", "refunded"):
-        event = CallbackEvent(
-            kind="payment",
-            provider_event_id="query",
-            out_trade_no=payment.out_trade_no,
-            state="paid",
-            amount_fen=status.amount_fen,
-            provider_trade_no=status.provider_trade_no,
-            occurred_at=status.paid_at,
+        await callbacks.apply_trade_status(
+            state, tenant, account, payment.out_trade_no, status, source="query"
         )
-        async with UnitOfWork(state.write_factory) as uow:
-            outcome, payment_id = await callbacks.apply_event(uow.session, tenant, event)
-            await callbacks.record_query(uow.session, account, event, outcome, payment_id)
-            await uow.commit()
     async with UnitOfWork(state.read_factory) as uow:
         return await service.get_payment(uow.session, tenant, payment_public_id)
 

@@ -30,7 +30,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service as orders
 from loopmall.payments import accounts, callbacks
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund, ReconciliationReport
-from loopmall.payments.providers import CallbackEvent, ProviderError, TradeStatus
+from loopmall.payments.providers import ProviderError, TradeStatus
 from loopmall.payments.rules import PAID_STATES, PaymentState
 
 
@@ -67,21 +67,9 @@ async def _compare(
     theirs_paid = status.state in ("paid", "refunded")
     ours_paid = payment.state in PAID_STATES
     if theirs_paid and not ours_paid:
-        event = CallbackEvent(
-            kind="payment",
-            provider_event_id="reconciliation",
-            out_trade_no=payment.out_trade_no,
-            state="paid",
-            amount_fen=status.amount_fen,
-            provider_trade_no=status.provider_trade_no,
-            occurred_at=status.paid_at,
+        outcome = await callbacks.apply_trade_status(
+            state, tenant, account, payment.out_trade_no, status, source="reconcile"
         )
-        async with UnitOfWork(state.write_factory) as uow:
-            outcome, payment_id = await callbacks.apply_event(uow.session, tenant, event)
-            await callbacks.record_query(
-                uow.session, account, event, outcome, payment_id, source="reconcile"
-            )
-            await uow.commit()
         return _line(
             "paid_not_recorded",
             payment,
