@@ -41,6 +41,12 @@ API_MODULES = (
     "loopmall.orders.api",
     "loopmall.payments.api",
     "loopmall.notifications.api",
+    "loopmall.o2o.api",
+    "loopmall.social.api",
+    "loopmall.attribution.api",
+    "loopmall.rebates.api",
+    "loopmall.guides.api",
+    "loopmall.flashsale.api",
 )
 PAGE_MODULES = (
     "loopmall.identity.pages",
@@ -54,6 +60,12 @@ PAGE_MODULES = (
     "loopmall.payments.pages",
     "loopmall.orders.pages",
     "loopmall.notifications.pages",
+    "loopmall.o2o.pages",
+    "loopmall.social.pages",
+    "loopmall.attribution.pages",
+    "loopmall.rebates.pages",
+    "loopmall.guides.pages",
+    "loopmall.flashsale.pages",
 )
 # Modules that register outbox subscribers and periodic jobs when imported.
 HANDLER_MODULES = (
@@ -62,6 +74,12 @@ HANDLER_MODULES = (
     "loopmall.orders.events",
     "loopmall.payments.events",
     "loopmall.notifications.events",
+    "loopmall.o2o.events",
+    "loopmall.social.events",
+    "loopmall.attribution.events",
+    "loopmall.rebates.events",
+    "loopmall.guides.events",
+    "loopmall.flashsale.events",
 )
 
 

@@ -61,6 +61,23 @@ class Settings(BaseSettings):
     order_sweep_seconds: float = 10.0
     callback_window_seconds: int = 300
 
+    # O2O channels and sharing (issue #4)
+    visitor_cookie: str = "lm_visitor"  # an anonymous device id, merged when the visitor logs in
+    visitor_ttl_seconds: int = 180 * 24 * 3600
+
+    # Guide workbench (issue #4)
+    chat_history_page: int = 50
+    fitting_reminder_seconds: int = 2 * 3600  # remind this long before a fitting
+    fitting_sweep_seconds: float = 30.0
+
+    # Flash sales (issue #5)
+    flashsale_buckets: int = 16  # stock rows per SKU on the database gate (no Redis)
+    flashsale_batch: int = 200  # accepted requests turned into orders per batch
+    flashsale_pay_within_seconds: int = 15 * 60
+    flashsale_rate_per_consumer: int = 5  # gate attempts per consumer per second
+    flashsale_rate_per_ip: int = 200  # gate attempts per IP per second
+    flashsale_sweep_seconds: float = 2.0
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

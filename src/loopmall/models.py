@@ -15,6 +15,12 @@ MODEL_MODULES = (
     "loopmall.orders.models",
     "loopmall.payments.models",
     "loopmall.notifications.models",
+    "loopmall.o2o.models",
+    "loopmall.social.models",
+    "loopmall.attribution.models",
+    "loopmall.rebates.models",
+    "loopmall.guides.models",
+    "loopmall.flashsale.models",
 )
 
 

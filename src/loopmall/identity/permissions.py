@@ -28,6 +28,16 @@ class Perm(StrEnum):
     IMPORTS_RUN = "imports.run"
     ORDERS_READ = "orders.read"
     ORDERS_FULFIL = "orders.fulfil"
+    CHANNELS_READ = "channels.read"  # QR codes, posters, shares and their figures
+    CHANNELS_WRITE = "channels.write"
+    ATTRIBUTION_READ = "attribution.read"  # the ledger, bindings
+    ATTRIBUTION_WRITE = "attribution.write"  # the rules, moving bindings
+    COMMISSION_READ = "commission.read"  # every earner's commission (a guide sees their own)
+    COMMISSION_WRITE = "commission.write"  # commission rules, settlement
+    CUSTOMERS_READ = "customers.read"  # customer profiles (a guide: only those bound to them)
+    GUIDE_WORK = "guide.work"  # the guide workbench: chat, cards, holds, fittings
+    FLASHSALE_READ = "flashsale.read"
+    FLASHSALE_WRITE = "flashsale.write"
 
 
 _ALL = frozenset(Perm)
@@ -45,11 +55,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INVENTORY_HOLD,
             Perm.ORDERS_READ,
             Perm.ORDERS_FULFIL,
+            Perm.CHANNELS_READ,
+            Perm.ATTRIBUTION_READ,
+            Perm.COMMISSION_READ,
+            Perm.CUSTOMERS_READ,
+            Perm.GUIDE_WORK,
+            Perm.FLASHSALE_READ,
         }
     ),
     Role.GUIDE: frozenset(
         {Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ, Perm.INVENTORY_HOLD}
-        | {Perm.ORDERS_READ}
+        | {Perm.ORDERS_READ, Perm.CHANNELS_READ, Perm.CUSTOMERS_READ, Perm.GUIDE_WORK}
     ),
     Role.CASHIER: frozenset({Perm.STORES_READ, Perm.CATALOG_READ, Perm.INVENTORY_READ})
     | {Perm.ORDERS_READ, Perm.ORDERS_FULFIL},

@@ -31,6 +31,12 @@ DOMAINS_WITH_PAGES = (
     "orders",
     "payments",
     "notifications",
+    "o2o",
+    "social",
+    "attribution",
+    "rebates",
+    "guides",
+    "flashsale",
 )
 
 

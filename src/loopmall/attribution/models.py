@@ -1,0 +1,3 @@
+"""Tables of the attribution domain."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the flashsale domain."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The guide workbench (导购): conversations over WebSocket, product cards, holds in the store, fittings, customer handover."""

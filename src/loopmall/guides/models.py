@@ -1,0 +1,3 @@
+"""Tables of the guides domain."""
+
+from __future__ import annotations

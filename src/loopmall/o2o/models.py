@@ -1,0 +1,3 @@
+"""Tables of the o2o domain."""
+
+from __future__ import annotations

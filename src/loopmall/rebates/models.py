@@ -1,0 +1,3 @@
+"""Tables of the rebates domain."""
+
+from __future__ import annotations

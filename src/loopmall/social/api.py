@@ -1,0 +1,7 @@
+"""social: JSON routes (mounted under /api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

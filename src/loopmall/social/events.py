@@ -1,0 +1,3 @@
+"""Events the social domain publishes and the handlers and periodic jobs it registers."""
+
+from __future__ import annotations

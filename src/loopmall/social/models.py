@@ -1,0 +1,3 @@
+"""Tables of the social domain."""
+
+from __future__ import annotations
