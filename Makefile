@@ -57,9 +57,10 @@ typecheck: install-dev
 test: install-dev browser lint
 	$(BIN)/pytest -q -n auto --durations=20
 
-## bench: small sizes by default; `make bench-full` (or BENCH_ARGS=--full) for full sizes
+## bench: small sizes by default; `make bench FULL=1` (or `make bench-full`) for full sizes;
+## BENCH_ARGS passes more, e.g. BENCH_ARGS="--only attribution --backend sqlite"
 bench: install-dev
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(if $(FULL),--full) $(BENCH_ARGS)
 
 bench-full: install-dev
 	$(BIN)/python -m bench --full
