@@ -1,0 +1,149 @@
+"""The Redis gate's Lua script: each check, and hundreds of concurrent buyers on small stock."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from loopmall.flashsale.gate_redis import (
+    RedisGate,
+    SaleImage,
+    SaleKeys,
+    drop_sale,
+    load_sale,
+    request_id,
+    reservation_bitmap,
+    return_units,
+)
+
+SALE = 7
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Any]:
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    yield client
+    keys = [k async for k in client.scan_iter(match=f"{redis_prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def nonce() -> str:
+    return uuid.uuid4().hex
+
+
+async def loaded(
+    redis: Any, prefix: str, *, stock: int, reserved: list[int], **rates: int
+) -> RedisGate:
+    await load_sale(redis, prefix, SaleImage(SALE, stock, reserved, {}, []))
+    return RedisGate(redis, prefix, **rates)
+
+
+def test_bitmap_layout_is_redis_order() -> None:
+    assert reservation_bitmap([0]) == b"\x80"
+    assert reservation_bitmap([7, 8]) == b"\x01\x80"
+    assert reservation_bitmap([]) == b""
+
+
+async def test_accepted_attempt_takes_a_unit_and_lands_in_the_stream(
+    redis: Any, redis_prefix: str
+) -> None:
+    gate = await loaded(redis, redis_prefix, stock=2, reserved=[5, 9])
+    answer = await gate.try_buy(SALE, 9, nonce(), accepted_at_ms=1234)
+    assert (answer.status, answer.request_id, answer.left) == ("accepted", request_id(SALE, 9), 1)
+    keys = SaleKeys(redis_prefix, SALE)
+    assert await redis.get(keys.stock) == "1"
+    entries = await redis.xrange(keys.stream)
+    assert [fields for _id, fields in entries] == [
+        {"r": request_id(SALE, 9), "c": "9", "q": "1", "t": "1234"}
+    ]
+    assert await redis.hgetall(keys.buyers) == {"9": request_id(SALE, 9)}
+
+
+async def test_refusals_write_nothing(redis: Any, redis_prefix: str) -> None:
+    gate = await loaded(redis, redis_prefix, stock=1, reserved=[5])
+    keys = SaleKeys(redis_prefix, SALE)
+    assert (await gate.try_buy(SALE, 6, nonce())).status == "not_reserved"
+    assert (await gate.try_buy(SALE, 123456, nonce())).status == "not_reserved"
+    first = await gate.try_buy(SALE, 5, nonce())
+    assert first.status == "accepted"
+    again = await gate.try_buy(SALE, 5, nonce())
+    assert (again.status, again.request_id) == ("already_bought", first.request_id)
+    assert await redis.get(keys.stock) == "0"
+    assert await redis.xlen(keys.stream) == 1
+
+
+async def test_a_token_is_good_for_one_attempt(redis: Any, redis_prefix: str) -> None:
+    gate = await loaded(redis, redis_prefix, stock=0, reserved=[1, 2])
+    spent = nonce()
+    assert (await gate.try_buy(SALE, 1, spent)).status == "sold_out"
+    assert (await gate.try_buy(SALE, 1, spent)).status == "token_used"
+    assert (await gate.try_buy(SALE, 2, spent)).status == "token_used"
+
+
+async def test_sold_out_and_not_loaded(redis: Any, redis_prefix: str) -> None:
+    gate = await loaded(redis, redis_prefix, stock=1, reserved=[1, 2])
+    assert (await gate.try_buy(SALE, 1, nonce())).status == "accepted"
+    assert (await gate.try_buy(SALE, 2, nonce())).status == "sold_out"
+    assert (await gate.try_buy(SALE + 1, 2, nonce())).status == "not_loaded"
+    await drop_sale(redis, redis_prefix, SALE)
+    assert (await gate.try_buy(SALE, 2, nonce())).status == "not_loaded"
+
+
+async def test_rate_limits_per_customer_and_per_ip(redis: Any, redis_prefix: str) -> None:
+    gate = await loaded(
+        redis, redis_prefix, stock=0, reserved=list(range(10)), rate_per_consumer=2, rate_per_ip=5
+    )
+    statuses = [(await gate.try_buy(SALE, 1, nonce(), ip="a")).status for _ in range(3)]
+    assert statuses == ["sold_out", "sold_out", "rate_limited"]
+    statuses = [(await gate.try_buy(SALE, c, nonce(), ip="a")).status for c in (2, 3, 4, 5)]
+    # "a" had spent 2 of its 5: the customer-limited attempt was refused before the IP counted
+    assert statuses == ["sold_out", "sold_out", "sold_out", "rate_limited"]
+    assert (await gate.try_buy(SALE, 6, nonce(), ip="b")).status == "sold_out"
+
+
+async def test_returned_units_go_back_once(redis: Any, redis_prefix: str) -> None:
+    gate = await loaded(redis, redis_prefix, stock=1, reserved=[1, 2])
+    first = await gate.try_buy(SALE, 1, nonce())
+    assert first.request_id is not None
+    assert (await gate.try_buy(SALE, 2, nonce())).status == "sold_out"
+    assert await return_units(redis, redis_prefix, SALE, [(first.request_id, 1)]) == 1
+    assert await return_units(redis, redis_prefix, SALE, [(first.request_id, 1)]) == 0
+    assert await return_units(redis, redis_prefix, SALE, []) == 0
+    resold = await gate.try_buy(SALE, 2, nonce())
+    assert resold.status == "accepted"
+    assert (await gate.try_buy(SALE, 1, nonce())).status == "already_bought"
+    assert await redis.get(SaleKeys(redis_prefix, SALE).stock) == "0"
+    assert await return_units(redis, redis_prefix, SALE + 1, [("x", 1)]) == -1
+
+
+async def test_hundreds_of_concurrent_buyers_never_oversell(redis: Any, redis_prefix: str) -> None:
+    """Given 400 holders (each trying once, a third double-clicking and retrying) and 37 units,
+    then exactly 37 distinct customers are accepted and the stream holds exactly them."""
+    holders = list(range(1, 401))
+    gate = await loaded(redis, redis_prefix, stock=37, reserved=holders)
+    rng = random.Random(5)
+
+    async def holder(customer: int) -> list[Any]:
+        clicks = 1 + (rng.random() < 0.33) * rng.randint(1, 4)
+        token = nonce()
+        tries = [gate.try_buy(SALE, customer, token if i == 1 else nonce()) for i in range(clicks)]
+        return list(await asyncio.gather(*tries))
+
+    answers = [a for batch in await asyncio.gather(*(holder(c) for c in holders)) for a in batch]
+    accepted = [a for a in answers if a.accepted]
+    assert len(accepted) == 37
+    assert len({a.request_id for a in accepted}) == 37
+    assert {a.status for a in answers} <= {"accepted", "already_bought", "sold_out", "token_used"}
+    keys = SaleKeys(redis_prefix, SALE)
+    entries = await redis.xrange(keys.stream)
+    assert sorted(f["r"] for _id, f in entries) == sorted(a.request_id for a in accepted)
+    assert await redis.get(keys.stock) == "0"
+    assert await redis.hlen(keys.buyers) == 37
