@@ -28,6 +28,7 @@ class OrderStatus(StrEnum):
 class OrderKind(StrEnum):
     MALL = "mall"
     FACE_TO_FACE = "face_to_face"
+    STORE_SALE = "store_sale"  # a guide's held item sold at the till (guides.store_sale)
 
 
 class Fulfilment(StrEnum):
@@ -86,6 +87,10 @@ def _back_to(status: str) -> Condition:
     return condition
 
 
+def _store_sale(o: Facts) -> bool:
+    return o.kind == OrderKind.STORE_SALE
+
+
 def _pickup_or_face_to_face(o: Facts) -> bool:
     return o.fulfilment == Fulfilment.PICKUP or o.kind == OrderKind.FACE_TO_FACE
 
@@ -98,6 +103,7 @@ MOVES: dict[tuple[OrderStatus, OrderStatus], Condition] = {
     (S.CREATED, S.CANCELLED): _any,  # the customer, staff, or the unpaid-order sweep
     (S.CREATED, S.SHIPPED): _cod_delivery,  # cash on delivery ships unpaid
     (S.CREATED, S.READY_FOR_PICKUP): _cod_pickup,  # pay at the counter
+    (S.CREATED, S.COMPLETED): _store_sale,  # paid at the till, the customer takes the item
     (S.PAID, S.SHIPPED): _delivery,
     (S.PAID, S.READY_FOR_PICKUP): _pickup,
     (S.PAID, S.COMPLETED): _pickup_or_face_to_face,  # handed over at once / nothing to hand over

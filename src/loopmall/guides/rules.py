@@ -1,0 +1,126 @@
+"""The rules of the guide workbench in one place: statuses and their moves, limits, errors."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from loopmall.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+
+DEFAULT_MAX_HOLD_SECONDS = 48 * 3600  # two days: long enough to come to the store
+DEFAULT_SLOT_MINUTES = 30
+MAX_TEXT = 1000
+MAX_TAG = 30
+MAX_TAGS = 20
+# The longest a merchant may let a guide hold an item (inventory's limit is seven days).
+HOLD_CEILING_SECONDS = 7 * 24 * 3600
+FITTING_HORIZON_DAYS = 60
+
+
+class Sender(StrEnum):
+    CUSTOMER = "customer"
+    GUIDE = "guide"
+    SYSTEM = "system"
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    CARD = "card"  # the guide pushes a product (one SKU)
+    PICK = "pick"  # the customer taps a card: "I'd like to try this"
+    HOLD = "hold"  # the guide held the item in the store
+    FITTING = "fitting"  # a fitting was booked / ended
+    SYSTEM = "system"  # hand-over and other notes
+
+
+class HoldOutcome(StrEnum):
+    ACTIVE = "active"
+    SOLD = "sold"
+    RELEASED = "released"
+    NO_SHOW = "no_show"
+
+
+class FittingStatus(StrEnum):
+    BOOKED = "booked"
+    SOLD = "sold"  # the hold became a store sale
+    RELEASED = "released"  # the customer came and did not buy
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+F = FittingStatus
+# CONVENTIONS rule 7: every move a fitting may make, and nothing else.
+FITTING_MOVES: dict[FittingStatus, frozenset[FittingStatus]] = {
+    F.BOOKED: frozenset({F.SOLD, F.RELEASED, F.NO_SHOW, F.CANCELLED}),
+    F.SOLD: frozenset(),
+    F.RELEASED: frozenset(),
+    F.NO_SHOW: frozenset(),
+    F.CANCELLED: frozenset(),
+}
+
+H = HoldOutcome
+HOLD_MOVES: dict[HoldOutcome, frozenset[HoldOutcome]] = {
+    H.ACTIVE: frozenset({H.SOLD, H.RELEASED, H.NO_SHOW}),
+    H.SOLD: frozenset(),
+    H.RELEASED: frozenset(),
+    H.NO_SHOW: frozenset(),
+}
+
+# What a fitting's outcome does to its hold.
+OUTCOME_OF_HOLD: dict[FittingStatus, HoldOutcome] = {
+    F.SOLD: H.SOLD,
+    F.RELEASED: H.RELEASED,
+    F.NO_SHOW: H.NO_SHOW,
+    F.CANCELLED: H.RELEASED,
+}
+
+
+def check_fitting_move(current: str, target: FittingStatus) -> None:
+    if target not in FITTING_MOVES[FittingStatus(current)]:
+        raise IllegalTransition(
+            f"A {current} fitting cannot become {target.value}",
+            current=current,
+            target=target.value,
+        )
+
+
+def check_hold_move(current: str, target: HoldOutcome) -> None:
+    if target not in HOLD_MOVES[HoldOutcome(current)]:
+        raise IllegalTransition(
+            f"A {current} hold cannot become {target.value}",
+            current=current,
+            target=target.value,
+        )
+
+
+class HoldTooLong(ValidationFailed):
+    code = "hold_too_long"
+    title = "The hold is longer than the merchant allows"
+
+
+class FittingClosedHour(ValidationFailed):
+    code = "fitting_closed_hour"
+    title = "The store is closed at that time"
+
+
+class FittingSlotTaken(Conflict):
+    code = "fitting_slot_taken"
+    title = "That fitting slot is already taken"
+
+
+class FittingSlotInvalid(ValidationFailed):
+    code = "fitting_slot_invalid"
+    title = "Fittings start on the slot grid, in the future"
+
+
+class NotAGuide(ValidationFailed):
+    code = "not_a_guide"
+    title = "That staff member is not a guide of this merchant"
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+    title = "No such customer"
+
+
+class HoldNotActive(Conflict):
+    code = "hold_not_active"
+    title = "The hold is no longer active"

@@ -1,0 +1,232 @@
+"""Request and response models of the guide workbench and the mall chat."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from loopmall.core.clock import local
+from loopmall.guides.models import ChatMessage, Conversation, Fitting, GuideHold
+from loopmall.guides.rules import MAX_TAG, MAX_TEXT
+
+PUBLIC_ID = r"^[a-z0-9_]+$"
+PublicId = Annotated[str, Field(min_length=1, max_length=40, pattern=PUBLIC_ID)]
+# Message text may hold newlines; no other control characters.
+TEXT = r"^[^\x00-\x09\x0b-\x1f\x7f]*$"
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GuideMessageIn(_Input):
+    kind: Literal["text", "card"] = "text"
+    body: str = Field("", max_length=MAX_TEXT, pattern=TEXT)
+    sku: PublicId | None = Field(None, description="SKU public id, for a card")
+
+
+class ShopperMessageIn(_Input):
+    conversation: PublicId | None = Field(None, description="Default: the open conversation")
+    body: str = Field("", max_length=MAX_TEXT, pattern=TEXT)
+    pick: PublicId | None = Field(None, description="A card message id: 'I'd like to try this'")
+
+
+class OpenChatIn(_Input):
+    guide: PublicId | None = Field(None, description="Staff public id; default: my bound guide")
+
+
+class HoldIn(_Input):
+    conversation: PublicId
+    sku: PublicId
+    quantity: int = Field(1, ge=1, le=99)
+    ttl_seconds: int = Field(..., ge=1, le=30 * 24 * 3600)
+
+
+class SaleIn(_Input):
+    unit_fen: int | None = Field(None, ge=0, le=100_000_000)
+
+
+class FittingIn(_Input):
+    conversation: PublicId
+    starts_at: AwareDatetime
+    hold: PublicId | None = None
+    note: str = Field("", max_length=200, pattern=PLAIN)
+
+
+class OutcomeIn(_Input):
+    outcome: Literal["sold", "released", "no_show", "cancelled"]
+    unit_fen: int | None = Field(None, ge=0, le=100_000_000)
+
+
+class TagIn(_Input):
+    tag: str = Field(min_length=1, max_length=MAX_TAG, pattern=PLAIN)
+
+
+class SettingsIn(_Input):
+    max_hold_seconds: int = Field(..., ge=1, le=30 * 24 * 3600)
+    slot_minutes: int = Field(..., ge=1, le=24 * 60)
+
+
+class SettingsOut(BaseModel):
+    max_hold_seconds: int
+    slot_minutes: int
+
+
+class HandOverIn(_Input):
+    from_guide: PublicId
+    to_guide: PublicId
+
+
+class HandOverOut(BaseModel):
+    customers: int
+    conversations: int
+
+
+class MessageOut(BaseModel):
+    id: str
+    conversation: str
+    sender: str
+    kind: str
+    body: str
+    card: dict[str, Any]
+    at: datetime
+
+
+def message_out(message: ChatMessage, conversation: Conversation) -> MessageOut:
+    return MessageOut(
+        id=message.public_id,
+        conversation=conversation.public_id,
+        sender=message.sender,
+        kind=message.kind,
+        body=message.body,
+        card=message.card or {},
+        at=message.at,
+    )
+
+
+class ConversationOut(BaseModel):
+    id: str
+    customer: str
+    customer_name: str
+    guide: str
+    guide_name: str
+    unread: int
+    last_message_at: datetime
+
+
+class CardOut(BaseModel):
+    sku: str
+    product: str
+    title: str
+    options: str
+    price_fen: int
+    image: str | None
+    in_store: int | None = Field(None, description="Units free at the guide's store")
+
+
+class HoldOut(BaseModel):
+    id: str
+    customer: str
+    sku: str
+    title: str
+    quantity: int
+    unit_fen: int
+    status: str
+    expires_at: datetime
+    order: str | None
+
+
+def hold_out(row: GuideHold, *, customer: str, sku: str, order: str | None) -> HoldOut:
+    return HoldOut(
+        id=row.public_id,
+        customer=customer,
+        sku=sku,
+        title=row.title,
+        quantity=row.quantity,
+        unit_fen=row.unit_fen,
+        status=row.status,
+        expires_at=row.expires_at,
+        order=order,
+    )
+
+
+class FittingOut(BaseModel):
+    id: str
+    customer: str
+    store: str
+    store_name: str
+    hold: str | None
+    starts_at: datetime
+    ends_at: datetime
+    local_time: str
+    status: str
+    order: str | None
+    note: str
+
+
+def fitting_out(
+    row: Fitting, *, customer: str, store: str, store_name: str, hold: str | None, order: str | None
+) -> FittingOut:
+    return FittingOut(
+        id=row.public_id,
+        customer=customer,
+        store=store,
+        store_name=store_name,
+        hold=hold,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        local_time=local(row.starts_at).strftime("%Y-%m-%d %H:%M"),
+        status=row.status,
+        order=order,
+        note=row.note,
+    )
+
+
+class SlotOut(BaseModel):
+    starts_at: datetime
+    local_time: str
+    taken: bool
+
+
+class SlotsQuery(BaseModel):
+    day: date
+
+
+class GuideOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    store: str | None
+    store_name: str | None
+    customers: int | None = None
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    phone: str | None
+    tags: list[str]
+    store: str | None = None
+    guide: str | None = None
+    source: str = ""
+
+
+class OrderBrief(BaseModel):
+    id: str
+    number: str
+    kind: str
+    status: str
+    total_fen: int
+    created_at: datetime
+
+
+class ProfileOut(BaseModel):
+    customer: CustomerOut
+    order_count: int
+    spent_fen: int
+    orders: list[OrderBrief]
+    holds: list[HoldOut]
+    fittings: list[FittingOut]

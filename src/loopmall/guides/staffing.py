@@ -1,0 +1,143 @@
+"""Who the guides are, where they work, and the merchant's guide settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core import clock
+from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.tenancy import Tenant, scoped
+from loopmall.guides.models import GuideSettings
+from loopmall.guides.rules import (
+    DEFAULT_MAX_HOLD_SECONDS,
+    DEFAULT_SLOT_MINUTES,
+    HOLD_CEILING_SECONDS,
+    NotAGuide,
+)
+from loopmall.identity.models import Staff, StaffStore
+from loopmall.identity.permissions import Role
+from loopmall.merchants.models import Store
+
+# Who may serve customers on the workbench.
+GUIDE_ROLES = (Role.GUIDE.value, Role.STORE_MANAGER.value)
+SLOT_CHOICES = (15, 20, 30, 45, 60, 90, 120)
+
+
+async def guide_store(session: AsyncSession, tenant: Tenant, staff_id: int) -> int | None:
+    """The store a guide works in (the first assigned), or None."""
+    found: int | None = await session.scalar(
+        select(StaffStore.store_id)
+        .where(StaffStore.merchant_id == tenant.id, StaffStore.staff_id == staff_id)
+        .order_by(StaffStore.id)
+        .limit(1)
+    )
+    return found
+
+
+async def require_guide(session: AsyncSession, tenant: Tenant, staff_id: int) -> Staff:
+    """The active guide (or store manager) ``staff_id``; 422 ``not_a_guide`` otherwise."""
+    staff: Staff | None = await session.scalar(
+        scoped(Staff, tenant, Staff.id == staff_id, Staff.active.is_(True))
+    )
+    if staff is None or staff.role not in GUIDE_ROLES:
+        raise NotAGuide("That staff member is not a guide of this merchant")
+    return staff
+
+
+async def staff_by_public_id(session: AsyncSession, tenant: Tenant, public_id: str) -> Staff:
+    staff: Staff | None = await session.scalar(scoped(Staff, tenant, Staff.public_id == public_id))
+    if staff is None:
+        raise NotFound("No such staff member")
+    return staff
+
+
+async def store_by_public_id(session: AsyncSession, tenant: Tenant, public_id: str) -> Store:
+    store: Store | None = await session.scalar(scoped(Store, tenant, Store.public_id == public_id))
+    if store is None:
+        raise NotFound("No such store")
+    return store
+
+
+async def store_by_id(session: AsyncSession, tenant: Tenant, store_id: int) -> Store:
+    store: Store | None = await session.scalar(scoped(Store, tenant, Store.id == store_id))
+    if store is None:
+        raise NotFound("No such store")
+    return store
+
+
+@dataclass(frozen=True)
+class GuideRow:
+    staff: Staff
+    store: Store | None
+
+
+async def list_guides(
+    session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None = None
+) -> list[GuideRow]:
+    """Active guides and store managers with their first store (two queries)."""
+    staff = list(
+        (
+            await session.scalars(
+                scoped(Staff, tenant, Staff.active.is_(True), Staff.role.in_(GUIDE_ROLES)).order_by(
+                    Staff.id
+                )
+            )
+        ).all()
+    )
+    first = (
+        select(StaffStore.staff_id, func.min(StaffStore.id).label("link"))
+        .where(StaffStore.merchant_id == tenant.id)
+        .group_by(StaffStore.staff_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(StaffStore.staff_id, Store)
+        .join(first, first.c.link == StaffStore.id)
+        .join(Store, Store.id == StaffStore.store_id)
+    )
+    stores = {staff_id: store for staff_id, store in rows.all()}
+    found = [GuideRow(s, stores.get(s.id)) for s in staff]
+    if store_ids is not None:
+        found = [g for g in found if g.store is not None and g.store.id in store_ids]
+    return found
+
+
+async def get_settings(session: AsyncSession, tenant: Tenant) -> GuideSettings:
+    """The merchant's guide settings (defaults until saved; not written by reading)."""
+    row: GuideSettings | None = await session.scalar(scoped(GuideSettings, tenant))
+    if row is not None:
+        return row
+    return GuideSettings(
+        merchant_id=tenant.id,
+        max_hold_seconds=DEFAULT_MAX_HOLD_SECONDS,
+        slot_minutes=DEFAULT_SLOT_MINUTES,
+        updated_at=clock.now(),
+    )
+
+
+async def update_settings(
+    session: AsyncSession, tenant: Tenant, *, max_hold_seconds: int, slot_minutes: int
+) -> GuideSettings:
+    """Save the settings. 422 for a hold maximum outside 1 hour – 7 days or a slot length
+    not among :data:`SLOT_CHOICES`."""
+    if not 3600 <= max_hold_seconds <= HOLD_CEILING_SECONDS:
+        raise ValidationFailed(
+            "The longest hold is from one hour to seven days", field="max_hold_seconds"
+        )
+    if slot_minutes not in SLOT_CHOICES:
+        raise ValidationFailed(
+            f"A fitting lasts one of {', '.join(map(str, SLOT_CHOICES))} minutes",
+            field="slot_minutes",
+        )
+    row: GuideSettings | None = await session.scalar(scoped(GuideSettings, tenant))
+    if row is None:
+        row = GuideSettings(merchant_id=tenant.id)
+        session.add(row)
+    row.max_hold_seconds = max_hold_seconds
+    row.slot_minutes = slot_minutes
+    row.updated_at = clock.now()
+    await session.flush()
+    return row
