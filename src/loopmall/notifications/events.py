@@ -25,7 +25,7 @@ async def on_order_step(session: AsyncSession, event: OutboxEvent) -> None:
     await service.plan_for_event(session, runtime.settings_for(session), event)
 
 
-for _topic in compose.ORDER_TOPICS:
+for _topic in compose.TOPICS:
     subscribe(_topic)(on_order_step)
 
 

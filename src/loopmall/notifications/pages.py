@@ -34,6 +34,8 @@ def titles(request: Request) -> dict[str, str]:
         "order.completed": _("Order completed"),
         "order.cancelled": _("Order cancelled"),
         "order.refunded": _("Refund issued"),
+        "fitting.booked": _("Fitting booked"),
+        "fitting.reminder": _("Fitting reminder"),
     }
 
 

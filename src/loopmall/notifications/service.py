@@ -169,7 +169,7 @@ async def _queue(
 async def plan_for_event(session: AsyncSession, settings: Settings, event: OutboxEvent) -> None:
     """Handle one order event: the inbox entry and the outside message, once per event."""
     payload = event.payload
-    if event.topic not in compose.ORDER_TOPICS or not payload.get("customer_id"):
+    if event.topic not in compose.TOPICS or not payload.get("customer_id"):
         return  # an anonymous face-to-face payment has nobody to tell
     merchant_id = int(event.merchant_id or payload["merchant_id"])
     tenant, mall_name = await _merchant(session, merchant_id)
@@ -187,8 +187,10 @@ async def plan_for_event(session: AsyncSession, settings: Settings, event: Outbo
     )
     if done is not None:
         return  # this event was handled (a replay)
-    data = compose.inbox_data(payload)
+    data = compose.data_for(event.topic, payload)
     link = f"/m/{tenant.slug}/orders/{data['order']}" if data["order"] else f"/m/{tenant.slug}/"
+    if event.topic in compose.FITTING_TOPICS:
+        link = f"/m/{tenant.slug}/chat"
     now = clock.now()
     session.add(
         InboxMessage(
