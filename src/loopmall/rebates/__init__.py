@@ -1,1 +1,2 @@
-"""Rebates and distribution (分销): commission rules, the commission ledger with claw-back on refunds, settlement per period, CSV export, earnings."""
+"""Rebates and distribution (分销): commission rules, the commission ledger with claw-back on
+refunds, settlement per period, CSV export, earnings."""

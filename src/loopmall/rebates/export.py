@@ -1,0 +1,100 @@
+"""CSV exports of the ledger and of a settlement: UTF-8 with a byte-order mark so that
+Excel opens the Chinese names as Chinese; amounts in yuan with two decimals, times in
+Asia/Shanghai; the header row in Chinese and English."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from loopmall.core.clock import local
+from loopmall.core.money import format_yuan
+from loopmall.rebates.schemas import EntryOut, SettlementOut
+
+BOM = "\ufeff"
+
+ENTRY_HEADER = [
+    "时间 time",
+    "订单号 order",
+    "类型 kind",
+    "角色 role",
+    "规则 rule",
+    "受益人类型 earner kind",
+    "受益人 earner",
+    "受益人编号 earner id",
+    "门店 store",
+    "计佣金额 base (yuan)",
+    "比例 rate (bp)",
+    "佣金 commission (yuan)",
+    "结算单 settlement",
+]
+
+LINE_HEADER = [
+    "结算单 settlement",
+    "截止 period end",
+    "受益人类型 earner kind",
+    "受益人 earner",
+    "受益人编号 earner id",
+    "门店 store",
+    "笔数 entries",
+    "佣金 earned (yuan)",
+    "退款扣回 clawed back (yuan)",
+    "应结 net (yuan)",
+]
+
+
+def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to Excel: keep names as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def entries_csv(entries: Sequence[EntryOut]) -> bytes:
+    rows = [
+        [
+            local(e.at).strftime("%Y-%m-%d %H:%M:%S"),
+            e.order_number or "",
+            e.kind,
+            e.role,
+            e.rule,
+            e.earner.kind,
+            _cell(e.earner.name),
+            e.earner.id or "",
+            _cell(e.store_name),
+            format_yuan(e.base_fen),
+            str(e.rate_bp),
+            format_yuan(e.amount_fen),
+            e.settlement or "",
+        ]
+        for e in entries
+    ]
+    return _csv(ENTRY_HEADER, rows)
+
+
+def settlement_csv(settlement: SettlementOut) -> bytes:
+    end = local(settlement.period_end).strftime("%Y-%m-%d %H:%M")
+    rows = [
+        [
+            settlement.id,
+            end,
+            line.earner.kind,
+            _cell(line.earner.name),
+            line.earner.id or "",
+            _cell(line.store_name),
+            str(line.entries),
+            format_yuan(line.earned_fen),
+            format_yuan(line.clawed_back_fen),
+            format_yuan(line.net_fen),
+        ]
+        for line in settlement.lines or []
+    ]
+    return _csv(LINE_HEADER, rows)

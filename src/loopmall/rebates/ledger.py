@@ -1,0 +1,264 @@
+"""The commission ledger: earnings from attribution's credits, claw-backs from refunds.
+
+Earnings are booked when attribution credits an order and count at once; they are not
+held back until the order can no longer be refunded, because an order here never stops
+being refundable (a completed order may still be refunded, with no deadline), so waiting
+would mean never paying. Instead a refund after a settlement books a negative claw-back
+that the next settlement takes — the earner's next period is smaller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core import clock
+from loopmall.core.ids import new_public_id
+from loopmall.core.tenancy import Tenant, scoped
+from loopmall.orders import service as orders
+from loopmall.rebates import distributors
+from loopmall.rebates.models import CommissionEntry
+from loopmall.rebates.rules import (
+    EarnerKind,
+    Role,
+    clawback_due,
+    commission_for,
+    is_distributor_role,
+)
+from loopmall.rebates.service import get_rules
+
+
+def _earner(credit: Mapping[str, Any]) -> tuple[EarnerKind, int] | None:
+    """Who a credit pays: the store, the guide, or the sharing customer."""
+    role = credit.get("role")
+    if role == Role.STORE and credit.get("store_id"):
+        return EarnerKind.STORE, int(credit["store_id"])
+    if role == Role.GUIDE and credit.get("guide_staff_id"):
+        return EarnerKind.STAFF, int(credit["guide_staff_id"])
+    if role in (Role.SHARER, Role.UPSTREAM_SHARER) and credit.get("sharer_customer_id"):
+        return EarnerKind.CUSTOMER, int(credit["sharer_customer_id"])
+    return None
+
+
+async def book_credits(
+    session: AsyncSession, tenant: Tenant, payload: Mapping[str, Any]
+) -> list[CommissionEntry]:
+    """Book one earning per credit of an ``attribution.credited`` payload whose role has a
+    rate and whose earner may earn; a credit booked before is skipped (its id is unique).
+    A distributor earns nothing on their own purchase. If the order was refunded before the
+    credit arrived, the claw-back is booked at once."""
+    order_id = int(payload["order_id"])
+    amount_fen = int(payload.get("amount_fen") or 0)
+    buyer = payload.get("customer_id")
+    credits = [c for c in payload.get("credits", []) if c.get("credit_id") is not None]
+    if not credits or amount_fen <= 0:
+        return []
+    seen = set(
+        (
+            await session.scalars(
+                select(CommissionEntry.credit_id).where(
+                    CommissionEntry.merchant_id == tenant.id,
+                    CommissionEntry.credit_id.in_([int(c["credit_id"]) for c in credits]),
+                )
+            )
+        ).all()
+    )
+    rates = await get_rules(session, tenant)
+    sharers = {
+        int(c["sharer_customer_id"])
+        for c in credits
+        if is_distributor_role(str(c.get("role"))) and c.get("sharer_customer_id")
+    }
+    may_earn = await distributors.who_may_earn(session, tenant, rates, sharers)
+    now = clock.now()
+    booked: list[CommissionEntry] = []
+    for credit in credits:
+        role = str(credit.get("role"))
+        rate = rates.rate_for(role)
+        earner = _earner(credit)
+        if int(credit["credit_id"]) in seen or rate == 0 or earner is None:
+            continue
+        cap = None
+        if is_distributor_role(role):
+            if earner[1] not in may_earn or earner[1] == buyer:
+                continue
+            cap = rates.distributor_cap_fen
+        amount = commission_for(amount_fen, rate, cap)
+        if amount <= 0:
+            continue
+        entry = CommissionEntry(
+            merchant_id=tenant.id,
+            public_id=new_public_id("ce"),
+            kind="earning",
+            credit_id=int(credit["credit_id"]),
+            order_id=order_id,
+            role=role,
+            rule=str(credit.get("rule") or "")[:40],
+            earner_kind=earner[0].value,
+            earner_id=earner[1],
+            store_id=credit.get("store_id"),
+            base_fen=amount_fen,
+            rate_bp=rate,
+            amount_fen=amount,
+            at=now,
+        )
+        session.add(entry)
+        booked.append(entry)
+    await session.flush()
+    if booked:
+        order = await orders.get_order(session, tenant, str(payload["order_public_id"]))
+        if order.refunded_fen > 0:
+            await claw_back(
+                session,
+                tenant,
+                order_id,
+                paid_fen=order.paid_fen,
+                refunded_fen=order.refunded_fen,
+            )
+    return booked
+
+
+async def claw_back(
+    session: AsyncSession, tenant: Tenant, order_id: int, *, paid_fen: int, refunded_fen: int
+) -> list[CommissionEntry]:
+    """Give back what the order's earnings owe now that ``refunded_fen`` of ``paid_fen``
+    has been refunded in total (``rules.clawback_due``); books only the difference to what
+    was given back before, so a replayed or late refund event books nothing."""
+    earnings = list(
+        (
+            await session.scalars(
+                scoped(
+                    CommissionEntry,
+                    tenant,
+                    CommissionEntry.order_id == order_id,
+                    CommissionEntry.kind == "earning",
+                )
+                .order_by(CommissionEntry.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    if not earnings:
+        return []
+    given = await _given_back(session, tenant, [e.id for e in earnings])
+    now = clock.now()
+    booked = []
+    for earning in earnings:
+        due = clawback_due(earning.amount_fen, paid_fen, refunded_fen)
+        delta = due - given.get(earning.id, 0)
+        if delta <= 0:
+            continue
+        entry = CommissionEntry(
+            merchant_id=tenant.id,
+            public_id=new_public_id("ce"),
+            kind="clawback",
+            credit_id=None,
+            earning_id=earning.id,
+            order_id=order_id,
+            role=earning.role,
+            rule="refund",
+            earner_kind=earning.earner_kind,
+            earner_id=earning.earner_id,
+            store_id=earning.store_id,
+            base_fen=refunded_fen,
+            rate_bp=earning.rate_bp,
+            amount_fen=-delta,
+            at=now,
+        )
+        session.add(entry)
+        booked.append(entry)
+    await session.flush()
+    return booked
+
+
+async def _given_back(
+    session: AsyncSession, tenant: Tenant, earning_ids: Iterable[int]
+) -> dict[int, int]:
+    rows = await session.execute(
+        select(CommissionEntry.earning_id, func.sum(-CommissionEntry.amount_fen))
+        .where(
+            CommissionEntry.merchant_id == tenant.id,
+            CommissionEntry.earning_id.in_(list(earning_ids)),
+        )
+        .group_by(CommissionEntry.earning_id)
+    )
+    return {int(i): int(s) for i, s in rows.all() if i is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    """What the console and the API filter the ledger by (None: any)."""
+
+    role: str | None = None
+    kind: str | None = None
+    earner_kind: EarnerKind | None = None
+    earner_id: int | None = None
+    store_id: int | None = None
+    settled: bool | None = None
+    settlement_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    store_ids: frozenset[int] | None = None  # a store role's stores
+
+
+def entries_query(tenant: Tenant, f: EntryFilter) -> Select[Any]:
+    """The ledger lines matching ``f`` (no order: callers page by id)."""
+    stmt = scoped(CommissionEntry, tenant)
+    if f.role:
+        stmt = stmt.where(CommissionEntry.role == f.role)
+    if f.kind:
+        stmt = stmt.where(CommissionEntry.kind == f.kind)
+    if f.earner_kind is not None:
+        stmt = stmt.where(CommissionEntry.earner_kind == f.earner_kind.value)
+    if f.earner_id is not None:
+        stmt = stmt.where(CommissionEntry.earner_id == f.earner_id)
+    if f.store_id is not None:
+        stmt = stmt.where(CommissionEntry.store_id == f.store_id)
+    if f.store_ids is not None:
+        stmt = stmt.where(CommissionEntry.store_id.in_(f.store_ids))
+    if f.settled is not None:
+        column = CommissionEntry.settlement_id
+        stmt = stmt.where(column.is_not(None) if f.settled else column.is_(None))
+    if f.settlement_id is not None:
+        stmt = stmt.where(CommissionEntry.settlement_id == f.settlement_id)
+    if f.since is not None:
+        stmt = stmt.where(CommissionEntry.at >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(CommissionEntry.at < f.until)
+    return stmt
+
+
+async def totals(session: AsyncSession, tenant: Tenant, f: EntryFilter) -> dict[str, int]:
+    """Earned, given back, net and the number of lines matching ``f``."""
+    sub = entries_query(tenant, f).subquery()
+    amount = sub.c.amount_fen
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(case((amount > 0, amount), else_=0)), 0),
+                func.coalesce(func.sum(case((amount < 0, -amount), else_=0)), 0),
+                func.count(),
+            )
+        )
+    ).one()
+    earned, clawed, count = (int(v or 0) for v in row)
+    return {
+        "earned_fen": earned,
+        "clawed_back_fen": clawed,
+        "net_fen": earned - clawed,
+        "entries": count,
+    }
+
+
+async def entries_of_order(
+    session: AsyncSession, tenant: Tenant, order_public_id: str
+) -> list[CommissionEntry]:
+    """Every ledger line of one order, in booking order. Raises NotFound."""
+    order = await orders.get_order(session, tenant, order_public_id)
+    stmt = scoped(CommissionEntry, tenant, CommissionEntry.order_id == order.id)
+    return list((await session.scalars(stmt.order_by(CommissionEntry.id))).all())
