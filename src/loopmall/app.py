@@ -244,6 +244,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     )
     install_error_handlers(app)
     app.add_middleware(RefuseNulBytes)
+    app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
     _load(HANDLER_MODULES)
     for module in _load(API_MODULES):
         app.include_router(module.router, prefix="/api/v1")

@@ -11,6 +11,7 @@ Per sale, under one hash tag (``{fs<sale id>}``, so a Redis Cluster keeps them o
 - ``tok:<n>``   one key per spent one-time token nonce (SET NX EX)
 - ``stream``    the accepted requests, read by ``flashsale.stream`` (consumer group ``orders``)
 - ``returned``  request ids whose units went back on sale (``return_units`` is idempotent)
+- ``refused``   request ids accepted here but refused by the database (``unaccept``)
 - ``rl:c:<id>`` / ``rl:ip:<ip>``  one-second attempt counters
 
 The request id of an accepted buy is ``request_id(sale_id, customer_id)``: one per customer
@@ -29,6 +30,7 @@ from typing import Any
 LUA_DIR = Path(__file__).parent / "lua"
 GATE_LUA = (LUA_DIR / "gate.lua").read_text()
 RETURN_LUA = (LUA_DIR / "return_units.lua").read_text()
+UNACCEPT_LUA = (LUA_DIR / "unaccept.lua").read_text()
 GROUP = "orders"
 TOKEN_TTL_SECONDS = 15 * 60
 
@@ -77,6 +79,10 @@ class SaleKeys:
     def returned(self) -> str:
         return self._k("returned")
 
+    @property
+    def refused(self) -> str:
+        return self._k("refused")
+
     def token(self, nonce: str) -> str:
         return self._k(f"tok:{nonce}")
 
@@ -87,7 +93,14 @@ class SaleKeys:
         return self._k(f"rl:ip:{ip}")
 
     def all_fixed(self) -> list[str]:
-        return [self.stock, self.reservations, self.buyers, self.stream, self.returned]
+        return [
+            self.stock,
+            self.reservations,
+            self.buyers,
+            self.stream,
+            self.returned,
+            self.refused,
+        ]
 
 
 @dataclass(frozen=True)
@@ -270,6 +283,22 @@ async def return_units(
     return int(await script(keys=[keys.stock, keys.returned], args=args))
 
 
+async def unaccept(
+    redis: Any, prefix: str, sale_id: int, refused: Iterable[tuple[str, int, int]]
+) -> int:
+    """Undo Redis's yes for requests the database refused: ``(request_id, customer_id,
+    quantity)`` each; the customer may try again and the unit is back. Idempotent per
+    request id. Answers the units put back."""
+    args: list[Any] = []
+    for rid, customer_id, quantity in refused:
+        args += [rid, int(customer_id), int(quantity)]
+    if not args:
+        return 0
+    keys = SaleKeys(prefix, sale_id)
+    script = redis.register_script(UNACCEPT_LUA)
+    return int(await script(keys=[keys.stock, keys.buyers, keys.refused], args=args))
+
+
 def reservation_bitmap(customer_ids: Iterable[int]) -> bytes:
     """Redis's bitmap layout (bit 0 is the high bit of byte 0) with a 1 per customer id."""
     ids = list(customer_ids)
@@ -299,8 +328,13 @@ async def load_sale(redis: Any, prefix: str, image: SaleImage) -> None:
     keys = SaleKeys(prefix, image.sale_id)
     await redis.delete(keys.stock)
     pipe = redis.pipeline(transaction=False)
-    pipe.delete(keys.reservations, keys.buyers, keys.returned)
-    pipe.set(keys.reservations, reservation_bitmap(image.reserved))
+    pipe.delete(keys.buyers, keys.returned)
+    # Reservations only grow: OR the database's into what is there, so one added to Redis
+    # while this image was read from the database is not lost.
+    scratch = keys.reservations + ":load"
+    pipe.set(scratch, reservation_bitmap(image.reserved))
+    pipe.bitop("OR", keys.reservations, keys.reservations, scratch)
+    pipe.delete(scratch)
     buyers = list(image.buyers.items())
     for i in range(0, len(buyers), 10_000):
         pipe.hset(keys.buyers, mapping=dict(buyers[i : i + 10_000]))
@@ -320,6 +354,11 @@ async def ensure_group(redis: Any, stream: str) -> None:
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+
+
+async def add_reservation(redis: Any, prefix: str, sale_id: int, customer_id: int) -> None:
+    """Let a reservation made after the sale was loaded reach the gate (idempotent)."""
+    await redis.setbit(SaleKeys(prefix, sale_id).reservations, customer_id, 1)
 
 
 async def drop_sale(redis: Any, prefix: str, sale_id: int) -> None:

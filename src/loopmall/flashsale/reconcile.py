@@ -1,0 +1,254 @@
+"""Redis ↔ database for a sale on the Redis gate: load, prove they agree, repair.
+
+The database is the source of truth for what was sold (tickets) and who may buy
+(reservations); the stream adds only the accepted requests not yet turned into tickets
+("in flight"). From those:
+
+    units left in Redis  = sale stock − units of live tickets − units in flight
+    buyers in Redis      = every ticket (lapsed too: a ticket is spent) + every request in flight
+    returned in Redis    = the lapsed tickets (their units went back on sale once)
+
+``reconcile`` reports both sides and every disagreement; ``repair`` rewrites Redis from the
+database (and the stream, if it survived), then puts back the units of any lapse whose
+return never reached Redis. ``load_if_missing`` is the same load, done once under a lock,
+when the gate finds a sale Redis does not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loopmall.core.tenancy import Tenant
+from loopmall.core.uow import UnitOfWork
+from loopmall.flashsale.gate_redis import SaleImage, SaleKeys, ensure_group, load_sale, return_units
+from loopmall.flashsale.models import FlashBucket, FlashReservation, FlashTicket
+from loopmall.flashsale.repository import get_sale_by_id
+
+LOAD_LOCK_SECONDS = 120
+STREAM_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    customer_id: int
+    request_id: str
+    quantity: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    request_id: str
+    customer_id: int
+    quantity: int
+
+
+@dataclass
+class Reconciliation:
+    sale_id: int
+    stock: int
+    loaded: bool
+    redis_left: int | None
+    redis_buyers: int
+    redis_returned: int
+    stream_length: int
+    pending: int
+    in_flight: int
+    tickets: dict[str, int]  # status → count
+    live_units: int
+    lapsed_units: int
+    db_remaining: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def oversold(self) -> int:
+        return max(0, self.live_units - self.stock)
+
+
+async def _tickets(session: AsyncSession, tenant: Tenant, sale_id: int) -> list[Ticket]:
+    rows = await session.execute(
+        select(
+            FlashTicket.customer_id,
+            FlashTicket.request_id,
+            FlashTicket.quantity,
+            FlashTicket.status,
+        ).where(FlashTicket.merchant_id == tenant.id, FlashTicket.sale_id == sale_id)
+    )
+    return [Ticket(*row) for row in rows]
+
+
+async def _reserved(session: AsyncSession, tenant: Tenant, sale_id: int) -> list[int]:
+    result = await session.stream_scalars(
+        select(FlashReservation.customer_id).where(
+            FlashReservation.merchant_id == tenant.id, FlashReservation.sale_id == sale_id
+        ),
+        execution_options={"yield_per": 50_000},
+    )
+    return [cid async for cid in result]
+
+
+async def _stream(redis: Any, keys: SaleKeys) -> list[InFlight]:
+    """Every request in the sale's stream (acknowledged or not)."""
+    found: list[InFlight] = []
+    start = "-"
+    while True:
+        page = await redis.xrange(keys.stream, min=start, count=STREAM_PAGE)
+        for entry_id, fields in page:
+            found.append(InFlight(fields["r"], int(fields["c"]), int(fields["q"])))
+            start = f"({entry_id}"
+        if len(page) < STREAM_PAGE:
+            return found
+
+
+async def _flying(redis: Any, keys: SaleKeys, tickets: Sequence[Ticket]) -> list[InFlight]:
+    """Requests in the stream with no ticket yet, less those the database refused."""
+    known = {t.request_id for t in tickets} | set(await redis.smembers(keys.refused))
+    return [r for r in await _stream(redis, keys) if r.request_id not in known]
+
+
+async def sale_image(
+    session: AsyncSession, tenant: Tenant, sale_id: int, redis: Any, prefix: str
+) -> SaleImage:
+    """What Redis should hold for the sale, from the database and the surviving stream."""
+    sale = await get_sale_by_id(session, tenant, sale_id)
+    tickets = await _tickets(session, tenant, sale_id)
+    flying = await _flying(redis, SaleKeys(prefix, sale_id), tickets)
+    live = sum(t.quantity for t in tickets if t.status != "lapsed")
+    buyers = {t.customer_id: t.request_id for t in tickets}
+    buyers.update({r.customer_id: r.request_id for r in flying})
+    return SaleImage(
+        sale_id=sale_id,
+        stock_left=sale.stock - live - sum(r.quantity for r in flying),
+        reserved=await _reserved(session, tenant, sale_id),
+        buyers=buyers,
+        returned=[t.request_id for t in tickets if t.status == "lapsed"],
+    )
+
+
+async def reconcile(
+    session: AsyncSession, tenant: Tenant, sale_id: int, redis: Any, prefix: str
+) -> Reconciliation:
+    """Both sides' counts for the sale and every way they disagree (``problems``)."""
+    sale = await get_sale_by_id(session, tenant, sale_id)
+    keys = SaleKeys(prefix, sale_id)
+    tickets = await _tickets(session, tenant, sale_id)
+    flying = await _flying(redis, keys, tickets)
+    pipe = redis.pipeline(transaction=False)
+    pipe.get(keys.stock)
+    pipe.hlen(keys.buyers)
+    pipe.smembers(keys.returned)
+    pipe.xlen(keys.stream)
+    left_raw, buyers, returned, length = await pipe.execute()
+    pending = 0
+    if length:
+        try:
+            pending = int((await redis.xpending(keys.stream, "orders"))["pending"])
+        except Exception:  # no group yet
+            pending = 0
+    counts: dict[str, int] = {}
+    for t in tickets:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    live = sum(t.quantity for t in tickets if t.status != "lapsed")
+    lapsed = [t for t in tickets if t.status == "lapsed"]
+    db_remaining = int(
+        await session.scalar(
+            select(func.coalesce(func.sum(FlashBucket.remaining), 0)).where(
+                FlashBucket.merchant_id == tenant.id, FlashBucket.sale_id == sale_id
+            )
+        )
+        or 0
+    )
+    report = Reconciliation(
+        sale_id=sale_id,
+        stock=sale.stock,
+        loaded=left_raw is not None,
+        redis_left=int(left_raw) if left_raw is not None else None,
+        redis_buyers=int(buyers),
+        redis_returned=len(returned),
+        stream_length=int(length),
+        pending=pending,
+        in_flight=len(flying),
+        tickets=counts,
+        live_units=live,
+        lapsed_units=sum(t.quantity for t in lapsed),
+        db_remaining=db_remaining,
+    )
+    problems = report.problems
+    expected_left = sale.stock - live - sum(r.quantity for r in flying)
+    if live > sale.stock:
+        problems.append(f"oversold: {live} units in live tickets, stock {sale.stock}")
+    if not report.loaded:
+        problems.append("redis: the sale is not loaded")
+    elif report.redis_left != expected_left:
+        problems.append(f"redis: {report.redis_left} units left, the database says {expected_left}")
+    if report.loaded and report.redis_buyers != len(tickets) + len(flying):
+        problems.append(
+            f"redis: {report.redis_buyers} buyers, the database"
+            f" {len(tickets)} + {len(flying)} in flight"
+        )
+    if db_remaining != sale.stock - live:
+        problems.append(
+            f"database: {db_remaining} units in buckets, tickets leave {sale.stock - live}"
+        )
+    missing = {t.request_id for t in lapsed} - set(returned)
+    if report.loaded and missing:
+        problems.append(f"redis: {len(missing)} lapsed units never went back on sale")
+    return report
+
+
+async def repair(
+    session: AsyncSession, tenant: Tenant, sale_id: int, redis: Any, prefix: str
+) -> Reconciliation:
+    """Make Redis agree with the database: reload the sale if Redis lost it (or its counts
+    drifted), and put back the units of lapses whose return never reached Redis. Answers the
+    reconciliation after the repair."""
+    before = await reconcile(session, tenant, sale_id, redis, prefix)
+    if before.ok:
+        return before
+    keys = SaleKeys(prefix, sale_id)
+    lapsed_only = before.loaded and all(
+        p.startswith("redis: ") and "lapsed" in p for p in before.problems
+    )
+    if lapsed_only:
+        tickets = await _tickets(session, tenant, sale_id)
+        await return_units(
+            redis,
+            prefix,
+            sale_id,
+            [(t.request_id, t.quantity) for t in tickets if t.status == "lapsed"],
+        )
+    else:
+        await load_sale(redis, prefix, await sale_image(session, tenant, sale_id, redis, prefix))
+    await ensure_group(redis, keys.stream)
+    return await reconcile(session, tenant, sale_id, redis, prefix)
+
+
+async def load_if_missing(state: Any, tenant: Tenant, sale_id: int) -> bool:
+    """Load the sale into Redis from the database unless it is there or another process is
+    loading it. Whether this call loaded it."""
+    redis = state.redis
+    prefix = state.settings.redis_prefix
+    keys = SaleKeys(prefix, sale_id)
+    if await redis.exists(keys.stock):
+        return False
+    lock = keys.stock + ":loading"
+    if not await redis.set(lock, "1", nx=True, ex=LOAD_LOCK_SECONDS):
+        return False
+    try:
+        if await redis.exists(keys.stock):
+            return False
+        async with UnitOfWork(state.read_factory) as uow:
+            image = await sale_image(uow.session, tenant, sale_id, redis, prefix)
+        await load_sale(redis, prefix, image)
+        return True
+    finally:
+        await redis.delete(lock)
