@@ -47,6 +47,14 @@ RULE_BINDING = "binding"
 # Order kinds whose store and guide are the seller itself, not a guess from touches.
 PAYMENT_CODE_KINDS = frozenset({"face_to_face"})
 IN_STORE_KINDS = frozenset({"store_sale"})
+TOUCH_KINDS = ("scan", "share", "guide", "join")
+# Every rule name a credit can carry.
+RULE_NAMES = (
+    RULE_PAYMENT_CODE,
+    RULE_ORDER_STORE,
+    RULE_BINDING,
+    *(f"{p}:{k}" for p in ("last_touch", "first_touch") for k in TOUCH_KINDS),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,6 +265,17 @@ async def active_guide(session: AsyncSession, tenant: Tenant, staff_id: int) -> 
     return staff
 
 
+async def guide_stores(session: AsyncSession, tenant: Tenant, staff_id: int) -> set[int]:
+    """The stores a staff member works in."""
+    return set(
+        await session.scalars(
+            select(StaffStore.store_id).where(
+                StaffStore.merchant_id == tenant.id, StaffStore.staff_id == staff_id
+            )
+        )
+    )
+
+
 async def hand_over(
     session: AsyncSession,
     tenant: Tenant,
@@ -282,13 +293,7 @@ async def hand_over(
     if from_guide_staff_id == to_guide_staff_id:
         raise NotAGuide("hand the customers to another guide", field="to_guide")
     await active_guide(session, tenant, to_guide_staff_id)
-    stores = set(
-        await session.scalars(
-            select(StaffStore.store_id).where(
-                StaffStore.merchant_id == tenant.id, StaffStore.staff_id == to_guide_staff_id
-            )
-        )
-    )
+    stores = await guide_stores(session, tenant, to_guide_staff_id)
     now = clock.now()
     moved = 0
     for binding in await bound_customers(session, tenant, guide_staff_id=from_guide_staff_id):
