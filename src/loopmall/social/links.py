@@ -50,3 +50,8 @@ def unsign(secret: str, token: str) -> str:
 
 def landing_path(slug: str, token: str) -> str:
     return f"/m/{slug}/s/{token}"
+
+
+def share_cookie(slug: str) -> str:
+    """The cookie that remembers, per mall, the share a visitor arrived by."""
+    return f"lm_share_{slug.lower()}"
