@@ -27,6 +27,7 @@ from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.integrations.sms import sender_for
 from loopmall.merchants.models import Merchant
+from loopmall.o2o import service as o2o
 
 router = APIRouter(tags=["consumer auth"])
 
@@ -102,6 +103,7 @@ async def sandbox_token(
     customer, token = await consumer_service.sandbox_login(
         uow.session, tenant, name=body.name, phone=body.phone, ttl=_ttl(request)
     )
+    await o2o_login(request, uow, tenant, customer)
 
     await uow.commit()
     return ShopperTokenOut(
@@ -111,12 +113,19 @@ async def sandbox_token(
     )
 
 
+async def o2o_login(request: Request, uow: UnitOfWork, tenant: Tenant, customer: Customer) -> None:
+    """The device's QR scans (visitor cookie) become the customer's (o2o.after_login)."""
+    visitor = request.cookies.get(get_state(request).settings.visitor_cookie)
+    await o2o.after_login(uow.session, tenant, visitor, customer.id)
+
+
 async def _issue(
     request: Request, uow: UnitOfWork, tenant: Tenant, customer: Customer, method: str
 ) -> ShopperTokenOut:
     token = await consumer_service.open_session(
         uow.session, tenant, customer, method=method, kind="api", ttl=_ttl(request)
     )
+    await o2o_login(request, uow, tenant, customer)
     await uow.commit()
     return ShopperTokenOut(
         access_token=token, expires_at=clock.now() + _ttl(request), customer=customer.public_id

@@ -28,6 +28,7 @@ from loopmall.identity.consumer_me_pages import router as me_router
 from loopmall.identity.consumer_models import Customer
 from loopmall.identity.pages import check_login_csrf, set_login_csrf
 from loopmall.integrations.sms import SmsFailed
+from loopmall.o2o import service as o2o
 from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
@@ -104,6 +105,8 @@ async def start_shopper_session(
         token = await consumer_service.open_session(
             uow.session, tenant, customer, method=method, kind="cookie", ttl=timedelta(seconds=ttl)
         )
+    visitor = request.cookies.get(settings.visitor_cookie)
+    await o2o.after_login(uow.session, tenant, visitor, customer.id)  # QR scans become theirs
     await uow.commit()
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

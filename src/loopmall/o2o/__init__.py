@@ -1,1 +1,2 @@
-"""QR channels (store, guide, product-in-store, poster placement, join-membership codes), scans and visitors, posters, membership via QR."""
+"""QR channels (store, guide, product in a store, poster placement, join offer), scans and
+visitors, posters, membership via QR."""

@@ -1,7 +1,153 @@
-"""o2o: server-rendered pages."""
+"""o2o pages: the scan route ``/q/{code}`` and the join page ``/m/{slug}/join/{code}``.
+Console pages live in ``console_pages`` and are included here.
+
+A scan records itself (``o2o.scans.record_scan``), gives the device the visitor cookie (an
+anonymous id merged into the customer at login) and redirects to what the code is for. An
+unknown, retired or suspended-mall code gets a page that says so (404).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from typing import Any
+from urllib.parse import quote
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from loopmall.core.http import client_ip, get_state
+from loopmall.core.state import AppState
+from loopmall.core.tenancy import Tenant
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.consumer_deps import optional_shopper
+from loopmall.identity.consumer_login import primary_app
+from loopmall.identity.consumer_service import get_customer
+from loopmall.merchants.models import Merchant
+from loopmall.o2o import members, scans, service
+from loopmall.o2o.console_pages import router as console_router
+from loopmall.o2o.models import QrChannel
+from loopmall.o2o.rules import CODE_PATTERN, ChannelKind, new_visitor_id, valid_visitor_id
+from loopmall.storefront.shell import open_mall
+from loopmall.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+router.include_router(console_router)
+
+CodePath = Path(..., max_length=40)
+Slug = Path(..., max_length=60, pattern=r"^[a-z0-9-]+$")
+CODE = re.compile(CODE_PATTERN)
+
+
+def _invalid(request: Request, reason: str, mall_slug: str | None = None) -> Response:
+    return render(
+        request, "o2o/invalid.html", {"reason": reason, "mall_slug": mall_slug}, status_code=404
+    )
+
+
+async def _find(state: AppState, code: str) -> tuple[QrChannel | None, Merchant | None]:
+    async with UnitOfWork(state.read_factory) as uow:
+        channel = await service.channel_by_code(uow.session, code)
+        merchant = await uow.session.get(Merchant, channel.merchant_id) if channel else None
+    return channel, merchant
+
+
+@router.get("/q/{code}")
+async def scan(request: Request, code: str = CodePath) -> Response:
+    """A scanned QR code: record the scan, set the visitor cookie, go to its page."""
+    state = get_state(request)
+    if not CODE.match(code):
+        return _invalid(request, "unknown")
+    channel, merchant = await _find(state, code)
+    if channel is None or merchant is None or merchant.status != "active":
+        return _invalid(request, "unknown")
+    if not channel.active:
+        return _invalid(request, "inactive", merchant.slug)
+    tenant = Tenant(merchant.id, merchant.slug)
+    shopper = await optional_shopper(request, tenant.slug)
+    settings = state.settings
+    visitor = valid_visitor_id(request.cookies.get(settings.visitor_cookie)) or new_visitor_id()
+    async with UnitOfWork(state.write_factory) as uow:
+        row = await uow.session.get_one(QrChannel, channel.id)
+        await scans.record_scan(
+            uow.session,
+            tenant,
+            row,
+            visitor_id=visitor,
+            customer_id=shopper.customer_id if shopper else None,
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )
+        view = (await service.views(uow.session, tenant, [row]))[0]
+        await uow.commit()
+    response = RedirectResponse(service.target_path(tenant.slug, view), status_code=302)
+    response.set_cookie(
+        settings.visitor_cookie,
+        visitor,
+        max_age=settings.visitor_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+    return response
+
+
+async def _join_context(
+    request: Request, uow: UnitOfWork, slug: str, code: str
+) -> dict[str, Any] | None:
+    tenant, mall = await open_mall(uow.session, slug)
+    channel = await service.channel_by_code(uow.session, code) if CODE.match(code) else None
+    if channel is None or channel.merchant_id != tenant.id or channel.kind != ChannelKind.JOIN:
+        return None
+    shopper = await optional_shopper(request, slug)
+    member = False
+    follow_name = None
+    if shopper is not None:
+        member = await members.is_member(uow.session, tenant, shopper.customer_id)
+        customer = await get_customer(uow.session, tenant, shopper.customer_id)
+        app = await primary_app(uow.session, tenant)
+        if app is not None and not customer.followed:
+            follow_name = app.name or mall.name
+    return {
+        "mall": mall,
+        "tab": "me",
+        "channel": channel,
+        "shopper": shopper,
+        "member": member,
+        "follow_name": follow_name,
+        "login_href": f"/m/{slug}/login?next={quote(f'/m/{slug}/join/{code}', safe='/')}",
+        "joined": request.query_params.get("joined") == "1",
+    }
+
+
+@router.get("/m/{slug}/join/{code}")
+async def join_page(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
+    """The join offer: log in, join (member prices from then on), follow the account."""
+    async with UnitOfWork(get_state(request).read_factory) as uow:
+        context = await _join_context(request, uow, slug, code)
+    if context is None:
+        return _invalid(request, "unknown", slug)
+    if not context["channel"].active:
+        return _invalid(request, "inactive", slug)
+    return render(request, "o2o/join.html", context)
+
+
+@router.post("/m/{slug}/join/{code}")
+async def join_submit(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
+    """Join (the form's CSRF token is checked with the shopper's session)."""
+    shopper = await optional_shopper(request, slug)
+    if shopper is None:
+        target = f"/m/{slug}/join/{code}"
+        return RedirectResponse(f"/m/{slug}/login?next={quote(target, safe='/')}", 303)
+    async with UnitOfWork(get_state(request).write_factory) as uow:
+        channel = await service.channel_by_code(uow.session, code) if CODE.match(code) else None
+        if (
+            channel is None
+            or channel.merchant_id != shopper.tenant.id
+            or channel.kind != ChannelKind.JOIN
+        ):
+            return _invalid(request, "unknown", slug)
+        if not channel.active:
+            return _invalid(request, "inactive", slug)
+        await members.join(uow.session, shopper.tenant, shopper.customer_id, channel=channel)
+        await uow.commit()
+    return RedirectResponse(f"/m/{slug}/join/{code}?joined=1", status_code=303)

@@ -23,6 +23,7 @@ from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.repository import sellable_stock
 from loopmall.merchants.models import Store
+from loopmall.o2o.members import member_clause
 from loopmall.orders.models import CartLine
 from loopmall.orders.rules import MAX_CART_LINES, MAX_LINE_QUANTITY, CartLimit
 
@@ -188,12 +189,21 @@ async def view_cart(
     session: AsyncSession, tenant: Tenant, customer_id: int, *, store: Store | None = None
 ) -> CartView:
     """The cart priced for delivery (online channel, online stock) or for pickup at
-    ``store`` (that store's prices and stock). Four queries whatever its size."""
+    ``store`` (that store's prices and stock), at member prices for a member of the
+    merchant (``o2o.members``). Four queries whatever its size."""
     channel = Channel.STORE if store is not None else Channel.ONLINE
-    rows = (
+    # Membership rides along in the lines' query (member prices without a statement more).
+    member = member_clause(tenant.id, customer_id).label("member")
+    found = (
         await session.execute(
             select(
-                CartLine, Sku, Product.public_id, Product.title, Product.status, Product.sales_scope
+                CartLine,
+                Sku,
+                Product.public_id,
+                Product.title,
+                Product.status,
+                Product.sales_scope,
+                member,
             )
             .join(Sku, Sku.id == CartLine.sku_id)
             .join(Product, Product.id == Sku.product_id)
@@ -201,6 +211,8 @@ async def view_cart(
             .order_by(CartLine.id)
         )
     ).all()
+    is_member = bool(found and found[0].member)
+    rows = [row[:6] for row in found]
     sellable = [
         sku.public_id
         for _line, sku, _pid, _t, status, scope in rows
@@ -217,6 +229,7 @@ async def view_cart(
                 sellable,
                 channel=channel,
                 store_public_id=store.public_id if store is not None else None,
+                is_member=is_member,
             )
         except LoopmallError:
             quotes = {}  # changed while we looked: every line shows as not for sale

@@ -22,6 +22,7 @@ from loopmall.merchants.blocks import parse_blocks
 from loopmall.merchants.hours import describe
 from loopmall.merchants.mall import get_mall_settings
 from loopmall.merchants.stores import list_stores
+from loopmall.o2o.members import is_member, member_prices
 from loopmall.storefront.shell import open_mall
 from loopmall.web.templating import render
 
@@ -123,6 +124,11 @@ async def product(
     tenant, mall = await open_mall(uow.session, slug)
     shopper = await optional_shopper(request, slug)
     item = await shelf.product_page(uow.session, tenant, product_id)
+    member = shopper is not None and await is_member(uow.session, tenant, shopper.customer_id)
+    if member:  # "member" then says whether a member price applies to this product
+        priced = await member_prices(uow.session, tenant, item.skus)
+        member = any(p.price < s.price for p, s in zip(priced, item.skus, strict=True))
+        item.skus = priced
     stock = await sellable_stock(uow.session, tenant, [s.id for s in item.skus])
     picker = [
         {
@@ -150,5 +156,6 @@ async def product(
             "option_values": option_values,
             "shopper": shopper,
             "login_url": login_url(mall.slug, request),
+            "member": member,
         },
     )
