@@ -64,7 +64,9 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         "`not_a_guide`, `validation_failed`"
     },
 }
-ID = Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
+def _id() -> Any:
+    """A public id in the path (a fresh ``Path`` per parameter: FastAPI binds each to one)."""
+    return Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
 WORK = require(Perm.GUIDE_WORK)
 
 
@@ -109,7 +111,7 @@ async def list_conversations(
 )
 async def conversation_messages(
     request: Request,
-    conversation: str = ID,
+    conversation: str = _id(),
     before: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
@@ -134,7 +136,7 @@ async def conversation_messages(
 async def send_message(
     request: Request,
     data: GuideMessageIn,
-    conversation: str = ID,
+    conversation: str = _id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> JSONResponse:
@@ -252,7 +254,7 @@ async def place_hold(
 
 @work_router.post("/holds/{hold}/release", response_model=HoldOut, responses=PROBLEMS)
 async def release_hold(
-    hold: str = ID,
+    hold: str = _id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> HoldOut:
@@ -268,7 +270,7 @@ async def release_hold(
 @work_router.post("/holds/{hold}/sale", response_model=HoldOut, responses=PROBLEMS)
 async def sell_hold(
     data: SaleIn,
-    hold: str = ID,
+    hold: str = _id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> HoldOut:
@@ -351,7 +353,7 @@ async def book_fitting(
 @work_router.post("/fittings/{fitting}/outcome", response_model=FittingOut, responses=PROBLEMS)
 async def end_fitting(
     data: OutcomeIn,
-    fitting: str = ID,
+    fitting: str = _id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> FittingOut:
@@ -414,7 +416,7 @@ async def _customer(uow: UnitOfWork, principal: Principal, public_id: str) -> An
 
 @work_router.get("/customers/{customer}", response_model=ProfileOut, responses=PROBLEMS)
 async def customer_profile(
-    customer: str = ID,
+    customer: str = _id(),
     principal: Principal = Depends(require(Perm.CUSTOMERS_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> ProfileOut:
@@ -448,7 +450,7 @@ async def customer_profile(
 @work_router.post("/customers/{customer}/tags", response_model=list[str], responses=PROBLEMS)
 async def add_tag(
     data: TagIn,
-    customer: str = ID,
+    customer: str = _id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> list[str]:
@@ -462,7 +464,7 @@ async def add_tag(
 
 @work_router.delete("/customers/{customer}/tags/{tag}", status_code=204, responses=PROBLEMS)
 async def remove_tag(
-    customer: str = ID,
+    customer: str = _id(),
     tag: str = Path(..., min_length=1, max_length=30, pattern=r"^[^\x00-\x1f\x7f/]*$"),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),

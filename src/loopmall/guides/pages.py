@@ -34,7 +34,9 @@ from loopmall.web.templating import render, translator
 router = APIRouter(include_in_schema=False)
 router.include_router(ws_router)
 
-ID = Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
+def _id() -> Any:
+    """A public id in the path (a fresh ``Path`` per parameter: FastAPI binds each to one)."""
+    return Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
 WORK = require(Perm.GUIDE_WORK)
 
 
@@ -88,7 +90,7 @@ async def workbench(
 @router.get("/guide/c/{conversation}")
 async def conversation_page(
     request: Request,
-    conversation: str = ID,
+    conversation: str = _id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
@@ -137,7 +139,7 @@ async def conversation_page(
 @router.get("/guide/customers/{customer}")
 async def customer_page(
     request: Request,
-    customer: str = ID,
+    customer: str = _id(),
     principal: Principal = Depends(require(Perm.CUSTOMERS_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:

@@ -1,0 +1,396 @@
+"""The guide workbench through the HTTP API: chat, cards, holds, fittings, store sale,
+customers, hand-over — and each bad input refused with its code, nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from loopmall.core import clock
+from loopmall.core.models import OutboxEvent
+from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.guides.models import Fitting, GuideHold
+from loopmall.inventory.models import Hold
+from loopmall.merchants.models import Store
+from loopmall.notifications.models import InboxMessage
+from loopmall.orders.models import Order
+from tests.guides.fixtures import AFTERNOON_SLOT, MORNING, World, make_world, start_chat
+from tests.orders.fixtures import stock
+
+
+async def _count(state: AppState, model: Any) -> int:
+    async with UnitOfWork(state.read_factory) as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def _sku_id(state: AppState, public_id: str) -> int:
+    from loopmall.catalog.models import Sku
+
+    async with UnitOfWork(state.read_factory) as uow:
+        found = await uow.session.scalar(select(Sku.id).where(Sku.public_id == public_id))
+        assert found is not None
+        return int(found)
+
+
+async def _store_location(state: AppState, world: World) -> int:
+    from loopmall.inventory.models import Location
+
+    async with UnitOfWork(state.read_factory) as uow:
+        found = await uow.session.scalar(
+            select(Location.id).where(Location.store_id == world.store_id)
+        )
+        assert found is not None
+        return int(found)
+
+
+async def test_a_customer_asks_the_guide_answers_with_a_card_and_the_customer_picks_it(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    frozen_clock.set(MORNING)
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "想要一条晚宴穿的黑色连衣裙，M码")
+
+    listed = await client.get("/api/v1/guides/conversations", headers=world.guide_headers)
+    assert [(c["id"], c["unread"]) for c in listed.json()] == [(conversation, 1)]
+    # Another guide of the store does not see it; nor does a guide of another store.
+    for other in (world.colleague_headers, world.stranger_headers):
+        assert (await client.get("/api/v1/guides/conversations", headers=other)).json() == []
+        hidden = await client.get(
+            f"/api/v1/guides/conversations/{conversation}/messages", headers=other
+        )
+        assert hidden.status_code == 404
+
+    history = await client.get(
+        f"/api/v1/guides/conversations/{conversation}/messages", headers=world.guide_headers
+    )
+    assert [(m["sender"], m["body"]) for m in history.json()] == [
+        ("customer", "想要一条晚宴穿的黑色连衣裙，M码")
+    ]
+    cards = await client.get("/api/v1/guides/cards?q=大衣", headers=world.guide_headers)
+    camel_l = next(c for c in cards.json() if c["sku"] == world.skus["驼/L"])
+    assert (camel_l["title"], camel_l["price_fen"], camel_l["in_store"]) == ("羊毛大衣", 59900, 2)
+
+    card = await client.post(
+        f"/api/v1/guides/conversations/{conversation}/messages",
+        json={"kind": "card", "sku": world.skus["驼/L"], "body": "这件很适合晚宴"},
+        headers=world.guide_headers,
+    )
+    assert card.status_code == 201, card.text
+    assert card.json()["card"]["sku"] == world.skus["驼/L"]
+
+    mine = await client.get("/api/v1/mall/vero/chat/messages", headers=world.shopper)
+    assert [m["kind"] for m in mine.json()] == ["text", "card"]
+    picked = await client.post(
+        "/api/v1/mall/vero/chat/messages",
+        json={"pick": card.json()["id"]},
+        headers=world.shopper,
+    )
+    assert picked.status_code == 201
+    assert (picked.json()["kind"], picked.json()["body"], picked.json()["card"]["sku"]) == (
+        "pick",
+        "我想试试这件",
+        world.skus["驼/L"],
+    )
+    # Picking a text message is refused, nothing stored.
+    wrong = await client.post(
+        "/api/v1/mall/vero/chat/messages",
+        json={"pick": mine.json()[0]["id"]},
+        headers=world.shopper,
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "validation_failed")
+
+    # The customer's message bound them to the guide: the guide's customers list them.
+    customers = await client.get("/api/v1/guides/customers", headers=world.guide_headers)
+    assert [c["name"] for c in customers.json()] == ["小红"]
+    other_store = await client.get("/api/v1/guides/customers", headers=world.stranger_headers)
+    assert other_store.json() == []
+
+
+async def test_hold_fitting_and_store_sale(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    frozen_clock.set(MORNING)
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "黑色连衣裙，M码")
+    sku_id = await _sku_id(state, world.skus["驼/L"])
+    location = await _store_location(state, world)
+
+    held = await client.post(
+        "/api/v1/guides/holds",
+        json={"conversation": conversation, "sku": world.skus["驼/L"], "ttl_seconds": 24 * 3600},
+        headers=world.guide_headers,
+    )
+    assert held.status_code == 201, held.text
+    assert (held.json()["status"], held.json()["unit_fen"]) == ("active", 59900)
+    assert await stock(state, sku_id, location) == (2, 1)
+
+    slots = await client.get(
+        f"/api/v1/guides/fittings/slots?conversation={conversation}&day=2026-11-23",
+        headers=world.guide_headers,
+    )
+    assert "14:00" in [s["local_time"] for s in slots.json()]
+    booked = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": AFTERNOON_SLOT, "hold": held.json()["id"]},
+        headers=world.guide_headers,
+    )
+    assert booked.status_code == 201, booked.text
+    assert (booked.json()["local_time"], booked.json()["status"]) == ("2026-11-23 14:00", "booked")
+    slots = await client.get(
+        f"/api/v1/guides/fittings/slots?conversation={conversation}&day=2026-11-23",
+        headers=world.guide_headers,
+    )
+    assert [s["taken"] for s in slots.json() if s["local_time"] == "14:00"] == [True]
+
+    # The customer hears of it: the chat, the inbox, and their fittings.
+    mine = await client.get("/api/v1/mall/vero/chat/messages", headers=world.shopper)
+    assert [m["kind"] for m in mine.json()][-2:] == ["hold", "fitting"]
+    await state.extras["dispatcher"].drain()
+    async with UnitOfWork(state.read_factory) as uow:
+        inbox = (await uow.session.scalars(select(InboxMessage))).all()
+    assert [(m.topic, m.data["when"], m.data["store"]) for m in inbox] == [
+        ("fitting.booked", "11-23 14:00", "西单店")
+    ]
+    fittings = await client.get("/api/v1/mall/vero/fittings", headers=world.shopper)
+    assert [f["id"] for f in fittings.json()] == [booked.json()["id"]]
+
+    sold = await client.post(
+        f"/api/v1/guides/fittings/{booked.json()['id']}/outcome",
+        json={"outcome": "sold"},
+        headers=world.guide_headers,
+    )
+    assert sold.status_code == 200, sold.text
+    assert sold.json()["status"] == "sold" and sold.json()["order"]
+    async with UnitOfWork(state.read_factory) as uow:
+        order = await uow.session.scalar(select(Order))
+        assert order is not None
+        assert (order.kind, order.status, order.total_fen, order.paid_fen) == (
+            "store_sale",
+            "completed",
+            59900,
+            59900,
+        )
+        assert (order.store_id, order.guide_staff_id, order.customer_id) == (
+            world.store_id,
+            world.guide.staff_id,
+            world.customer_id,
+        )
+        topics = (
+            await uow.session.scalars(
+                select(OutboxEvent.topic)
+                .where(OutboxEvent.topic.like("order.%"))
+                .order_by(OutboxEvent.id)
+            )
+        ).all()
+    assert list(topics) == ["order.created", "order.completed"]
+    assert await stock(state, sku_id, location) == (1, 0)
+    # The fitting is over: a second outcome is refused.
+    again = await client.post(
+        f"/api/v1/guides/fittings/{booked.json()['id']}/outcome",
+        json={"outcome": "released"},
+        headers=world.guide_headers,
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "illegal_transition")
+
+
+async def test_a_no_show_gives_the_held_item_back(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    frozen_clock.set(MORNING)
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "想试试大衣")
+    held = await client.post(
+        "/api/v1/guides/holds",
+        json={"conversation": conversation, "sku": world.skus["驼/L"], "ttl_seconds": 7200},
+        headers=world.guide_headers,
+    )
+    booked = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": AFTERNOON_SLOT, "hold": held.json()["id"]},
+        headers=world.guide_headers,
+    )
+    gone = await client.post(
+        f"/api/v1/guides/fittings/{booked.json()['id']}/outcome",
+        json={"outcome": "no_show"},
+        headers=world.guide_headers,
+    )
+    assert gone.status_code == 200, (held.text, booked.text, gone.text)
+    assert gone.json()["status"] == "no_show"
+    sku_id = await _sku_id(state, world.skus["驼/L"])
+    assert await stock(state, sku_id, await _store_location(state, world)) == (2, 0)
+    async with UnitOfWork(state.read_factory) as uow:
+        assert (await uow.session.scalars(select(GuideHold.status))).all() == ["no_show"]
+
+
+async def test_bad_holds_and_fittings_are_refused_with_nothing_written(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    frozen_clock.set(MORNING)
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "你好")
+
+    too_long = await client.post(
+        "/api/v1/guides/holds",
+        json={"conversation": conversation, "sku": world.skus["驼/L"], "ttl_seconds": 49 * 3600},
+        headers=world.guide_headers,
+    )
+    assert (too_long.status_code, too_long.json()["code"]) == (422, "hold_too_long")
+    assert too_long.json()["max_seconds"] == 48 * 3600
+    # The merchant allows longer holds: now it is fine.
+    put = await client.put(
+        "/api/v1/guides/settings",
+        json={"max_hold_seconds": 72 * 3600, "slot_minutes": 30},
+        headers=world.owner,
+    )
+    assert put.status_code == 200
+    no_stock = await client.post(
+        "/api/v1/guides/holds",
+        json={"conversation": conversation, "sku": world.skus["黑/L"], "ttl_seconds": 3600},
+        headers=world.guide_headers,
+    )
+    assert (no_stock.status_code, no_stock.json()["code"]) == (409, "insufficient_stock")
+    assert await _count(state, Hold) == 0 and await _count(state, GuideHold) == 0
+
+    async with UnitOfWork(state.write_factory) as uow:
+        store = await uow.session.get(Store, world.store_id)
+        assert store is not None
+        store.opening_hours = {d: [["10:00", "14:00"]] for d in ("mon", "tue", "wed")}
+        await uow.commit()
+    closed = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": AFTERNOON_SLOT},
+        headers=world.guide_headers,
+    )
+    assert (closed.status_code, closed.json()["code"]) == (422, "fitting_closed_hour")
+    off_grid = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-23T11:10:00+08:00"},
+        headers=world.guide_headers,
+    )
+    assert (off_grid.status_code, off_grid.json()["code"]) == (422, "fitting_slot_invalid")
+    past = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-23T09:00:00+08:00"},
+        headers=world.guide_headers,
+    )
+    assert (past.status_code, past.json()["code"]) == (422, "fitting_slot_invalid")
+    first = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-23T11:00:00+08:00"},
+        headers=world.guide_headers,
+    )
+    assert first.status_code == 201, first.text
+    taken = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-23T11:00:00+08:00"},
+        headers=world.guide_headers,
+    )
+    assert (taken.status_code, taken.json()["code"]) == (409, "fitting_slot_taken")
+    assert await _count(state, Fitting) == 1
+    # Selling a fitting with no held item is refused.
+    nothing = await client.post(
+        f"/api/v1/guides/fittings/{first.json()['id']}/outcome",
+        json={"outcome": "sold"},
+        headers=world.guide_headers,
+    )
+    assert (nothing.status_code, nothing.json()["code"]) == (422, "validation_failed")
+    # A cancelled booking frees the slot.
+    await client.post(
+        f"/api/v1/guides/fittings/{first.json()['id']}/outcome",
+        json={"outcome": "cancelled"},
+        headers=world.guide_headers,
+    )
+    rebooked = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-23T11:00:00+08:00"},
+        headers=world.guide_headers,
+    )
+    assert rebooked.status_code == 201
+
+
+async def test_a_guide_cannot_read_another_stores_customer(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    world = await make_world(state, client)
+    await start_chat(client, world, "你好")
+    customers = await client.get("/api/v1/guides/customers", headers=world.guide_headers)
+    customer = customers.json()[0]["id"]
+    mine = await client.get(f"/api/v1/guides/customers/{customer}", headers=world.guide_headers)
+    assert mine.status_code == 200 and mine.json()["customer"]["name"] == "小红"
+    for other in (world.stranger_headers, world.colleague_headers):
+        refused = await client.get(f"/api/v1/guides/customers/{customer}", headers=other)
+        assert (refused.status_code, refused.json()["code"]) == (404, "customer_not_found")
+        tag = await client.post(
+            f"/api/v1/guides/customers/{customer}/tags", json={"tag": "VIP"}, headers=other
+        )
+        assert tag.status_code == 404
+    tags = await client.post(
+        f"/api/v1/guides/customers/{customer}/tags",
+        json={"tag": "喜欢黑色"},
+        headers=world.guide_headers,
+    )
+    assert tags.json() == ["喜欢黑色"]
+    owner = await client.get(f"/api/v1/guides/customers/{customer}", headers=world.owner)
+    assert owner.json()["customer"]["tags"] == ["喜欢黑色"]
+
+
+async def test_a_leaving_guide_hands_customers_and_conversations_over(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "你好")
+    to_cashier = await client.post(
+        "/api/v1/guides/hand-over",
+        json={"from_guide": world.guide.public_id, "to_guide": world.cashier.public_id},
+        headers=world.owner,
+    )
+    assert (to_cashier.status_code, to_cashier.json()["code"]) == (422, "not_a_guide")
+    refused = await client.post(
+        "/api/v1/guides/hand-over",
+        json={"from_guide": world.guide.public_id, "to_guide": world.colleague.public_id},
+        headers=world.guide_headers,
+    )
+    assert refused.status_code == 403
+    done = await client.post(
+        "/api/v1/guides/hand-over",
+        json={"from_guide": world.guide.public_id, "to_guide": world.colleague.public_id},
+        headers=world.owner,
+    )
+    assert done.json() == {"customers": 1, "conversations": 1}
+    theirs = await client.get("/api/v1/guides/conversations", headers=world.colleague_headers)
+    assert [c["id"] for c in theirs.json()] == [conversation]
+    assert (
+        await client.get("/api/v1/guides/conversations", headers=world.guide_headers)
+    ).json() == []
+    history = await client.get("/api/v1/mall/vero/chat/messages", headers=world.shopper)
+    assert history.json()[-1]["body"] == "您的专属导购已更换为 小丽"
+    staff = await client.get("/api/v1/guides/staff", headers=world.owner)
+    counts = {g["name"]: g["customers"] for g in staff.json()}
+    assert (counts["小美"], counts["小丽"]) == (0, 1)
+
+
+async def test_the_shopper_needs_a_guide_and_a_real_one(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    world = await make_world(state, client)
+    none_yet = await client.post("/api/v1/mall/vero/chat", json={}, headers=world.shopper)
+    assert (none_yet.status_code, none_yet.json()["code"]) == (422, "guide_required")
+    cashier = await client.post(
+        "/api/v1/mall/vero/chat", json={"guide": world.cashier.public_id}, headers=world.shopper
+    )
+    assert (cashier.status_code, cashier.json()["code"]) == (422, "not_a_guide")
+    unknown = await client.post(
+        "/api/v1/mall/vero/chat", json={"guide": "stf_nobody"}, headers=world.shopper
+    )
+    assert unknown.status_code == 404
+    empty = await client.post(
+        "/api/v1/mall/vero/chat/messages", json={"body": "  "}, headers=world.shopper
+    )
+    assert empty.status_code == 422
+    guides = await client.get("/api/v1/mall/vero/chat/guides", headers=world.shopper)
+    assert sorted(g["name"] for g in guides.json()) == ["小丽", "小王", "小美"]
+    anonymous = await client.get("/api/v1/mall/vero/chat/messages")
+    assert anonymous.status_code == 401
