@@ -8,7 +8,7 @@ again returns the same settlement; an earlier period end than the last one is re
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,7 @@ async def settle(
     ``settlement_in_progress`` when another request settles this period right now."""
     if period_end.tzinfo is None:
         raise ValidationFailed("period_end needs a time zone", field="period_end")
+    period_end = period_end.astimezone(UTC)
     if period_end > clock.now():
         raise SettlementPeriodOpen(field="period_end")
     existing = await session.scalar(scoped(Settlement, tenant, Settlement.period_end == period_end))
