@@ -51,7 +51,7 @@ async def _find(state: AppState, code: str) -> tuple[QrChannel | None, Merchant 
     return channel, merchant
 
 
-@router.get("/q/{code}")
+@router.get("/q/{code:path}")
 async def scan(request: Request, code: str = CodePath) -> Response:
     """A scanned QR code: record the scan, set the visitor cookie, go to its page."""
     state = get_state(request)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution import repository as attribution_totals
 from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.tenancy import Tenant
@@ -89,9 +90,6 @@ async def funnels(
 ) -> dict[int, Funnel]:
     """Scans, distinct visitors, members who joined through it, and the orders and GMV
     attribution credited to each channel."""
-    # Imported here: attribution's repository lands after its service (remove once in).
-    from loopmall.attribution import repository as attribution_totals
-
     if not channel_ids:
         return {}
     rows = await session.execute(
