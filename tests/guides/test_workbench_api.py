@@ -394,3 +394,47 @@ async def test_the_shopper_needs_a_guide_and_a_real_one(
     assert sorted(g["name"] for g in guides.json()) == ["小丽", "小王", "小美"]
     anonymous = await client.get("/api/v1/mall/vero/chat/messages")
     assert anonymous.status_code == 401
+
+
+async def test_the_customer_is_reminded_once_before_the_fitting(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    from datetime import timedelta
+
+    from loopmall.guides.events import remind_fittings
+
+    frozen_clock.set(MORNING)  # 10:00; the fitting is at 14:00, reminders 2 h before
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "你好")
+    booked = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": AFTERNOON_SLOT},
+        headers=world.guide_headers,
+    )
+    assert booked.status_code == 201
+    assert await remind_fittings(state) == 0
+    frozen_clock.advance(hours=2, minutes=1)
+    assert await remind_fittings(state) == 1
+    assert await remind_fittings(state) == 0
+    await state.extras["dispatcher"].drain()
+    async with UnitOfWork(state.read_factory) as uow:
+        topics = (
+            await uow.session.scalars(select(InboxMessage.topic).order_by(InboxMessage.id))
+        ).all()
+    assert list(topics) == ["fitting.booked", "fitting.reminder"]
+    inbox = await client.get("/api/v1/mall/vero/inbox", headers=world.shopper)
+    assert inbox.status_code == 200
+    # A fitting that was cancelled is not reminded.
+    frozen_clock.set(MORNING + timedelta(days=1))
+    again = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-24T14:00:00+08:00"},
+        headers=world.guide_headers,
+    )
+    await client.post(
+        f"/api/v1/guides/fittings/{again.json()['id']}/outcome",
+        json={"outcome": "cancelled"},
+        headers=world.guide_headers,
+    )
+    frozen_clock.advance(hours=3)
+    assert await remind_fittings(state) == 0
