@@ -96,6 +96,12 @@ async def orders_by_status(state: AppState) -> dict[str, int]:
         return {status: int(n) for status, n in rows.all()}
 
 
+async def order_public_ids(state: AppState) -> dict[int, str]:
+    async with UnitOfWork(state.read_factory) as uow:
+        rows = await uow.session.execute(select(Order.id, Order.public_id))
+        return {order_id: public_id for order_id, public_id in rows.all()}
+
+
 async def sale_stock(state: AppState, sale: Sale) -> tuple[int, int]:
     """(on_hand, held) at the sale's own location."""
     return await stock(state, sale.sku_id, sale.location_id)
