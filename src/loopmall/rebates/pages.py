@@ -1,7 +1,0 @@
-"""rebates: server-rendered pages."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter()
