@@ -154,13 +154,14 @@
     });
 
     const day = $("#fitting-day");
-    day.addEventListener("change", async () => {
+    const loadSlots = async () => {
       const select = $("#fitting-slot");
       select.textContent = "";
       if (!day.value) return;
       const slots = await api("GET", "/api/v1/guides/fittings/slots?conversation=" + cfg.conversation + "&day=" + day.value);
       slots.filter((s) => !s.taken).forEach((s) => select.append(el("option", { value: s.starts_at }, s.local_time)));
-    });
+    };
+    day.addEventListener("change", loadSlots);
     $("#fitting-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       $("#fitting-error").textContent = "";
