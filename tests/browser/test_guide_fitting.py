@@ -95,10 +95,10 @@ def test_a_conversation_ends_in_a_hold_a_fitting_and_a_store_sale(
     customer.click("button.pick")
     staff.wait_for_selector(".msg-pick >> text=我想试试这件")
 
-    # Hold the picked item for a day, then book tomorrow 14:00 for it.
+    # Hold the picked item for two days, then book tomorrow 14:00 for it.
     staff.click("#hold-panel summary")
     staff.select_option("#hold-sku", camel_l)
-    staff.fill("#hold-hours", "24")
+    staff.fill("#hold-hours", "48")  # the merchant's maximum: past tomorrow 14:00 from any hour
     staff.click("#hold-submit")
     staff.wait_for_selector("#open-holds li.hold >> text=羊毛大衣")
     tomorrow = (clock.local(clock.now()) + timedelta(days=1)).date().isoformat()

@@ -207,6 +207,23 @@ async def test_a_no_show_gives_the_held_item_back(
         json={"conversation": conversation, "sku": world.skus["驼/L"], "ttl_seconds": 7200},
         headers=world.guide_headers,
     )
+    # Held until 12:00: a fitting at 14:00 would find the item gone.
+    late = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": AFTERNOON_SLOT, "hold": held.json()["id"]},
+        headers=world.guide_headers,
+    )
+    assert (late.status_code, late.json()["code"]) == (422, "hold_ends_before_fitting")
+    assert await _count(state, Fitting) == 0
+    released = await client.post(
+        f"/api/v1/guides/holds/{held.json()['id']}/release", headers=world.guide_headers
+    )
+    assert released.json()["status"] == "released"
+    held = await client.post(
+        "/api/v1/guides/holds",
+        json={"conversation": conversation, "sku": world.skus["驼/L"], "ttl_seconds": 6 * 3600},
+        headers=world.guide_headers,
+    )
     booked = await client.post(
         "/api/v1/guides/fittings",
         json={"conversation": conversation, "starts_at": AFTERNOON_SLOT, "hold": held.json()["id"]},
@@ -222,7 +239,10 @@ async def test_a_no_show_gives_the_held_item_back(
     sku_id = await _sku_id(state, world.skus["驼/L"])
     assert await stock(state, sku_id, await _store_location(state, world)) == (2, 0)
     async with UnitOfWork(state.read_factory) as uow:
-        assert (await uow.session.scalars(select(GuideHold.status))).all() == ["no_show"]
+        statuses = (
+            await uow.session.scalars(select(GuideHold.status).order_by(GuideHold.id))
+        ).all()
+    assert list(statuses) == ["released", "no_show"]
 
 
 async def test_bad_holds_and_fittings_are_refused_with_nothing_written(

@@ -64,9 +64,13 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         "`not_a_guide`, `validation_failed`"
     },
 }
+
+
 def _id() -> Any:
     """A public id in the path (a fresh ``Path`` per parameter: FastAPI binds each to one)."""
     return Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
+
+
 WORK = require(Perm.GUIDE_WORK)
 
 

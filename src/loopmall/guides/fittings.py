@@ -26,6 +26,8 @@ from loopmall.guides.rules import (
     FittingSlotInvalid,
     FittingSlotTaken,
     FittingStatus,
+    HoldEndsBeforeFitting,
+    HoldNotActive,
     HoldOutcome,
     check_fitting_move,
 )
@@ -125,6 +127,14 @@ async def book(
         )
     if guide_hold is not None and guide_hold.customer_id != customer_id:
         raise NotFound("No such hold")
+    if guide_hold is not None and guide_hold.status != HoldOutcome.ACTIVE:
+        raise HoldNotActive("The hold has ended", hold=guide_hold.public_id)
+    if guide_hold is not None and guide_hold.expires_at < starts_at:
+        raise HoldEndsBeforeFitting(
+            "Hold the item until the fitting (or book an earlier slot)",
+            field="hold",
+            hold_expires_at=guide_hold.expires_at.isoformat(),
+        )
     store = await store_by_id(session, tenant, store_id)
     ends_at = starts_at + timedelta(minutes=settings.slot_minutes)
     if not store_open(store, starts_at, ends_at):

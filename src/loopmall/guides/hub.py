@@ -88,6 +88,7 @@ class Hub:
         async with self._lock:
             if self._listener is not None and not self._listener.done():
                 return
+            assert self.redis is not None
             pubsub = self.redis.pubsub()
             await pubsub.subscribe(self.channel)
             self._pubsub = pubsub

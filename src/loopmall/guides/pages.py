@@ -34,9 +34,12 @@ from loopmall.web.templating import render, translator
 router = APIRouter(include_in_schema=False)
 router.include_router(ws_router)
 
+
 def _id() -> Any:
     """A public id in the path (a fresh ``Path`` per parameter: FastAPI binds each to one)."""
     return Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
+
+
 WORK = require(Perm.GUIDE_WORK)
 
 

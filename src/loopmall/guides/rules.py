@@ -111,6 +111,11 @@ class FittingSlotInvalid(ValidationFailed):
     title = "Fittings start on the slot grid, in the future"
 
 
+class HoldEndsBeforeFitting(ValidationFailed):
+    code = "hold_ends_before_fitting"
+    title = "The held item is released before the fitting starts"
+
+
 class NotAGuide(ValidationFailed):
     code = "not_a_guide"
     title = "That staff member is not a guide of this merchant"
