@@ -17,7 +17,7 @@ from loopmall.identity.consumer_service import add_wechat_app
 from loopmall.social import poster
 from loopmall.standins.wechat_oa import WechatOAStandin
 from tests.identity.consumer_fixtures import new_appid
-from tests.social.helpers import person, share
+from tests.social.helpers import open_link, person, share
 from tests.storefront.seed import seed_mall
 
 BLUE = (10, 60, 200)
@@ -131,3 +131,11 @@ async def test_share_bar_inside_and_outside_wechat(
     assert f'data-target="{mall.coat}"' in r.text and 'data-kind="product"' in r.text
     r = await client.get("/m/vero/")
     assert 'id="share-bar"' in r.text and 'data-kind="home"' in r.text
+
+    # Not logged in, come by A's link: inside WeChat, A's link is what gets forwarded.
+    made = await share(client, "vero", a, "product", mall.coat)
+    await open_link(client, made["url"])
+    r = await client.get(f"/m/vero/p/{mall.coat}", headers={"user-agent": "MicroMessenger"})
+    assert f'data-via="{made["token"]}"' in r.text
+    r = await client.get(f"/m/vero/p/{mall.coat}", headers=a.bearer)
+    assert 'data-via=""' in r.text

@@ -53,5 +53,6 @@ def landing_path(slug: str, token: str) -> str:
 
 
 def share_cookie(slug: str) -> str:
-    """The cookie that remembers, per mall, the share a visitor arrived by."""
+    """The cookie that remembers, per mall, the share a visitor arrived by (the share bar
+    template reads it by this name too)."""
     return f"lm_share_{slug.lower()}"

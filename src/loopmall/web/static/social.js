@@ -108,7 +108,9 @@
         made.then(function (share) { configureWechat(bar, share.url); },
                   function () { made = null; configureWechat(bar, null); });
       } else {
-        configureWechat(bar, null);
+        var via = bar.getAttribute("data-via");
+        var slugOf = bar.getAttribute("data-mall");
+        configureWechat(bar, /^[A-Za-z0-9_.-]+$/.test(via || "") ? location.origin + "/m/" + slugOf + "/s/" + via : null);
       }
     }
     wireCopy();
