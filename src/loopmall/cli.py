@@ -38,19 +38,67 @@ def db_downgrade(revision: str) -> None:
 def serve(
     host: str = typer.Option(None, help="Bind address (default from LOOPMALL_HOST)"),
     port: int = typer.Option(None, help="Port (default from LOOPMALL_PORT)"),
+    server: str = typer.Option("uvicorn", help="uvicorn (uvloop + httptools) or granian"),
+    workers: int = typer.Option(1, min=1, help="App processes (each builds its own app)"),
+    access_log: bool = typer.Option(True, help="Log every request (off for benchmarks)"),
 ) -> None:
     """Serve the app (migrates the embedded database first)."""
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    if server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        Granian(
+            "loopmall.app:create_app",
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            loop=Loops.uvloop,
+            log_access=access_log,
+        ).serve()
+        return
+    if server != "uvicorn":
+        raise typer.BadParameter("--server is uvicorn or granian")
     import uvicorn
 
     from loopmall.app import create_app
 
-    settings = get_settings()
     uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+        create_app(settings) if workers == 1 else "loopmall.app:create_app",
+        factory=workers > 1,
+        host=host,
+        port=port,
+        workers=workers if workers > 1 else None,
+        loop="uvloop",
+        http="httptools",
         log_level="info",
+        access_log=access_log,
     )
+
+
+@app.command("flashsale-consumer")
+def flashsale_consumer(
+    name: str = typer.Option(None, help="Consumer name (default host-pid)"),
+    claim_idle_ms: int = typer.Option(15_000, help="Take over others' entries idle this long"),
+    reconcile: bool = typer.Option(False, help="Reconcile every Redis sale once and exit"),
+    repair: bool = typer.Option(False, help="With --reconcile: repair Redis from the database"),
+) -> None:
+    """Turn the Redis gate's accepted requests into orders (runs until stopped)."""
+    from loopmall.flashsale.reconcile import reconcile_all
+    from loopmall.flashsale.stream import run_consumer
+
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    if reconcile:
+        ok = asyncio.run(reconcile_all(settings, repair=repair, console=console))
+        raise typer.Exit(0 if ok else 1)
+    try:
+        asyncio.run(run_consumer(settings, name=name, claim_idle_ms=claim_idle_ms))
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

@@ -15,6 +15,7 @@ request than the gate's own work (figures: ``bench/flashsale``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -137,6 +138,7 @@ class LeanGate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._sales: dict[tuple[str, str], tuple[float, SaleInfo | None]] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -184,15 +186,24 @@ class LeanGate:
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
         key = (slug, public_id)
         cached = self._sales.get(key)
-        tick = time.monotonic()
-        if cached is None or cached[0] < tick:
-            info = await _load_sale(state, slug, public_id)
-            if len(self._sales) > 10_000:  # bots asking for made-up sales
-                self._sales.clear()
-            self._sales[key] = cached = (tick + SALE_CACHE_SECONDS, info)
+        if cached is None or cached[0] < time.monotonic():
+            # One lookup per sale at a time: the hundreds of attempts in flight when the
+            # cache runs out wait for it instead of each asking the database.
+            loading = self._loading.get(key)
+            if loading is None:
+                loading = self._loading[key] = asyncio.ensure_future(self._fetch(state, key))
+                loading.add_done_callback(lambda _f: self._loading.pop(key, None))
+            cached = await asyncio.shield(loading)
         if cached[1] is None:
             raise NotFound("No such flash sale")
         return cached[1]
+
+    async def _fetch(self, state: Any, key: tuple[str, str]) -> tuple[float, SaleInfo | None]:
+        info = await _load_sale(state, *key)
+        if len(self._sales) > 10_000:  # bots asking for made-up sales
+            self._sales.clear()
+        self._sales[key] = entry = (time.monotonic() + SALE_CACHE_SECONDS, info)
+        return entry
 
 
 async def _load_sale(state: Any, slug: str, public_id: str) -> SaleInfo | None:
@@ -256,6 +267,7 @@ async def _buy_redis(
             settings.redis_prefix,
             rate_per_consumer=settings.flashsale_rate_per_consumer,
             rate_per_ip=settings.flashsale_rate_per_ip,
+            url=settings.redis_url,
         )
     answer = await gate.try_buy(
         sale.id, claim.customer_id, claim.nonce, ip=ip, accepted_at_ms=int(now.timestamp() * 1000)
@@ -286,7 +298,7 @@ async def _warm(state: Any, sale: SaleInfo) -> None:
 
 
 async def _buy_db(state: Any, sale: SaleInfo, claim: Claim, ip: str) -> tuple[int, bytes]:
-    from loopmall.flashsale import gate_db
+    from loopmall.flashsale import gate_db, pending
     from loopmall.flashsale.repository import get_sale_by_id
 
     async with UnitOfWork(state.write_factory) as uow:
@@ -295,6 +307,7 @@ async def _buy_db(state: Any, sale: SaleInfo, claim: Claim, ip: str) -> tuple[in
             uow.session, sale.tenant, row, claim.customer_id, nonce=claim.nonce, ip=ip
         )
         await uow.commit()
+    pending.kick(state, sale.tenant, sale.id)  # the order is made after the answer
     return 200, dumps(_db_answer(answer, sale))
 
 

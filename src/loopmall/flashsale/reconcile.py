@@ -16,20 +16,29 @@ when the gate finds a sale Redis does not hold.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.core import clock
+from loopmall.core.jobs import periodic
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.flashsale.gate_redis import SaleImage, SaleKeys, ensure_group, load_sale, return_units
-from loopmall.flashsale.models import FlashBucket, FlashReservation, FlashTicket
+from loopmall.flashsale.models import FlashBucket, FlashReservation, FlashSale, FlashTicket
 from loopmall.flashsale.repository import get_sale_by_id
+from loopmall.merchants.models import Merchant
+
+log = logging.getLogger(__name__)
 
 LOAD_LOCK_SECONDS = 120
+RECONCILE_SECONDS = 60.0
 STREAM_PAGE = 10_000
 
 
@@ -252,3 +261,76 @@ async def load_if_missing(state: Any, tenant: Tenant, sale_id: int) -> bool:
         return True
     finally:
         await redis.delete(lock)
+
+
+async def redis_sales(session: AsyncSession, *, since: datetime) -> list[tuple[Tenant, int]]:
+    """Redis-gate sales that started by now and ended after ``since``: (tenant, sale id)."""
+    rows = await session.execute(
+        select(FlashSale.id, Merchant.id, Merchant.slug)
+        .join(Merchant, Merchant.id == FlashSale.merchant_id)
+        .where(
+            FlashSale.gate == "redis",
+            FlashSale.starts_at <= clock.now(),
+            FlashSale.ends_at >= since,
+        )
+        .order_by(FlashSale.id)
+    )
+    return [(Tenant(mid, slug), sid) for sid, mid, slug in rows]
+
+
+async def reconcile_sales(
+    state: Any, *, since: datetime, repair_lost: bool
+) -> list[Reconciliation]:
+    """Reconcile (and, with ``repair_lost``, repair) every Redis sale since ``since``; each
+    report is kept in Redis beside the sale (``last_report``)."""
+    if state.redis is None:
+        return []
+    prefix = state.settings.redis_prefix
+    reports = []
+    async with UnitOfWork(state.read_factory) as uow:
+        for tenant, sale_id in await redis_sales(uow.session, since=since):
+            check = repair if repair_lost else reconcile
+            report = await check(uow.session, tenant, sale_id, state.redis, prefix)
+            await state.redis.set(SaleKeys(prefix, sale_id).report, json.dumps(asdict(report)))
+            if not report.ok:
+                log.warning(
+                    "flash sale %s: Redis and the database disagree: %s", sale_id, report.problems
+                )
+            reports.append(report)
+    return reports
+
+
+async def last_report(redis: Any, prefix: str, sale_id: int) -> dict[str, Any] | None:
+    """The last reconciliation of the sale (the periodic job's or an on-demand one)."""
+    raw = await redis.get(SaleKeys(prefix, sale_id).report)
+    return json.loads(raw) if raw else None
+
+
+@periodic("flashsale.reconcile", lambda settings: RECONCILE_SECONDS)
+async def reconcile_job(state: Any) -> int:
+    """Every minute: the Redis sales of the last day agree with the database, and a sale
+    Redis lost is rebuilt from it."""
+    return len(
+        await reconcile_sales(state, since=clock.now() - timedelta(days=1), repair_lost=True)
+    )
+
+
+async def reconcile_all(settings: Any, *, repair: bool, console: Any) -> bool:
+    """``loopmall flashsale-consumer --reconcile [--repair]``: print every Redis sale's
+    reconciliation of the last 30 days; whether all agree."""
+    from loopmall.core.state import AppState
+
+    state = AppState.build(settings)
+    try:
+        reports = await reconcile_sales(
+            state, since=clock.now() - timedelta(days=30), repair_lost=repair
+        )
+    finally:
+        await state.close()
+    for r in reports:
+        verdict = "[green]ok[/green]" if r.ok else "[red]" + "; ".join(r.problems) + "[/red]"
+        console.print(
+            f"sale {r.sale_id}: stock {r.stock}, left {r.redis_left}, tickets {r.tickets}, "
+            f"in flight {r.in_flight}, stream {r.stream_length} ({r.pending} pending): {verdict}"
+        )
+    return all(r.ok for r in reports)

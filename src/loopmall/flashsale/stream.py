@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.jobs import periodic
 from loopmall.core.state import AppState
@@ -214,6 +215,19 @@ class StreamConsumer:
         self.stats.refused += len(refused)
         self.stats.ordered += len(outcomes) - len(refused)
         return len(entries)
+
+
+async def run_consumer(
+    settings: Settings, *, name: str | None = None, claim_idle_ms: int = 15_000
+) -> None:
+    """``loopmall flashsale-consumer``: one consumer until the process is stopped."""
+    state = AppState.build(settings)
+    consumer = StreamConsumer(state, name=name, claim_idle_ms=claim_idle_ms)
+    log.info("flash-sale consumer %s reading (batch %d)", consumer.name, consumer.batch)
+    try:
+        await consumer.run()
+    finally:
+        await state.close()
 
 
 @periodic("flashsale.stream", lambda settings: 0.0)

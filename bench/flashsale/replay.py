@@ -1,0 +1,436 @@
+"""The Xiaomi sale replayed through the real HTTP API against real server processes.
+
+One replay: a fresh database with N reservation holders and S units (``world``); the app
+served by ``loopmall serve`` (uvicorn with uvloop + httptools, or Granian; 1 or 2 app
+processes); on PostgreSQL + Redis one or two ``loopmall flashsale-consumer`` processes
+turning the stream into orders, on the embedded default (SQLite, no Redis) the database
+gate with its in-process order maker. Then, with the load generator in its own process:
+
+1. the hello-JSON baseline on the same server (``GET /hello``, same connections);
+2. the sale: every holder tries once, 10 % double-click, 20 % retry after "sold out";
+3. all orders made; a sample paid through the orders contract (as a payment callback
+   does) and a sample lapsed (their units go back on sale);
+4. a retry wave of the holders still without a unit: the lapsed units are resold, once;
+5. the figures, checked against the database (and Redis: ``reconcile``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, text
+
+from bench.flashsale.world import World, build_world
+from loopmall.config import Settings
+from loopmall.core import clock, migrate
+from loopmall.core.db import make_engine
+from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.flashsale.gate_redis import SaleKeys
+from loopmall.flashsale.models import FlashTicket
+from loopmall.orders.models import Order
+
+REDIS_URL = os.environ.get("LOOPMALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+SECRET = "bench-flashsale-secret"
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Setup:
+    backend: str  # sqlite (embedded default: database gate) | postgres (+ Redis gate)
+    holders: int
+    stock: int
+    server: str = "uvicorn"
+    apps: int = 1
+    consumers: int = 1
+    concurrency: int = 256
+    double_share: float = 0.10
+    retry_share: float = 0.20
+    paid: int = 1000
+    lapsed: int = 1000
+
+    @property
+    def label(self) -> str:
+        gate = "redis" if self.backend == "postgres" else "db"
+        extra = f", {self.consumers} consumer(s)" if gate == "redis" else ""
+        return f"{self.server} ×{self.apps}{extra}, {gate} gate"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _loopmall(*args: str) -> list[str]:
+    script = BIN / "loopmall"
+    if script.exists():
+        return [str(script), *args]
+    return [sys.executable, "-c", "from loopmall.cli import app; app()", *args]
+
+
+@asynccontextmanager
+async def _database(backend: str, tmp: Path) -> Any:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'flash.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield url
+        return
+    from bench.harness import PG_URL
+
+    name = f"loopmall_bench_flash_{os.getpid()}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_URL.rpartition('/')[0]}/{name}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await admin.dispose()
+
+
+def _env(settings: Settings, *, background: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "LOOPMALL_DATABASE_URL": settings.database_url,
+            "LOOPMALL_DATA_DIR": str(settings.data_dir),
+            "LOOPMALL_SECRET_KEY": SECRET,
+            "LOOPMALL_AUTO_MIGRATE": "false",
+            "LOOPMALL_RUN_BACKGROUND": "true" if background else "false",
+            "LOOPMALL_REDIS_PREFIX": settings.redis_prefix,
+            # Every simulated shopper comes from this machine's one address.
+            "LOOPMALL_FLASHSALE_RATE_PER_IP": "0",
+        }
+    )
+    env.pop("LOOPMALL_REDIS_URL", None)
+    if settings.redis_url:
+        env["LOOPMALL_REDIS_URL"] = settings.redis_url
+    return env
+
+
+class Processes:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        out = log.open("ab")
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+async def _wait_http(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=url) as client:
+        while time.monotonic() < deadline:
+            with suppress(httpx.HTTPError):
+                if (await client.get("/hello")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the server at {url} did not come up")
+
+
+async def _loadgen(args: list[str]) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.flashsale.loadgen",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed ({proc.returncode})")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def _ticket_counts(state: AppState, world: World) -> dict[str, int]:
+    async with UnitOfWork(state.read_factory) as uow:
+        rows = await uow.session.execute(
+            select(
+                FlashTicket.status, func.count(), func.coalesce(func.sum(FlashTicket.quantity), 0)
+            )
+            .where(FlashTicket.sale_id == world.sale_id)
+            .group_by(FlashTicket.status)
+        )
+        counts = {status: int(n) for status, n, _q in rows}
+    return counts
+
+
+async def _drain(state: AppState, world: World, accepted: int, timeout: float = 1800.0) -> float:
+    """Seconds until every accepted request has its order."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        counts = await _ticket_counts(state, world)
+        made = sum(n for s, n in counts.items() if s != "accepted")
+        if counts.get("accepted", 0) == 0 and made >= accepted:
+            return time.perf_counter() - began
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"orders not made within {timeout:.0f} s: {counts}")
+
+
+async def _pay_and_lapse(state: AppState, world: World, paid: int, lapsed: int) -> tuple[int, int]:
+    """Pay ``paid`` orders through the orders contract (what a payment callback calls) and
+    lapse ``lapsed`` others (their pay-within time run out)."""
+    from loopmall.flashsale.lapse import return_to_redis
+    from loopmall.orders.service import cancel_if_unpaid, mark_paid
+
+    async with UnitOfWork(state.read_factory) as uow:
+        rows = (
+            await uow.session.execute(
+                select(Order.id, Order.total_fen)
+                .join(FlashTicket, FlashTicket.order_id == Order.id)
+                .where(FlashTicket.sale_id == world.sale_id, FlashTicket.status == "ordered")
+                .order_by(Order.id)
+            )
+        ).all()
+    random.Random(3).shuffle(rows)
+    to_pay, to_lapse = rows[:paid], rows[paid : paid + lapsed]
+    later = clock.now() + timedelta(days=2)
+
+    async def pay(chunk: list[Any]) -> int:
+        n = 0
+        for order_id, total in chunk:
+            async with UnitOfWork(state.write_factory) as uow:
+                result = await mark_paid(
+                    uow.session,
+                    world.tenant,
+                    order_id,
+                    amount_fen=total,
+                    payment_id=order_id,
+                    paid_at=clock.now(),
+                )
+                await uow.commit()
+            n += result.value == "paid" if hasattr(result, "value") else 1
+        return n
+
+    async def lapse(chunk: list[Any]) -> int:
+        n = 0
+        for order_id, _total in chunk:
+            async with UnitOfWork(state.write_factory) as uow:
+                n += await cancel_if_unpaid(uow.session, world.tenant, order_id, later)
+                await uow.commit()
+        return n
+
+    lanes = 1 if state.is_sqlite else 8
+    paid_n = sum(await asyncio.gather(*(pay(to_pay[i::lanes]) for i in range(lanes))))
+    lapsed_n = sum(await asyncio.gather(*(lapse(to_lapse[i::lanes]) for i in range(lanes))))
+    await return_to_redis(state, limit=max(1000, lapsed))
+    return paid_n, lapsed_n
+
+
+async def _redis_memory(state: AppState, world: World) -> dict[str, int]:
+    """Bytes of the reservations as the gate's bitmap, and as a set of the same ids."""
+    redis = state.redis
+    keys = SaleKeys(state.settings.redis_prefix, world.sale_id)
+    bitmap = int(await redis.memory_usage(keys.reservations) or 0)
+    scratch = keys.reservations + ":as-set"
+    ids = world.customer_ids
+    for i in range(0, len(ids), 50_000):
+        await redis.sadd(scratch, *ids[i : i + 50_000])
+    as_set = int(await redis.memory_usage(scratch, samples=0) or 0)
+    await redis.delete(scratch)
+    return {"bitmap": bitmap, "set": as_set}
+
+
+async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
+    """One replay; its figures."""
+    redis_gate = setup.backend == "postgres"
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        async with _database(setup.backend, tmp) as url:
+            settings = Settings(
+                database_url=url,
+                data_dir=tmp,
+                redis_url=REDIS_URL if redis_gate else None,
+                redis_prefix=f"lmbench:{uuid.uuid4().hex[:8]}:",
+                secret_key=SECRET,
+                auto_migrate=False,
+                run_background=False,
+            )
+            state = AppState.build(settings)
+            procs = Processes()
+            try:
+                t0 = time.perf_counter()
+                world = await build_world(state, holders=setup.holders, stock=setup.stock)
+                setup_s = time.perf_counter() - t0
+                port = _free_port()
+                base = f"http://127.0.0.1:{port}"
+                env = _env(settings, background=not redis_gate)
+                serve = ["serve", "--server", setup.server, "--workers", str(setup.apps)]
+                serve += ["--port", str(port), "--no-access-log"]
+                procs.start(_loopmall(*serve), env, log_dir / "server.log")
+                for i in range(setup.consumers if redis_gate else 0):
+                    cmd = _loopmall("flashsale-consumer", "--name", f"bench-{i}")
+                    procs.start(cmd, env, log_dir / f"consumer-{i}.log")
+                await _wait_http(base)
+                memory: dict[str, int] = {}
+                if redis_gate:
+                    keys = SaleKeys(settings.redis_prefix, world.sale_id)
+                    deadline = time.monotonic() + 300
+                    while not await state.redis.exists(keys.stock):
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("the consumer did not load the sale into Redis")
+                        await asyncio.sleep(0.2)
+                    memory = await _redis_memory(state, world)
+                conc = str(setup.concurrency)
+                hello_n = str(max(20_000, min(setup.holders, 100_000)))
+                hello = await _loadgen(
+                    ["hello", "--url", base, "--requests", hello_n, "--concurrency", conc]
+                )
+
+                rng = random.Random(7)
+                holders = world.customer_ids
+                plan = {
+                    "secret": SECRET,
+                    "sale_id": world.sale_id,
+                    "path": world.buy_path,
+                    "customers": holders,
+                    "double_clickers": [c for c in holders if rng.random() < setup.double_share],
+                    "retriers": [c for c in holders if rng.random() < setup.retry_share],
+                }
+                plan_file = tmp / "plan.json"
+                plan_file.write_text(json.dumps(plan))
+                sale = await _loadgen(
+                    ["replay", "--url", base, "--plan", str(plan_file), "--concurrency", conc]
+                )
+                drain_s = await _drain(state, world, sale["accepted"])
+                paid, lapsed = await _pay_and_lapse(state, world, setup.paid, setup.lapsed)
+
+                winners = {int(r.rsplit("-", 1)[1]) for r in sale["accepted_requests"]}
+                plan["retriers"] = [c for c in plan["retriers"] if c not in winners]
+                plan_file.write_text(json.dumps(plan))
+                wave = await _loadgen(
+                    [
+                        "replay",
+                        "--url",
+                        base,
+                        "--plan",
+                        str(plan_file),
+                        "--concurrency",
+                        conc,
+                        "--retry-wave",
+                    ]
+                )
+                await _drain(state, world, sale["accepted"] + wave["accepted"])
+                figures = await _figures(state, world, setup, sale, wave)
+                figures.update(
+                    hello=hello,
+                    setup_s=setup_s,
+                    orders_drain_s=drain_s,
+                    paid=paid,
+                    lapsed=lapsed,
+                    redis_memory=memory,
+                    wall_s=time.perf_counter() - wall,
+                )
+                return figures
+            finally:
+                procs.stop()
+                if state.redis is not None:
+                    found = [
+                        k async for k in state.redis.scan_iter(match=f"{settings.redis_prefix}*")
+                    ]
+                    if found:
+                        await state.redis.delete(*found)
+                await state.close()
+
+
+async def _figures(
+    state: AppState, world: World, setup: Setup, sale: dict[str, Any], wave: dict[str, Any]
+) -> dict[str, Any]:
+    async with UnitOfWork(state.read_factory) as uow:
+        s = uow.session
+        tickets = (
+            await s.execute(
+                select(
+                    FlashTicket.customer_id,
+                    FlashTicket.request_id,
+                    FlashTicket.status,
+                    FlashTicket.quantity,
+                ).where(FlashTicket.sale_id == world.sale_id)
+            )
+        ).all()
+        dup_rows = await s.scalar(
+            select(func.count()).select_from(
+                select(FlashTicket.customer_id)
+                .where(FlashTicket.sale_id == world.sale_id)
+                .group_by(FlashTicket.customer_id)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+        report = None
+        if state.redis is not None:
+            from loopmall.flashsale.reconcile import reconcile
+
+            report = await reconcile(
+                s, world.tenant, world.sale_id, state.redis, state.settings.redis_prefix
+            )
+    live = sum(q for _c, _r, st, q in tickets if st != "lapsed")
+    known = {r for _c, r, _s, _q in tickets}
+    accepted = sale["accepted_requests"] + wave["accepted_requests"]
+    return {
+        "setup": setup.__dict__,
+        "label": setup.label,
+        "sale": {k: v for k, v in sale.items() if k != "accepted_requests"},
+        "wave": {k: v for k, v in wave.items() if k != "accepted_requests"},
+        "sold": live,
+        "resold": wave["accepted"],
+        "oversold": max(0, live - world.stock),
+        "undersold": max(0, world.stock - live),
+        "duplicate_buyers": int(dup_rows or 0)
+        + sale["customers_accepted_twice"]
+        + wave["customers_accepted_twice"],
+        "lost_accepted": sum(1 for r in accepted if r not in known),
+        "statuses": dict(
+            (st, sum(1 for t in tickets if t[2] == st)) for st in {t[2] for t in tickets}
+        ),
+        "reconciled": None if report is None else report.ok,
+        "reconcile_problems": [] if report is None else report.problems,
+    }
