@@ -11,6 +11,7 @@ from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_service import get_customer
 from tests.factories import make_merchant, make_staff, token_for
+from tests.inventory.fixtures import make_store
 from tests.orders.fixtures import events, login_shopper
 from tests.rebates.fixtures import make_world
 
@@ -258,3 +259,35 @@ async def test_other_merchants_ids_are_not_found(
     assert approve.status_code == 404
     listed = await client.get("/api/v1/commission/distributors", headers=other_owner)
     assert listed.json() == []
+
+
+async def test_a_store_manager_sees_their_stores_lines_only(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    w = await make_world(state, client)
+    await w.rules(store_bp=100, guide_bp=300, level1_bp=500, distributors="everyone")
+    order = await w.order()
+    await w.credit(order, w.credits("store", "guide", "sharer"))
+    other_store = await make_store(state, w.tenant, code="S002")
+    await make_staff(
+        state, w.tenant, phone="13800000005", role="store_manager", store_ids=(w.store_id,)
+    )
+    await make_staff(
+        state, w.tenant, phone="13800000006", role="store_manager", store_ids=(other_store.id,)
+    )
+    here = await token_for(client, "shop", "13800000005")
+    there = await token_for(client, "shop", "13800000006")
+
+    mine = await client.get("/api/v1/commission/entries", headers=here)
+    assert sorted(e["role"] for e in mine.json()["items"]) == ["guide", "store"]
+    assert mine.json()["totals"]["net_fen"] == 99 + 297
+    theirs = await client.get("/api/v1/commission/entries", headers=there)
+    assert theirs.json()["items"] == [] and theirs.json()["totals"]["entries"] == 0
+    not_theirs = await client.get(
+        "/api/v1/commission/entries", params={"store": w.store_public_id}, headers=there
+    )
+    assert not_theirs.status_code == 404
+    by_order = await client.get(f"/api/v1/commission/orders/{order.public_id}", headers=there)
+    assert by_order.json() == []
+    put = await client.put("/api/v1/commission/rules", json={"store_bp": 1}, headers=here)
+    assert put.status_code == 403

@@ -69,23 +69,22 @@ class EntryQuery:
         since: date | None = Query(None, description="first day (Asia/Shanghai)"),
         until: date | None = Query(None, description="last day, included"),
     ) -> None:
-        self.values = {
-            "role": role,
-            "kind": kind,
-            "earner": earner,
-            "store": store,
-            "settled": settled,
-            "settlement": settlement,
-            "since": since,
-            "until": until,
-        }
+        self.role, self.kind, self.earner, self.store = role, kind, earner, store
+        self.settled, self.settlement, self.since, self.until = settled, settlement, since, until
 
     async def build(self, uow: UnitOfWork, principal: Principal) -> ledger.EntryFilter:
         return await filters.build_filter(
             uow.session,
             principal.require_tenant(),
+            role=self.role,
+            kind=self.kind,
+            earner=self.earner,
+            store=self.store,
+            settled=self.settled,
+            settlement=self.settlement,
+            since=self.since,
+            until=self.until,
             store_ids=principal.store_ids,
-            **self.values,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +17,12 @@ from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
 from loopmall.rebates.rules import EarnerKind
 
-_TABLES = {EarnerKind.STORE: Store, EarnerKind.STAFF: Staff, EarnerKind.CUSTOMER: Customer}
+# Three tables with the same shape for this purpose: id, public_id, merchant_id, a name.
+_TABLES: dict[EarnerKind, Any] = {
+    EarnerKind.STORE: Store,
+    EarnerKind.STAFF: Staff,
+    EarnerKind.CUSTOMER: Customer,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +43,7 @@ async def describe(
     found: dict[tuple[str, int], EarnerView] = {}
     for kind, ids in wanted.items():
         table = _TABLES[kind]
-        name = table.display_name if table is Customer else table.name  # type: ignore[attr-defined]
+        name = table.display_name if table is Customer else table.name
         rows = await session.execute(
             select(table.id, table.public_id, name).where(
                 table.merchant_id == tenant.id, table.id.in_(ids)
