@@ -152,4 +152,4 @@ async def member_counts(
         .where(Membership.merchant_id == tenant.id, Membership.channel_id.in_(channel_ids))
         .group_by(Membership.channel_id)
     )
-    return {channel_id: count for channel_id, count in rows.all()}
+    return {channel_id: count for channel_id, count in rows.all() if channel_id is not None}
