@@ -4,6 +4,7 @@ periods in order only, none in the future; CSV exports with a BOM for Excel."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime
@@ -117,3 +118,28 @@ async def test_the_ledger_exports_as_csv_for_excel(
     ]
     only = await client.get("/api/v1/commission/entries.csv?kind=clawback", headers=w.owner)
     assert len(list(csv.reader(io.StringIO(only.content.decode("utf-8-sig"))))) == 3
+
+
+async def test_settling_one_period_at_once_twice_settles_it_once(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: FrozenClock
+) -> None:
+    frozen_clock.set(datetime(2026, 5, 10, 4, tzinfo=UTC))
+    w = await make_world(state, client)
+    await w.rules(store_bp=100, guide_bp=1000)
+    for _ in range(3):
+        order = await w.order()
+        await w.credit(order, w.credits("store", "guide"))
+    frozen_clock.set(datetime(2026, 5, 11, 4, tzinfo=UTC))
+
+    answers = await asyncio.gather(
+        *(client.post(SETTLE, json={"through": "2026-05-10"}, headers=w.owner) for _ in range(4))
+    )
+    made = [a.json() for a in answers if a.status_code == 201]
+    refused = [a.json()["code"] for a in answers if a.status_code != 201]
+    assert made and set(refused) <= {"settlement_in_progress"}
+    assert len({m["id"] for m in made}) == 1
+    assert (made[0]["entries"], made[0]["total_fen"]) == (6, 3 * (99 + 990))
+    listed = (await client.get(SETTLE, headers=w.owner)).json()
+    assert [s["id"] for s in listed] == [made[0]["id"]]
+    stamped = await w.entries(settlement=made[0]["id"])
+    assert stamped["totals"]["entries"] == 6
