@@ -458,3 +458,24 @@ async def test_the_customer_is_reminded_once_before_the_fitting(
     )
     frozen_clock.advance(hours=3)
     assert await remind_fittings(state) == 0
+
+
+async def test_history_pages_back_from_a_message(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "第1条")
+    for n in range(2, 6):
+        await client.post(
+            "/api/v1/mall/vero/chat/messages", json={"body": f"第{n}条"}, headers=world.shopper
+        )
+    url = f"/api/v1/guides/conversations/{conversation}/messages"
+    state.settings.chat_history_page = 2
+    latest = await client.get(url, headers=world.guide_headers)
+    assert [m["body"] for m in latest.json()] == ["第4条", "第5条"]
+    older = await client.get(f"{url}?before={latest.json()[0]['id']}", headers=world.guide_headers)
+    assert [m["body"] for m in older.json()] == ["第2条", "第3条"]
+    oldest = await client.get(f"{url}?before={older.json()[0]['id']}", headers=world.guide_headers)
+    assert [m["body"] for m in oldest.json()] == ["第1条"]
+    unknown = await client.get(f"{url}?before=msg_nope", headers=world.guide_headers)
+    assert unknown.status_code == 404
