@@ -7,10 +7,11 @@ import httpx
 from sqlalchemy import select
 
 from loopmall.attribution.models import Touch
+from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.merchants.models import Store
-from loopmall.social import links
+from loopmall.social import links, service
 from tests.factories import make_merchant
 from tests.social.helpers import (
     as_cookie,
@@ -244,3 +245,21 @@ async def test_creating_a_share_is_idempotent_with_a_key(
     )
     assert (r3.status_code, r3.json()["code"]) == (422, "idempotency_key_reused")
     assert (await written(state)).shares == 1
+
+
+async def test_a_reload_is_not_a_new_visit(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    mall = await seed_mall(state)
+    a = await person(state, mall.tenant, "阿花")
+    made = await share(client, "vero", a, "product", mall.coat)
+    for _ in range(3):
+        assert (await open_link(client, made["url"])).status_code == 303
+    assert ((await written(state)).visits, (await written(state)).touches) == (1, 1)
+    frozen_clock.advance(seconds=service.REVISIT_SECONDS + 1)
+    await open_link(client, made["url"])
+    assert ((await written(state)).visits, (await written(state)).touches) == (2, 2)
+    # Another device is another visitor.
+    client.cookies.clear()
+    await open_link(client, made["url"])
+    assert (await written(state)).visits == 3

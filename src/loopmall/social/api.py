@@ -48,11 +48,20 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def share_out(
-    session: AsyncSession, tenant: Tenant, share: Share, *, title: str = "", visits: int = 0
+def _parents(shares: list[Share]) -> set[int]:
+    return {s.parent_share_id for s in shares if s.parent_share_id is not None}
+
+
+def share_out(
+    session: AsyncSession,
+    tenant: Tenant,
+    share: Share,
+    *,
+    parent: str | None,
+    title: str = "",
+    visits: int = 0,
 ) -> ShareOut:
     token = service.token_for(session, share)
-    parent = await service.parent_public_id(session, tenant, share)
     return ShareOut(
         id=share.public_id,
         token=token,
@@ -95,8 +104,14 @@ async def create_for_shopper(
     )
     view = await service.describe_target(session, tenant, share.target_kind, share.target_ref)
     visits = await service.visit_counts(session, tenant, [share.id])
-    return await share_out(
-        session, tenant, share, title=view.title, visits=visits.get(share.id, (0, 0))[0]
+    parents = await service.public_ids(session, tenant, _parents([share]))
+    return share_out(
+        session,
+        tenant,
+        share,
+        parent=parents.get(share.parent_share_id or 0),
+        title=view.title,
+        visits=visits.get(share.id, (0, 0))[0],
     )
 
 
@@ -135,8 +150,16 @@ async def my_shares(
     tenant = shopper.tenant
     shares = await service.shares_of_customer(uow.session, tenant, shopper.customer_id)
     visits = await service.visit_counts(uow.session, tenant, [s.id for s in shares])
+    parents = await service.public_ids(uow.session, tenant, _parents(shares))
     return [
-        await share_out(uow.session, tenant, s, visits=visits.get(s.id, (0, 0))[0]) for s in shares
+        share_out(
+            uow.session,
+            tenant,
+            s,
+            parent=parents.get(s.parent_share_id or 0),
+            visits=visits.get(s.id, (0, 0))[0],
+        )
+        for s in shares
     ]
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from pathlib import Path as FsPath
@@ -82,17 +83,19 @@ async def landing(
     response = RedirectResponse(
         service.target_path(tenant.slug, share.target_kind, share.target_ref), status_code=303
     )
-    cookie = {"httponly": True, "samesite": "lax", "secure": settings.cookie_secure}
+    cookies = []
     if new_visitor:
-        response.set_cookie(
-            settings.visitor_cookie, visitor, max_age=settings.visitor_ttl_seconds, **cookie
-        )
+        cookies.append((settings.visitor_cookie, visitor))
     if shopper is None or shopper.customer_id != share.sharer_customer_id:
+        cookies.append((links.share_cookie(tenant.slug), token))
+    for name, value in cookies:
         response.set_cookie(
-            links.share_cookie(tenant.slug),
-            token,
+            name,
+            value,
             max_age=settings.visitor_ttl_seconds,
-            **cookie,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
         )
     return response
 
@@ -132,7 +135,8 @@ async def poster(
         brand_color=mall.primary_color,
         caption=_("Scan the QR code to open"),
     )
-    png = render_poster(content)
+    # Drawing takes tens of milliseconds of CPU: off the event loop.
+    png = await asyncio.to_thread(render_poster, content)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 

@@ -6,8 +6,9 @@ sharer (the chain A → B → C feeds the ledger: B is C's ``sharer``, A the ``u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,8 @@ from loopmall.social.models import Share, ShareTarget, ShareVisit
 # Kinds a shopper can share today; coupons, articles and events come with their pages.
 SHAREABLE = frozenset({ShareTarget.PRODUCT, ShareTarget.HOME, ShareTarget.STORE})
 MAX_REF = 64
+# One visit per visitor and share per 10 minutes: reloads and double taps are not visits.
+REVISIT_SECONDS = 600
 
 
 class ShareNotFound(NotFound):
@@ -192,6 +195,34 @@ async def verify_link(session: AsyncSession, tenant: Tenant, token: str) -> Shar
     return await get_share(session, tenant, public_id)
 
 
+async def _seen_lately(
+    session: AsyncSession,
+    tenant: Tenant,
+    share: Share,
+    visitor_id: str,
+    customer_id: int | None,
+    now: datetime,
+) -> bool:
+    who = []
+    if visitor_id:
+        who.append(ShareVisit.visitor_id == visitor_id)
+    if customer_id is not None:
+        who.append(ShareVisit.customer_id == customer_id)
+    if not who:
+        return False
+    found = await session.scalar(
+        select(ShareVisit.id)
+        .where(
+            ShareVisit.merchant_id == tenant.id,
+            ShareVisit.share_id == share.id,
+            ShareVisit.at > now - timedelta(seconds=REVISIT_SECONDS),
+            or_(*who),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def record_visit(
     session: AsyncSession,
     tenant: Tenant,
@@ -202,9 +233,13 @@ async def record_visit(
     in_wechat: bool = False,
 ) -> ShareVisit | None:
     """Someone opened ``share``'s link: a visit row and an attribution touch ``share`` with
-    the sharer and the sharer's own sharer (level 2). The sharer opening their own link is
-    not a visit (None, nothing written)."""
+    the sharer and the sharer's own sharer (level 2). The sharer opening their own link,
+    and the same visitor opening it again within ``REVISIT_SECONDS`` (a reload, a double
+    tap, a bot), are not visits (None, nothing written)."""
     if customer_id is not None and customer_id == share.sharer_customer_id:
+        return None
+    now = clock.now()
+    if await _seen_lately(session, tenant, share, visitor_id, customer_id, now):
         return None
     upstream: int | None = None
     if share.parent_share_id is not None:
@@ -215,7 +250,6 @@ async def record_visit(
         )
         if upstream in (share.sharer_customer_id, customer_id):
             upstream = None
-    now = clock.now()
     touch = await record_touch(
         session,
         tenant,
@@ -279,15 +313,16 @@ async def share_from_token(session: AsyncSession, tenant: Tenant, token: str) ->
         return None
 
 
-async def parent_public_id(session: AsyncSession, tenant: Tenant, share: Share) -> str | None:
-    if share.parent_share_id is None:
-        return None
-    found: str | None = await session.scalar(
-        select(Share.public_id).where(
-            Share.merchant_id == tenant.id, Share.id == share.parent_share_id
+async def public_ids(session: AsyncSession, tenant: Tenant, share_ids: set[int]) -> dict[int, str]:
+    """``share id → public id`` for these shares (one query)."""
+    if not share_ids:
+        return {}
+    rows = await session.execute(
+        select(Share.id, Share.public_id).where(
+            Share.merchant_id == tenant.id, Share.id.in_(share_ids)
         )
     )
-    return found
+    return {share_id: public_id for share_id, public_id in rows}
 
 
 def unix_now() -> int:
