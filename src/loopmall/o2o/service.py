@@ -9,7 +9,6 @@ store, poster placements and join offers may have as many codes as the merchant 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,7 +21,6 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
-from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.identity.models import Staff, StaffStore
 from loopmall.merchants.models import Store
@@ -39,48 +37,14 @@ from loopmall.o2o.rules import (
     valid_visitor_id,
 )
 
+# Re-exported: the contract names ChannelView here.
+from loopmall.o2o.views import ChannelView as ChannelView
+from loopmall.o2o.views import scan_url as scan_url
+from loopmall.o2o.views import target_path as target_path
+from loopmall.o2o.views import views as views
+
 GUIDE_ROLES = frozenset({"guide", "store_manager"})
 is_member = members.is_member
-
-
-@dataclass(frozen=True)
-class ChannelView:
-    """A channel with the names and public ids of what it points at, and its scan URL."""
-
-    channel: QrChannel
-    url: str
-    store_name: str | None = None
-    store_public_id: str | None = None
-    guide_name: str | None = None
-    guide_public_id: str | None = None
-    product_title: str | None = None
-    product_public_id: str | None = None
-    sku_public_id: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return self.channel.kind
-
-    @property
-    def code(self) -> str:
-        return self.channel.code
-
-    @property
-    def public_id(self) -> str:
-        return self.channel.public_id
-
-
-def scan_url(base_url: str, code: str) -> str:
-    return f"{base_url.rstrip('/')}/q/{code}"
-
-
-def target_path(slug: str, view: ChannelView) -> str:
-    """Where a scan lands: the join page, the product page, or the mall's home."""
-    if view.kind == ChannelKind.JOIN:
-        return f"/m/{slug}/join/{view.code}"
-    if view.product_public_id:
-        return f"/m/{slug}/p/{view.product_public_id}"
-    return f"/m/{slug}/"
 
 
 async def _by_public_id(session: AsyncSession, tenant: Tenant, model: Any, public_id: str) -> Any:
@@ -262,50 +226,6 @@ async def channel_by_code(session: AsyncSession, code: str) -> QrChannel | None:
     return row
 
 
-async def views(session: AsyncSession, tenant: Tenant, rows: list[QrChannel]) -> list[ChannelView]:
-    """Names and public ids of what ``rows`` point at (one query per kind of target)."""
-    base_url = settings_of(session).base_url
-
-    async def lookup(model: Any, ids: set[int], *cols: Any) -> dict[int, Any]:
-        if not ids:
-            return {}
-        found = await session.execute(
-            select(model.id, *cols).where(model.merchant_id == tenant.id, model.id.in_(ids))
-        )
-        return {r[0]: r[1:] for r in found.all()}
-
-    stores = await lookup(
-        Store, {r.store_id for r in rows if r.store_id}, Store.name, Store.public_id
-    )
-    staff = await lookup(
-        Staff, {r.guide_staff_id for r in rows if r.guide_staff_id}, Staff.name, Staff.public_id
-    )
-    products = await lookup(
-        Product, {r.product_id for r in rows if r.product_id}, Product.title, Product.public_id
-    )
-    skus = await lookup(Sku, {r.sku_id for r in rows if r.sku_id}, Sku.public_id)
-    out = []
-    for r in rows:
-        store = stores.get(r.store_id or 0)
-        guide = staff.get(r.guide_staff_id or 0)
-        product = products.get(r.product_id or 0)
-        sku = skus.get(r.sku_id or 0)
-        out.append(
-            ChannelView(
-                channel=r,
-                url=scan_url(base_url, r.code),
-                store_name=store[0] if store else None,
-                store_public_id=store[1] if store else None,
-                guide_name=guide[0] if guide else None,
-                guide_public_id=guide[1] if guide else None,
-                product_title=product[0] if product else None,
-                product_public_id=product[1] if product else None,
-                sku_public_id=sku[0] if sku else None,
-            )
-        )
-    return out
-
-
 def _visible(stmt: Any, store_ids: frozenset[int] | None, guide_staff_id: int | None) -> Any:
     if guide_staff_id is not None:
         stmt = stmt.where(QrChannel.guide_staff_id == guide_staff_id)
@@ -403,8 +323,10 @@ async def ensure_guide_code(session: AsyncSession, tenant: Tenant, staff_id: int
 async def codes_for_guide(
     session: AsyncSession, tenant: Tenant, staff_id: int
 ) -> list[ChannelView]:
-    """A guide's active codes for the workbench: their own guide code (made if missing)
-    first, then the product and join codes printed for them."""
+    """A guide's active codes for the workbench: their own guide code first, then the
+    product and join codes printed for them. The guide code is made if missing, so call this
+    in a write unit of work and commit. NotFound / 422 ``not_a_guide`` as
+    :func:`ensure_guide_code`."""
     own = await ensure_guide_code(session, tenant, staff_id)
     rows = (
         await session.scalars(
