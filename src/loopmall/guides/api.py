@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from loopmall.core import clock
@@ -18,7 +18,9 @@ from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.uow import UnitOfWork
-from loopmall.guides import chat, customers, fittings, holds, staffing, views
+from loopmall.guides import chat, fittings, holds, staffing, views
+from loopmall.guides.access import PROBLEMS, WORK, actor_of, path_id, scope_of
+from loopmall.guides.api_customers import work_router as customers_router
 from loopmall.guides.api_mall import router as mall_router
 from loopmall.guides.delivery import deliver
 from loopmall.guides.holds import sku_for_card
@@ -27,68 +29,20 @@ from loopmall.guides.rules import FittingStatus, HoldOutcome, MessageKind, Sende
 from loopmall.guides.schemas import (
     CardOut,
     ConversationOut,
-    CustomerOut,
     FittingIn,
     FittingOut,
     GuideMessageIn,
-    GuideOut,
-    HandOverIn,
-    HandOverOut,
     HoldIn,
     HoldOut,
     MessageOut,
-    OrderBrief,
     OutcomeIn,
-    ProfileOut,
     SaleIn,
-    SettingsIn,
-    SettingsOut,
     SlotOut,
-    TagIn,
     message_out,
 )
-from loopmall.identity.deps import require
-from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 
 work_router = APIRouter(prefix="/guides", tags=["guides"])
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such conversation, customer, hold, fitting, SKU or store"},
-    409: {
-        "description": "`fitting_slot_taken`, `insufficient_stock`, `illegal_transition`, "
-        "`hold_not_active`"
-    },
-    422: {
-        "description": "`hold_too_long`, `fitting_closed_hour`, `fitting_slot_invalid`, "
-        "`not_a_guide`, `validation_failed`"
-    },
-}
-
-
-def _id() -> Any:
-    """A public id in the path (a fresh ``Path`` per parameter: FastAPI binds each to one)."""
-    return Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
-
-
-WORK = require(Perm.GUIDE_WORK)
-
-
-def scope_of(principal: Principal) -> dict[str, Any]:
-    """The filters that keep a caller to their own work (see the module's docstring)."""
-    if principal.role == "guide":
-        return {"guide_staff_id": principal.staff_id}
-    return {"store_ids": principal.store_ids}
-
-
-def viewer_of(principal: Principal) -> customers.Viewer:
-    return customers.Viewer(
-        principal.staff_id, principal.role.value if principal.role else None, principal.store_ids
-    )
-
-
-def actor_of(principal: Principal) -> str:
-    return f"staff:{principal.staff_id}"
 
 
 async def _conversation(uow: UnitOfWork, principal: Principal, public_id: str) -> Conversation:
@@ -115,7 +69,7 @@ async def list_conversations(
 )
 async def conversation_messages(
     request: Request,
-    conversation: str = _id(),
+    conversation: str = path_id(),
     before: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
@@ -140,7 +94,7 @@ async def conversation_messages(
 async def send_message(
     request: Request,
     data: GuideMessageIn,
-    conversation: str = _id(),
+    conversation: str = path_id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> JSONResponse:
@@ -258,7 +212,7 @@ async def place_hold(
 
 @work_router.post("/holds/{hold}/release", response_model=HoldOut, responses=PROBLEMS)
 async def release_hold(
-    hold: str = _id(),
+    hold: str = path_id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> HoldOut:
@@ -274,7 +228,7 @@ async def release_hold(
 @work_router.post("/holds/{hold}/sale", response_model=HoldOut, responses=PROBLEMS)
 async def sell_hold(
     data: SaleIn,
-    hold: str = _id(),
+    hold: str = path_id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> HoldOut:
@@ -357,7 +311,7 @@ async def book_fitting(
 @work_router.post("/fittings/{fitting}/outcome", response_model=FittingOut, responses=PROBLEMS)
 async def end_fitting(
     data: OutcomeIn,
-    fitting: str = _id(),
+    fitting: str = path_id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> FittingOut:
@@ -390,162 +344,7 @@ async def upcoming_fittings(
     return await views.fittings_out(uow.session, rows)
 
 
-@work_router.get("/customers", response_model=list[CustomerOut], responses=PROBLEMS)
-async def my_customers(
-    principal: Principal = Depends(require(Perm.CUSTOMERS_READ)),
-    uow: UnitOfWork = Depends(read_uow),
-) -> list[CustomerOut]:
-    """Bound customers: a guide's own, a store manager's stores', or all."""
-    rows = await customers.my_customers(
-        uow.session, principal.require_tenant(), viewer_of(principal)
-    )
-    return [
-        CustomerOut(
-            id=r.customer.public_id,
-            name=r.customer.display_name,
-            phone=r.customer.phone,
-            tags=r.tags,
-            source=r.source,
-        )
-        for r in rows
-    ]
-
-
-async def _customer(uow: UnitOfWork, principal: Principal, public_id: str) -> Any:
-    tenant = principal.require_tenant()
-    customer = await customers.customer_by_public_id(uow.session, tenant, public_id)
-    await customers.check_access(uow.session, tenant, viewer_of(principal), customer.id)
-    return customer
-
-
-@work_router.get("/customers/{customer}", response_model=ProfileOut, responses=PROBLEMS)
-async def customer_profile(
-    customer: str = _id(),
-    principal: Principal = Depends(require(Perm.CUSTOMERS_READ)),
-    uow: UnitOfWork = Depends(read_uow),
-) -> ProfileOut:
-    """A customer's profile: tags, orders, holds, fittings. Another guide's or another
-    store's customer is 404 ``customer_not_found``."""
-    tenant = principal.require_tenant()
-    found = await _customer(uow, principal, customer)
-    p = await customers.profile(uow.session, tenant, found)
-    return ProfileOut(
-        customer=CustomerOut(
-            id=found.public_id, name=found.display_name, phone=found.phone, tags=p.tags
-        ),
-        order_count=p.order_count,
-        spent_fen=p.spent_fen,
-        orders=[
-            OrderBrief(
-                id=o.public_id,
-                number=o.number,
-                kind=o.kind,
-                status=o.status,
-                total_fen=o.total_fen,
-                created_at=o.created_at,
-            )
-            for o in p.orders
-        ],
-        holds=await views.holds_out(uow.session, p.holds),
-        fittings=await views.fittings_out(uow.session, p.fittings),
-    )
-
-
-@work_router.post("/customers/{customer}/tags", response_model=list[str], responses=PROBLEMS)
-async def add_tag(
-    data: TagIn,
-    customer: str = _id(),
-    principal: Principal = Depends(WORK),
-    uow: UnitOfWork = Depends(write_uow),
-) -> list[str]:
-    found = await _customer(uow, principal, customer)
-    tags = await customers.add_tag(
-        uow.session, principal.require_tenant(), found.id, data.tag, staff_id=principal.staff_id
-    )
-    await uow.commit()
-    return tags
-
-
-@work_router.delete("/customers/{customer}/tags/{tag}", status_code=204, responses=PROBLEMS)
-async def remove_tag(
-    customer: str = _id(),
-    tag: str = Path(..., min_length=1, max_length=30, pattern=r"^[^\x00-\x1f\x7f/]*$"),
-    principal: Principal = Depends(WORK),
-    uow: UnitOfWork = Depends(write_uow),
-) -> None:
-    found = await _customer(uow, principal, customer)
-    await customers.remove_tag(uow.session, principal.require_tenant(), found.id, tag)
-    await uow.commit()
-
-
-@work_router.get("/settings", response_model=SettingsOut, responses=PROBLEMS)
-async def get_settings(
-    principal: Principal = Depends(WORK), uow: UnitOfWork = Depends(read_uow)
-) -> SettingsOut:
-    row = await staffing.get_settings(uow.session, principal.require_tenant())
-    return SettingsOut(max_hold_seconds=row.max_hold_seconds, slot_minutes=row.slot_minutes)
-
-
-@work_router.put("/settings", response_model=SettingsOut, responses=PROBLEMS)
-async def put_settings(
-    data: SettingsIn,
-    principal: Principal = Depends(require(Perm.STAFF_WRITE)),
-    uow: UnitOfWork = Depends(write_uow),
-) -> SettingsOut:
-    """The longest hold a guide may place (1 h – 7 days) and the fitting slot length."""
-    row = await staffing.update_settings(
-        uow.session,
-        principal.require_tenant(),
-        max_hold_seconds=data.max_hold_seconds,
-        slot_minutes=data.slot_minutes,
-    )
-    await uow.commit()
-    return SettingsOut(max_hold_seconds=row.max_hold_seconds, slot_minutes=row.slot_minutes)
-
-
-@work_router.get("/staff", response_model=list[GuideOut], responses=PROBLEMS)
-async def list_guides(
-    principal: Principal = Depends(require(Perm.STAFF_READ)),
-    uow: UnitOfWork = Depends(read_uow),
-) -> list[GuideOut]:
-    """The merchant's guides with their store and bound-customer count."""
-    tenant = principal.require_tenant()
-    rows = await staffing.list_guides(uow.session, tenant, store_ids=principal.store_ids)
-    counts = await customers.customer_counts(uow.session, tenant)
-    return [
-        GuideOut(
-            id=g.staff.public_id,
-            name=g.staff.name,
-            role=g.staff.role,
-            store=g.store.public_id if g.store else None,
-            store_name=g.store.name if g.store else None,
-            customers=counts.get(g.staff.id, 0),
-        )
-        for g in rows
-    ]
-
-
-@work_router.post("/hand-over", response_model=HandOverOut, responses=PROBLEMS)
-async def hand_over(
-    data: HandOverIn,
-    principal: Principal = Depends(require(Perm.ATTRIBUTION_WRITE)),
-    uow: UnitOfWork = Depends(write_uow),
-) -> HandOverOut:
-    """A guide leaves: their customers and open conversations move to another guide."""
-    tenant = principal.require_tenant()
-    leaving = await staffing.staff_by_public_id(uow.session, tenant, data.from_guide)
-    taking = await staffing.staff_by_public_id(uow.session, tenant, data.to_guide)
-    done = await customers.hand_over(
-        uow.session,
-        tenant,
-        from_staff_id=leaving.id,
-        to_staff_id=taking.id,
-        actor=actor_of(principal),
-    )
-    await uow.commit()
-    return HandOverOut(customers=done.customers, conversations=done.conversations)
-
-
 router = APIRouter()
 router.include_router(work_router)
+router.include_router(customers_router)
 router.include_router(mall_router)

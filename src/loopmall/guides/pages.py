@@ -16,7 +16,7 @@ from loopmall.core.errors import LoopmallError
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides import chat, customers, fittings, holds, staffing, views
-from loopmall.guides.api import actor_of, scope_of, viewer_of
+from loopmall.guides.access import actor_of, path_id, scope_of, viewer_of
 from loopmall.guides.api_mall import GuideRequired, start
 from loopmall.guides.rules import Sender
 from loopmall.guides.schemas import message_out
@@ -33,11 +33,6 @@ from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(ws_router)
-
-
-def _id() -> Any:
-    """A public id in the path (a fresh ``Path`` per parameter: FastAPI binds each to one)."""
-    return Path(..., min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
 
 
 WORK = require(Perm.GUIDE_WORK)
@@ -93,7 +88,7 @@ async def workbench(
 @router.get("/guide/c/{conversation}")
 async def conversation_page(
     request: Request,
-    conversation: str = _id(),
+    conversation: str = path_id(),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
@@ -142,7 +137,7 @@ async def conversation_page(
 @router.get("/guide/customers/{customer}")
 async def customer_page(
     request: Request,
-    customer: str = _id(),
+    customer: str = path_id(),
     principal: Principal = Depends(require(Perm.CUSTOMERS_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
