@@ -310,3 +310,28 @@ async def test_the_customer_is_reminded_once_before_the_fitting(
     )
     frozen_clock.advance(hours=3)
     assert await remind_fittings(state) == 0
+
+
+async def test_racing_bookings_of_one_slot_make_one_fitting(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    import asyncio
+
+    frozen_clock.set(MORNING)
+    world = await make_world(state, client)
+    conversation = await start_chat(client, world, "你好")
+
+    async def book() -> int:
+        response = await client.post(
+            "/api/v1/guides/fittings",
+            json={"conversation": conversation, "starts_at": AFTERNOON_SLOT},
+            headers=world.guide_headers,
+        )
+        assert response.status_code in (201, 409), response.text
+        if response.status_code == 409:
+            assert response.json()["code"] == "fitting_slot_taken"
+        return response.status_code
+
+    codes = await asyncio.gather(*(book() for _ in range(6)))
+    assert sorted(codes) == [201, 409, 409, 409, 409, 409]
+    assert await _count(state, Fitting) == 1
