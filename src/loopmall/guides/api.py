@@ -100,7 +100,7 @@ async def send_message(
 ) -> JSONResponse:
     """Answer the customer: text, or a product card (``kind=card`` with ``sku``)."""
     tenant = principal.require_tenant()
-    sent: list[MessageOut] = []
+    sent: list[tuple[Conversation, MessageOut]] = []
 
     async def work() -> MessageOut:
         found = await _conversation(uow, principal, conversation)
@@ -125,14 +125,13 @@ async def send_message(
             staff_id=principal.staff_id,
         )
         out = message_out(message, found)
-        sent.append(out)
-        sent_to.append(found)
+        sent.append((found, out))
         return out
 
-    sent_to: list[Conversation] = []
     response = await run_idempotent(request, uow, principal.scope, work)
-    if sent:
-        await deliver(get_state(request), tenant, sent_to[0], sent[0])
+    # Only after the commit (a replayed key sends nothing again).
+    for found, out in sent:
+        await deliver(get_state(request), tenant, found, out)
     return response
 
 
