@@ -45,10 +45,18 @@ async def test_share_form_makes_the_share_and_shows_its_page(
     assert links.unsign(state.settings.secret_key, token) == r.headers["location"].rsplit("/")[-1]
     assert f"/m/vero/s/{token}/poster.png" in page.text and "data:image/png;base64," in page.text
 
+    mine = await client.get("/m/vero/me/shares")
+    assert mine.status_code == 200 and "羊毛大衣" in mine.text
+    assert r.headers["location"].rsplit("/")[-1] in mine.text
+
     # Only its sharer sees a share's page.
     as_cookie(client, state, "vero", b)
     other = await client.get(r.headers["location"], headers={"accept": "text/html"})
     assert other.status_code == 404
+    assert 'id="no-shares"' in (await client.get("/m/vero/me/shares")).text
+    client.cookies.clear()
+    anonymous = await client.get("/m/vero/me/shares")
+    assert anonymous.status_code == 303 and "/m/vero/login" in anonymous.headers["location"]
 
 
 async def _buy(

@@ -58,7 +58,9 @@ class ShareNode:
         return self.gmv_fen + sum(child.chain_gmv_fen for child in self.children)
 
 
-async def _titles(session: AsyncSession, tenant: Tenant, shares: list[Share]) -> dict[str, str]:
+async def target_titles(
+    session: AsyncSession, tenant: Tenant, shares: list[Share]
+) -> dict[str, str]:
     """``"kind:ref" → title`` for the products and stores these shares point at."""
     titles: dict[str, str] = {}
     products = {s.target_ref for s in shares if s.target_kind == ShareTarget.PRODUCT}
@@ -96,7 +98,7 @@ async def build_trees(
     }
     visits = await visit_counts(session, tenant, ids)
     totals = await totals_by_share(session, tenant, ids)
-    titles = await _titles(session, tenant, shares)
+    titles = await target_titles(session, tenant, shares)
     nodes: dict[int, ShareNode] = {}
     for s in sorted(shares, key=lambda x: x.id):
         customer = customers.get(s.sharer_customer_id)

@@ -27,7 +27,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import login_url, optional_shopper
 from loopmall.identity.consumer_service import get_customer
 from loopmall.payments.codes import qr_data_uri
-from loopmall.social import links, service
+from loopmall.social import chains, links, service
 from loopmall.social.api import create_for_shopper
 from loopmall.social.console_pages import router as console_router
 from loopmall.social.poster import PosterContent, render_poster
@@ -200,3 +200,28 @@ async def share_page(
         "in_wechat": in_wechat(request),
     }
     return render(request, "social/share.html", context)
+
+
+@router.get("/m/{slug}/me/shares")
+async def my_shares_page(
+    request: Request, slug: str = Slug, uow: UnitOfWork = Depends(read_uow)
+) -> Response:
+    """The shopper's shares, newest first, with how often each was opened."""
+    tenant, mall = await open_mall(uow.session, slug)
+    shopper = await optional_shopper(request, slug)
+    if shopper is None:
+        return RedirectResponse(login_url(slug, request), status_code=303)
+    shares = await service.shares_of_customer(uow.session, tenant, shopper.customer_id)
+    visits = await service.visit_counts(uow.session, tenant, [s.id for s in shares])
+    titles = await chains.target_titles(uow.session, tenant, shares)
+    rows = [
+        {
+            "id": s.public_id,
+            "kind": s.target_kind,
+            "title": titles.get(f"{s.target_kind}:{s.target_ref}", mall.name),
+            "visits": visits.get(s.id, (0, 0))[0],
+            "created_at": s.created_at,
+        }
+        for s in shares
+    ]
+    return render(request, "social/my_shares.html", {"mall": mall, "tab": "me", "rows": rows})
