@@ -19,12 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.attribution.models import Binding, Credit, Touch
 from loopmall.attribution.rulebook import get_rules
 from loopmall.attribution.rules import BindingFact, CreditFact, OrderFact, TouchFact, attribute
+from loopmall.core import clock
 from loopmall.core.ids import new_public_id
+from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.orders.models import Order
 
 CREDITED_TOPIC = "attribution.credited"
+# The tables themselves, for Core multi-row inserts (see credit_orders).
+CREDITS = Credit.metadata.tables[Credit.__tablename__]
+OUTBOX = OutboxEvent.metadata.tables[OutboxEvent.__tablename__]
 # SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535.
 IN_CHUNK = 5_000
 
@@ -165,15 +170,30 @@ def _row(tenant: Tenant, order: Any, credit: CreditFact, amount: int) -> dict[st
     }
 
 
-def _event_credit(row: dict[str, Any]) -> dict[str, Any]:
+def _event_credit(row: dict[str, Any], credit_id: int) -> dict[str, Any]:
     keys = ("role", "store_id", "guide_staff_id", "sharer_customer_id", "channel_id", "share_id")
-    return {"credit_id": row["id"], **{k: row[k] for k in keys}, "rule": row["rule"]}
+    return {"credit_id": credit_id, **{k: row[k] for k in keys}, "rule": row["rule"]}
+
+
+async def _credit_ids(
+    session: AsyncSession, tenant: Tenant, order_ids: Sequence[int]
+) -> dict[tuple[int, str], int]:
+    found: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(order_ids):
+        result = await session.execute(
+            select(Credit.id, Credit.order_id, Credit.role).where(
+                Credit.merchant_id == tenant.id, Credit.order_id.in_(chunk)
+            )
+        )
+        found.update({(order_id, role): credit_id for credit_id, order_id, role in result})
+    return found
 
 
 async def credit_orders(
     session: AsyncSession, tenant: Tenant, order_ids: Sequence[int], *, announce: bool = True
-) -> dict[int, list[Credit]]:
-    """Credit a batch of orders by the merchant's rules; returns the new credits by order.
+) -> list[int]:
+    """Credit a batch of orders by the merchant's rules; returns the ids of the orders that
+    got credits now.
 
     Orders already credited (and ids of other merchants) are skipped, so it is idempotent.
     With ``announce`` each credited order publishes ``attribution.credited``.
@@ -183,11 +203,11 @@ async def credit_orders(
     done = await _already_credited(session, tenant, ids)
     orders = [o for o in orders if o.id not in done]
     if not orders:
-        return {}
+        return []
     rules = await get_rules(session, tenant)
     touches = await _touches(session, tenant, orders, rules.window_days)
     bindings = await _bindings(session, tenant, orders)
-    rows: list[dict[str, Any]] = []
+    by_order: dict[int, list[dict[str, Any]]] = {}
     for order in orders:
         fact = OrderFact(
             id=order.id,
@@ -205,52 +225,64 @@ async def credit_orders(
             rules,
         )
         amount = credited_amount(order.paid_fen, order.total_fen)
-        rows.extend(_row(tenant, order, c, amount) for c in facts)
-    if not rows:
-        return {}
-    inserted = list(await session.scalars(insert(Credit).returning(Credit), rows))
-    by_order: dict[int, list[Credit]] = defaultdict(list)
-    for credit in inserted:
-        by_order[credit.order_id].append(credit)
+        if facts:
+            by_order[order.id] = [_row(tenant, order, c, amount) for c in facts]
+    if not by_order:
+        return []
+    # A plain multi-row insert, then the new ids in one query: the ORM's bulk insert was
+    # 12× slower than this (5,000 rows on SQLite: 11.4 s vs 0.9 s) and INSERT … RETURNING
+    # in batches twice as slow again (bench_attribution, the machine under load).
+    await session.execute(insert(CREDITS), [r for rs in by_order.values() for r in rs])
     if announce:
+        credit_ids = await _credit_ids(session, tenant, sorted(by_order))
         public = {o.id: o for o in orders}
-        for order_id, credits in sorted(by_order.items()):
-            order = public[order_id]
-            await publish(
-                session,
-                CREDITED_TOPIC,
+        await _announce(
+            session,
+            tenant,
+            [
                 {
                     "merchant_id": tenant.id,
                     "order_id": order_id,
-                    "order_public_id": order.public_id,
-                    "customer_id": order.customer_id,
-                    "amount_fen": credits[0].amount_fen,
-                    "credits": [_event_credit(_as_dict(c)) for c in credits],
-                },
-                tenant,
-            )
-    return dict(by_order)
+                    "order_public_id": public[order_id].public_id,
+                    "customer_id": public[order_id].customer_id,
+                    "amount_fen": rows[0]["amount_fen"],
+                    "credits": [_event_credit(r, credit_ids[(order_id, r["role"])]) for r in rows],
+                }
+                for order_id, rows in sorted(by_order.items())
+            ],
+        )
+    return sorted(by_order)
 
 
-def _as_dict(credit: Credit) -> dict[str, Any]:
-    return {
-        "id": credit.id,
-        "role": credit.role,
-        "store_id": credit.store_id,
-        "guide_staff_id": credit.guide_staff_id,
-        "sharer_customer_id": credit.sharer_customer_id,
-        "channel_id": credit.channel_id,
-        "share_id": credit.share_id,
-        "rule": credit.rule,
-    }
+async def _announce(session: AsyncSession, tenant: Tenant, payloads: list[dict[str, Any]]) -> None:
+    """``attribution.credited`` for every payload: one ``publish`` for a single order (the
+    event handler's path), one multi-row insert of the same rows for a batch."""
+    if len(payloads) == 1:
+        await publish(session, CREDITED_TOPIC, payloads[0], tenant)
+        return
+    at = clock.now()
+    await session.execute(
+        insert(OUTBOX),
+        [
+            {
+                "merchant_id": tenant.id,
+                "topic": CREDITED_TOPIC,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": at,
+                "available_at": at,
+            }
+            for payload in payloads
+        ],
+    )
+    session.info["outbox_dirty"] = True
 
 
 async def credit_order(session: AsyncSession, tenant: Tenant, order_id: int) -> list[Credit]:
     """Credit one order (idempotent: an order already credited returns its credits and
     publishes nothing new)."""
-    new = await credit_orders(session, tenant, [order_id])
-    if order_id in new:
-        return new[order_id]
+    await credit_orders(session, tenant, [order_id])
     return list(
         await session.scalars(
             select(Credit)
