@@ -10,8 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.consumer_models import Customer
+from loopmall.identity.consumer_service import add_wechat_app
 from tests.factories import owner_headers
 from tests.o2o.world import HTML, World, api_login, create, csrf_of, make_world
 
@@ -173,3 +177,32 @@ async def test_bad_join_codes_are_refused_and_nothing_written(
         assert page.status_code == 404 and 'id="qr-invalid"' in page.text
     page = await client.get(f"/m/vero/join/{retired['code']}", headers=HTML)
     assert page.status_code == 404 and 'data-reason="inactive"' in page.text
+
+
+async def test_the_join_page_invites_to_follow_the_service_account(
+    state: AppState, client: httpx.AsyncClient, phone: httpx.AsyncClient, world: World
+) -> None:
+    code = await create(client, world.owner, {"kind": "join"})
+    join_path = f"/m/vero/join/{code['code']}"
+    async with UnitOfWork(state.write_factory) as uow:
+        await add_wechat_app(
+            uow.session,
+            world.mall.tenant,
+            appid="wx0123456789abcdef",
+            secret="s",
+            name="VERO 服务号",
+        )
+        await uow.commit()
+    anonymous = await phone.get(join_path, headers=HTML)
+    assert 'id="follow-prompt"' not in anonymous.text, "who to invite is not known yet"
+    shopper = await api_login(phone, "vero", "阿花")
+    page = await phone.get(join_path, headers=HTML | shopper)
+    assert 'id="follow-prompt"' in page.text and "关注「VERO 服务号」微信服务号" in page.text
+    customer = (await phone.get("/api/v1/mall/vero/auth/me", headers=shopper)).json()["customer"]
+    async with UnitOfWork(state.write_factory) as uow:
+        await uow.session.execute(
+            update(Customer).where(Customer.public_id == customer).values(followed=True)
+        )
+        await uow.commit()
+    page = await phone.get(join_path, headers=HTML | shopper)
+    assert 'id="follow-prompt"' not in page.text, "already following"
