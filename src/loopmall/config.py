@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     flashsale_rate_per_consumer: int = 5  # gate attempts per consumer per second
     flashsale_rate_per_ip: int = 200  # gate attempts per IP per second
     flashsale_sweep_seconds: float = 2.0
+    # After Redis answers "sold out", each app process answers it for this long on its own
+    # (0: always ask Redis); a lapsed unit waits at most this long to be sold again.
+    flashsale_sold_out_memory_seconds: float = 0.25
 
     @property
     def effective_database_url(self) -> str:

@@ -32,7 +32,12 @@ from loopmall.orders.models import Order
 @pytest.fixture
 def redis_settings(settings: Settings, redis_url: str, redis_prefix: str) -> Settings:
     return settings.model_copy(
-        update={"redis_url": redis_url, "redis_prefix": redis_prefix, "flashsale_rate_per_ip": 0}
+        update={
+            "redis_url": redis_url,
+            "redis_prefix": redis_prefix,
+            "flashsale_rate_per_ip": 0,
+            "flashsale_sold_out_memory_seconds": 0,  # every answer from Redis (but below)
+        }
     )
 
 
@@ -294,3 +299,26 @@ async def test_the_lean_route_serves_the_database_gate_without_redis(
     assert (r.status_code, r.json()["code"]) == (409, "flash_already_bought")
     r = await buy(client, state, world, b)
     assert (r.status_code, r.json()["code"]) == (409, "flash_sold_out")
+
+
+async def test_a_process_remembers_sold_out_for_a_moment(
+    redis_app: Any, rclient: httpx.AsyncClient, rstate: AppState
+) -> None:
+    """Given the process remembers "sold out" for 0.3 s, a holder's attempt right after is
+    refused without Redis (its token stays unspent) and, once a lapsed unit is back and
+    the moment has passed, a holder still trying gets it."""
+    rstate.settings.flashsale_sold_out_memory_seconds = 0.3
+    world = await build_world(rstate, holders=3, stock=1, pay_within_seconds=60)
+    first, second, third = world.customer_ids
+    await drain(rstate)
+    assert (await buy(rclient, rstate, world, first)).json()["status"] == "accepted"
+    spent = token(rstate, world, second)
+    assert (await rclient.post(world.buy_path, json={"token": spent})).json()["code"] == (
+        "flash_sold_out"
+    )
+    remembered = await rclient.post(world.buy_path, json={"token": spent})
+    assert remembered.json()["code"] == "flash_sold_out"  # Redis would say token used
+    await drain(rstate)
+    assert await lapse_unpaid(rstate, now=clock.now() + timedelta(minutes=5)) == 1
+    await asyncio.sleep(0.35)
+    assert (await buy(rclient, rstate, world, third)).json()["status"] == "accepted"

@@ -138,6 +138,7 @@ class LeanGate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._sales: dict[tuple[str, str], tuple[float, SaleInfo | None]] = {}
+        self._sold_out: dict[int, float] = {}  # sale id → until (monotonic)
         self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -180,7 +181,20 @@ class LeanGate:
         client = scope.get("client")
         ip = client[0] if client else "unknown"
         if sale.gate == "redis" and state.redis is not None:
-            return await _buy_redis(state, sale, claim, ip, now)
+            # Most attempts of a sale come after its last unit went (1.938 M holders, 150,000
+            # units): once Redis said "sold out", this process says it for a moment
+            # (``flashsale_sold_out_memory_seconds``) without asking again. It only ever
+            # refuses, and forgets soon, so a unit put back by a lapse still sells to a
+            # holder who keeps trying.
+            memory = state.settings.flashsale_sold_out_memory_seconds
+            if memory > 0 and self._sold_out.get(sale.id, 0.0) > time.monotonic():
+                raise _sold_out()
+            try:
+                return await _buy_redis(state, sale, claim, ip, now)
+            except LoopmallError as exc:
+                if exc.code == "flash_sold_out":
+                    self._sold_out[sale.id] = time.monotonic() + memory
+                raise
         return await _buy_db(state, sale, claim, ip)
 
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
@@ -226,6 +240,12 @@ async def _load_sale(state: Any, slug: str, public_id: str) -> SaleInfo | None:
             ends_at=sale.ends_at,
             per_person_limit=sale.per_person_limit,
         )
+
+
+def _sold_out() -> LoopmallError:
+    from loopmall.flashsale.rules import SoldOut
+
+    return SoldOut()
 
 
 def _check_live(sale: SaleInfo, now: datetime) -> None:
