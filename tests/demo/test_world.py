@@ -56,3 +56,27 @@ async def test_demo_world_is_complete_and_loads_idempotently(
     headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
     stores = (await client.get("/api/v1/stores", headers=headers)).json()["items"]
     assert [s["code"] for s in stores] == ["SH001"]  # a guide sees only their own store
+
+
+async def test_demo_world_has_the_o2o_and_social_parts(state: AppState) -> None:
+    """Issue #4 and #5's part of the demo: QR codes and posters, a share chain, a guide in
+    conversation, commission rules and a flash sale open for reservations."""
+    from loopmall.flashsale.models import FlashSale
+    from loopmall.guides.models import ChatMessage, Conversation
+    from loopmall.o2o.models import QrChannel
+    from loopmall.rebates.models import CommissionRules
+    from loopmall.social.models import Share
+
+    await load(state)
+    vero = await _merchant_id(state, "vero")
+    mine = QrChannel.merchant_id == vero
+    assert await _count(state, QrChannel, mine, QrChannel.kind == "store") == 3
+    assert await _count(state, QrChannel, mine, QrChannel.kind == "guide") == 6
+    assert await _count(state, QrChannel, mine, QrChannel.kind == "placement") == 2
+    assert await _count(state, QrChannel, mine, QrChannel.kind == "join") == 1
+    assert await _count(state, Share, Share.merchant_id == vero) == 2
+    assert await _count(state, Share, Share.parent_share_id.is_not(None)) == 1
+    assert await _count(state, Conversation, Conversation.merchant_id == vero) == 1
+    assert await _count(state, ChatMessage, ChatMessage.merchant_id == vero) == 4
+    assert await _count(state, CommissionRules, CommissionRules.merchant_id == vero) == 1
+    assert await _count(state, FlashSale, FlashSale.merchant_id == vero) == 1

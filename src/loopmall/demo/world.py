@@ -26,6 +26,7 @@ from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.demo import o2o_world
 from loopmall.demo.pictures import product_picture
 from loopmall.identity.models import Operator
 from loopmall.identity.operators import create_operator
@@ -214,6 +215,7 @@ async def _build_fashion(
                             reason="门店铺货",
                             actor="demo",
                         )
+    await o2o_world.build(session, tenant)
 
 
 async def _build_pancake(
