@@ -29,6 +29,9 @@ import aiohttp
 
 from loopmall.flashsale.tokens import issue_token
 
+BUSY = {"flash_busy", "flash_warming_up", "no_answer", "internal_error"}
+BUSY_RETRIES = 20
+
 
 def _pct(values: list[float], pct: float) -> float:
     if not values:
@@ -83,6 +86,7 @@ async def replay(
     order = list(customers)
     random.Random(plan.get("seed", 1)).shuffle(order)
     latencies: list[float] = []
+    finished: list[float] = []  # when each attempt was answered, from the start
     answers: Counter[str] = Counter()
     accepted: list[str] = []
     accepted_by: Counter[int] = Counter()
@@ -98,10 +102,14 @@ async def replay(
             nonlocal last_accept, sold_out_at, attempts
             attempts += 1
             t0 = time.perf_counter()
-            async with session.post(path, json={"token": token}) as r:
-                body = await r.json(content_type=None)
+            try:
+                async with session.post(path, json={"token": token}) as r:
+                    body = await r.json(content_type=None)
+            except (aiohttp.ClientError, ValueError):
+                body = {"code": "no_answer"}
             t1 = time.perf_counter()
             latencies.append(t1 - t0)
+            finished.append(t1 - began)
             answer = body.get("code") or body.get("status") or str(r.status)
             answers[answer] += 1
             if answer == "accepted":
@@ -114,11 +122,20 @@ async def replay(
 
         async def holder(customer: int) -> None:
             token = tokens[customer]
-            if customer in double:
-                got = await asyncio.gather(attempt(customer, token), attempt(customer, token))
-                answer = "accepted" if "accepted" in got else got[0]
-            else:
-                answer = await attempt(customer, token)
+            for _ in range(BUSY_RETRIES):
+                if customer in double:
+                    got = await asyncio.gather(attempt(customer, token), attempt(customer, token))
+                    answer = "accepted" if "accepted" in got else got[0]
+                else:
+                    answer = await attempt(customer, token)
+                if answer not in BUSY:
+                    break
+                # What the sale page does with a 503 (Retry-After) or a dropped connection:
+                # wait and try again — with a fresh token, the old one may be spent.
+                await asyncio.sleep(0.5)
+                token = issue_token(
+                    secret, sale_id=sale_id, customer_id=customer, now=datetime.now(UTC)
+                )
             if (
                 customer in retriers
                 and not retry_wave
@@ -150,6 +167,10 @@ async def replay(
         "answers": dict(answers),
         "accepted": len(accepted),
         "sell_out_s": last_accept,
+        # The rate while units were left (before the answers turn into "sold out").
+        "attempts_per_s_until_sold_out": (
+            sum(1 for t in finished if t <= last_accept) / last_accept if last_accept else 0.0
+        ),
         "first_sold_out_s": sold_out_at,
         "customers_accepted_twice": sum(1 for n in accepted_by.values() if n > 1),
         "accepted_requests": accepted,

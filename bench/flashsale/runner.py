@@ -65,6 +65,7 @@ def rows_of(f: dict[str, Any]) -> list[Row]:
     ratio = sale["attempts_per_s"] / hello["req_per_s"] if hello["req_per_s"] else 0.0
     values = [
         ("gate attempts/s", sale["attempts_per_s"], "1/s"),
+        ("gate attempts/s until sold out", sale["attempts_per_s_until_sold_out"], "1/s"),
         ("gate p50", sale["p50_ms"], "ms"),
         ("gate p99", sale["p99_ms"], "ms"),
         ("hello-JSON req/s", hello["req_per_s"], "1/s"),

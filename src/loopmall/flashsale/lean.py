@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopmall.core import clock
@@ -80,6 +81,12 @@ class GateFailed(LoopmallError):
     status = 500
     code = "internal_error"
     title = "Internal error"
+
+
+class Busy(LoopmallError):
+    status = 503
+    code = "flash_busy"
+    title = "Too many buyers at this moment: try again in a second"
 
 
 class WarmingUp(LoopmallError):
@@ -180,22 +187,26 @@ class LeanGate:
         claim = _verify(state.settings, token, sale, now)
         client = scope.get("client")
         ip = client[0] if client else "unknown"
-        if sale.gate == "redis" and state.redis is not None:
-            # Most attempts of a sale come after its last unit went (1.938 M holders, 150,000
-            # units): once Redis said "sold out", this process says it for a moment
-            # (``flashsale_sold_out_memory_seconds``) without asking again. It only ever
-            # refuses, and forgets soon, so a unit put back by a lapse still sells to a
-            # holder who keeps trying.
-            memory = state.settings.flashsale_sold_out_memory_seconds
-            if memory > 0 and self._sold_out.get(sale.id, 0.0) > time.monotonic():
-                raise _sold_out()
-            try:
+        # Most attempts of a sale come after its last unit went (1.938 M holders, 150,000
+        # units): once the gate said "sold out", this process says it for a moment
+        # (``flashsale_sold_out_memory_seconds``) without asking Redis or the database
+        # again. It only ever refuses, and forgets soon, so a unit put back by a lapse
+        # still sells to a holder who keeps trying.
+        memory = state.settings.flashsale_sold_out_memory_seconds
+        if memory > 0 and self._sold_out.get(sale.id, 0.0) > time.monotonic():
+            raise _sold_out()
+        try:
+            if sale.gate == "redis" and state.redis is not None:
                 return await _buy_redis(state, sale, claim, ip, now)
-            except LoopmallError as exc:
-                if exc.code == "flash_sold_out":
-                    self._sold_out[sale.id] = time.monotonic() + memory
-                raise
-        return await _buy_db(state, sale, claim, ip)
+            return await _buy_db(state, sale, claim, ip)
+        except LoopmallError as exc:
+            if exc.code == "flash_sold_out":
+                self._sold_out[sale.id] = time.monotonic() + memory
+            raise
+        except SATimeout:
+            # The database's connections are all busy (on SQLite writes queue on one):
+            # the buyer is asked to retry, nothing was taken.
+            raise Busy() from None
 
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
         key = (slug, public_id)
