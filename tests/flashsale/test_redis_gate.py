@@ -21,6 +21,7 @@ from loopmall.flashsale.gate_redis import (
     reservation_bitmap,
     return_units,
 )
+from loopmall.flashsale.gate_wire import INCOMPLETE, ReplyError, pack, parse
 
 SALE = 7
 
@@ -147,3 +148,35 @@ async def test_hundreds_of_concurrent_buyers_never_oversell(redis: Any, redis_pr
     assert sorted(f["r"] for _id, f in entries) == sorted(a.request_id for a in accepted)
     assert await redis.get(keys.stock) == "0"
     assert await redis.hlen(keys.buyers) == 37
+
+
+def test_resp_replies_are_parsed_whole_or_not_at_all() -> None:
+    reply = b"*3\r\n$8\r\naccepted\r\n$5\r\nfs7-9\r\n:4\r\n"
+    assert parse(reply, 0) == (["accepted", "fs7-9", 4], len(reply))
+    for cut in range(len(reply)):
+        assert parse(reply[:cut], 0) is INCOMPLETE
+    assert parse(b"+OK\r\n$-1\r\n", 5) == (None, 10)
+    error, _end = parse(b"-NOSCRIPT No matching script\r\n", 0)  # type: ignore[misc]
+    assert isinstance(error, ReplyError) and str(error).startswith("NOSCRIPT")
+    assert pack("GET", 7) == b"*2\r\n$3\r\nGET\r\n$1\r\n7\r\n"
+
+
+async def test_the_gate_on_its_own_wire_answers_as_through_redis_py(
+    redis: Any, redis_url: str, redis_prefix: str
+) -> None:
+    """The lean route's wire (``url=``): the same answers, concurrently batched, and a
+    script Redis forgot is loaded again."""
+    await load_sale(redis, redis_prefix, SaleImage(SALE, 5, list(range(1, 41)), {}, []))
+    gate = RedisGate(redis, redis_prefix, url=redis_url)
+    answers = await asyncio.gather(*(gate.try_buy(SALE, c, nonce()) for c in range(0, 41)))
+    statuses = [a.status for a in answers]
+    assert statuses[0] == "not_reserved"
+    assert statuses.count("accepted") == 5 and statuses.count("sold_out") == 35
+    winner = next(c for c, a in enumerate(answers) if a.accepted)
+    loser = next(c for c, a in enumerate(answers) if a.status == "sold_out")
+    gate._batch.sha = "0" * 40  # as after a SCRIPT FLUSH: Redis answers NOSCRIPT
+    assert (await gate.try_buy(SALE, winner, nonce())).status == "already_bought"
+    assert (await gate.try_buy(SALE, loser, nonce())).status == "sold_out"
+    assert gate._batch.sha != "0" * 40
+    assert await redis.xlen(SaleKeys(redis_prefix, SALE).stream) == 5
+    await gate.close()

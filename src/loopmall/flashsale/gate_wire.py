@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.asyncio.connection import parse_url
 
-_INCOMPLETE = object()
+INCOMPLETE = object()
 
 
 class ReplyError(Exception):
@@ -36,10 +36,10 @@ def pack(*parts: Any) -> bytes:
 
 
 def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int] | object:
-    """One reply from ``buf`` at ``pos``: ``(value, next position)``, or ``_INCOMPLETE``."""
+    """One reply from ``buf`` at ``pos``: ``(value, next position)``, or ``INCOMPLETE``."""
     end = buf.find(b"\r\n", pos)
     if end < 0:
-        return _INCOMPLETE
+        return INCOMPLETE
     kind, line, pos = buf[pos], bytes(buf[pos + 1 : end]), end + 2
     if kind == 0x2B:  # +
         return line.decode(), pos
@@ -52,19 +52,19 @@ def parse(buf: bytes | bytearray, pos: int) -> tuple[Any, int] | object:
         if n < 0:
             return None, pos
         if len(buf) < pos + n + 2:
-            return _INCOMPLETE
+            return INCOMPLETE
         return bytes(buf[pos : pos + n]).decode(), pos + n + 2
     if kind == 0x2A:  # *
         n = int(line)
         if n < 0:
             return None, pos
-        items = []
+        items: list[Any] = []
         for _ in range(n):
             found = parse(buf, pos)
-            if found is _INCOMPLETE:
-                return _INCOMPLETE
-            item, pos = found  # type: ignore[misc]
-            items.append(item)
+            if not isinstance(found, tuple):
+                return INCOMPLETE
+            items.append(found[0])
+            pos = found[1]
         return items, pos
     raise ReplyError(f"unexpected reply type {chr(kind)!r}")
 
@@ -81,8 +81,8 @@ class _Connection:
         out: list[Any] = []
         pos = 0
         while len(out) < replies:
-            found = parse(self.buf, pos) if len(self.buf) > pos else _INCOMPLETE
-            if found is _INCOMPLETE:
+            found = parse(self.buf, pos) if len(self.buf) > pos else INCOMPLETE
+            if not isinstance(found, tuple):
                 chunk = await self.reader.read(1 << 16)
                 if not chunk:
                     raise ConnectionError("Redis closed the connection")
@@ -90,8 +90,8 @@ class _Connection:
                 pos = 0
                 self.buf += chunk
                 continue
-            value, pos = found  # type: ignore[misc]
-            out.append(value)
+            out.append(found[0])
+            pos = found[1]
         del self.buf[:pos]
         return out
 
