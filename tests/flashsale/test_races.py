@@ -99,7 +99,7 @@ async def test_a_crowd_buys_exactly_the_stock_and_lapsed_units_sell_once(
     assert sorted(t.customer_id for t in sold) == sorted(winners)
     assert {t.status for t in sold} == {"ordered"}
     assert await orders_by_status(state) == {"created": UNITS}
-    assert await sale_stock(state, sale) == (UNITS, UNITS)
+    assert await sale_stock(state, sale) == (UNITS, 0)
 
     # Half pay; the others let the time run out.
     orders = {t.customer_id: t.order_id for t in sold}
@@ -126,8 +126,8 @@ async def test_a_crowd_buys_exactly_the_stock_and_lapsed_units_sell_once(
     assert by_status == {"paid": len(payers), "lapsed": lapsed, "ordered": lapsed}
     assert len({t.customer_id for t in final}) == len(final)  # nobody twice
     assert await remaining(state, sale) == 0
-    # On hand: the unpaid-but-live orders' units (held) and nothing else of the sale.
-    assert await sale_stock(state, sale) == (UNITS - len(payers), lapsed)
+    # On hand: the units of the orders still unpaid; the paid ones left.
+    assert await sale_stock(state, sale) == (UNITS - len(payers), 0)
     assert await orders_by_status(state) == {
         "paid": len(payers),
         "cancelled": lapsed,

@@ -76,7 +76,6 @@ async def _item(session: AsyncSession, sale: FlashSale) -> FlashItem:
         unit_fen=sale.price_fen,
         list_fen=sale.list_fen,
         location_id=sale.location_id,
-        reference=sale.public_id,
     )
 
 
