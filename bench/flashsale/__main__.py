@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -22,12 +23,20 @@ def main() -> None:
     parser.add_argument("--backend", default="all", choices=["sqlite", "postgres", "all"])
     parser.add_argument("--holders", type=int, help="override the holders")
     parser.add_argument("--stock", type=int, help="override the units")
-    parser.add_argument("--setup", action="append", default=[], help="only these labels' numbers")
+    parser.add_argument("--setup", action="append", default=[], help="only these (0-based)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server (speedscope)")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     chosen = setups(args.full, backends, holders=args.holders, stock=args.stock)
     if args.setup:
         chosen = [s for i, s in enumerate(chosen) if str(i) in args.setup]
+    if args.profile:
+        out = HERE.parent / "results"
+        out.mkdir(exist_ok=True)
+        chosen = [
+            replace(s, profile=out / f"flashsale-profile-{i}-{s.backend}-{s.server}-{s.apps}.json")
+            for i, s in enumerate(chosen)
+        ]
     console = Console()
     rows, figures = asyncio.run(run_setups(chosen, console))
     print_rows(console, rows)

@@ -64,6 +64,7 @@ class Setup:
     retry_share: float = 0.20
     paid: int = 1000
     lapsed: int = 1000
+    profile: Path | None = None  # py-spy the server during the sale into this file
 
     @property
     def label(self) -> str:
@@ -173,6 +174,16 @@ async def _wait_http(url: str, timeout: float = 90.0) -> None:
     raise RuntimeError(f"the server at {url} did not come up")
 
 
+def _profiler(target: Path | None, pid: int, log_dir: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the server (and its worker processes) as a speedscope file."""
+    if target is None:
+        return None
+    cmd = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--subprocesses"]
+    cmd += ["--format", "speedscope", "--rate", "200", "-o", str(target)]
+    out = (log_dir / "py-spy.log").open("ab")
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+
+
 async def _loadgen(args: list[str]) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -182,7 +193,12 @@ async def _loadgen(args: list[str]) -> dict[str, Any]:
         stdout=asyncio.subprocess.PIPE,
         cwd=str(Path(__file__).resolve().parents[2]),
     )
-    out, _ = await proc.communicate()
+    try:
+        out, _ = await proc.communicate()
+    except BaseException:  # interrupted: the generator goes too
+        with suppress(ProcessLookupError):
+            proc.kill()
+        raise
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed ({proc.returncode})")
     result: dict[str, Any] = json.loads(out)
@@ -305,7 +321,7 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                 env = _env(settings, background=not redis_gate)
                 serve = ["serve", "--server", setup.server, "--workers", str(setup.apps)]
                 serve += ["--port", str(port), "--no-access-log"]
-                procs.start(_loopmall(*serve), env, log_dir / "server.log")
+                server = procs.start(_loopmall(*serve), env, log_dir / "server.log")
                 for i in range(setup.consumers if redis_gate else 0):
                     cmd = _loopmall("flashsale-consumer", "--name", f"bench-{i}")
                     procs.start(cmd, env, log_dir / f"consumer-{i}.log")
@@ -337,9 +353,15 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                 }
                 plan_file = tmp / "plan.json"
                 plan_file.write_text(json.dumps(plan))
-                sale = await _loadgen(
-                    ["replay", "--url", base, "--plan", str(plan_file), "--concurrency", conc]
-                )
+                spy = _profiler(setup.profile, server.pid, log_dir)
+                try:
+                    sale = await _loadgen(
+                        ["replay", "--url", base, "--plan", str(plan_file), "--concurrency", conc]
+                    )
+                finally:
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        spy.wait(timeout=60)
                 drain_s = await _drain(state, world, sale["accepted"])
                 paid, lapsed = await _pay_and_lapse(state, world, setup.paid, setup.lapsed)
 

@@ -24,6 +24,7 @@ from loopmall.flashsale.lapse import lapse_unpaid
 from loopmall.flashsale.models import FlashTicket
 from loopmall.flashsale.reconcile import reconcile, repair
 from loopmall.flashsale.rules import NotReserved, TokenUsed
+from loopmall.flashsale.service import reserve_many
 from loopmall.flashsale.stream import StreamConsumer
 from loopmall.flashsale.tokens import issue_token
 from loopmall.orders.models import Order
@@ -322,3 +323,27 @@ async def test_a_process_remembers_sold_out_for_a_moment(
     assert await lapse_unpaid(rstate, now=clock.now() + timedelta(minutes=5)) == 1
     await asyncio.sleep(0.35)
     assert (await buy(rclient, rstate, world, third)).json()["status"] == "accepted"
+
+
+async def test_a_reservation_made_after_loading_reaches_the_gate(
+    rclient: httpx.AsyncClient, rstate: AppState
+) -> None:
+    """Reservations may stay open into the sale: one made after the sale was loaded into
+    Redis is found in the database at the holder's first attempt."""
+    world = await build_world(rstate, holders=2, stock=1)
+    late = world.customer_ids[1]
+    async with UnitOfWork(rstate.write_factory) as uow:
+        from loopmall.flashsale.models import FlashReservation
+
+        await uow.session.execute(
+            FlashReservation.__table__.delete().where(FlashReservation.customer_id == late)
+        )
+        await uow.commit()
+    await drain(rstate)  # loaded without the late holder
+    async with UnitOfWork(rstate.write_factory) as uow:
+        await reserve_many(uow.session, world.tenant, world.sale_id, [late])
+        await uow.commit()
+    r = await buy(rclient, rstate, world, late)
+    assert (r.status_code, r.json()["status"]) == (200, "accepted")
+    await drain(rstate)
+    assert [t[0] for t in await tickets(rstate, world)] == [late]

@@ -300,9 +300,15 @@ async def _buy_redis(
             rate_per_ip=settings.flashsale_rate_per_ip,
             url=settings.redis_url,
         )
+    at_ms = int(now.timestamp() * 1000)
     answer = await gate.try_buy(
-        sale.id, claim.customer_id, claim.nonce, ip=ip, accepted_at_ms=int(now.timestamp() * 1000)
+        sale.id, claim.customer_id, claim.nonce, ip=ip, accepted_at_ms=at_ms
     )
+    if answer.status == "not_reserved" and await _reserved_since_loaded(state, sale, claim):
+        # The refusal spent nothing (the script checks the reservation before the token).
+        answer = await gate.try_buy(
+            sale.id, claim.customer_id, claim.nonce, ip=ip, accepted_at_ms=at_ms
+        )
     if answer.accepted:
         return 200, dumps(
             {"status": "accepted", "request": answer.request_id, "sale": sale.public_id}
@@ -318,6 +324,20 @@ async def _buy_redis(
         "rate_limited": rules.RateLimited,
     }
     raise errors[answer.status]()
+
+
+async def _reserved_since_loaded(state: Any, sale: SaleInfo, claim: Claim) -> bool:
+    """A reservation made after the sale was loaded into Redis (reservations may stay open
+    into the sale) is in the database only: one primary-key probe, and if it is there the
+    bit goes into Redis (idempotent) and the attempt is made again."""
+    from loopmall.flashsale.gate_redis import add_reservation
+    from loopmall.flashsale.repository import has_reserved
+
+    async with UnitOfWork(state.read_factory) as uow:
+        found = await has_reserved(uow.session, sale.id, claim.customer_id)
+    if found:
+        await add_reservation(state.redis, state.settings.redis_prefix, sale.id, claim.customer_id)
+    return found
 
 
 async def _warm(state: Any, sale: SaleInfo) -> None:
