@@ -102,7 +102,7 @@ def _by_role(credits: list[CreditFact]) -> dict[Role, CreditFact]:
 
 
 @given(orders, touches(), bindings, rule_sets)
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_one_credit_per_role_with_a_known_rule_and_never_a_later_or_older_touch(
     order: OrderFact, seq: list[TouchFact], binding: BindingFact | None, rules: RuleSet
 ) -> None:
@@ -124,6 +124,7 @@ def test_one_credit_per_role_with_a_known_rule_and_never_a_later_or_older_touch(
 
 
 @given(orders, touches(), bindings, rule_sets, st.randoms(use_true_random=False))
+@settings(deadline=None)
 def test_deterministic_whatever_the_order_of_the_touches(
     order: OrderFact,
     seq: list[TouchFact],
@@ -137,7 +138,7 @@ def test_deterministic_whatever_the_order_of_the_touches(
 
 
 @given(mall_orders, touches(), rule_sets)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_first_and_last_touch_pick_the_earliest_and_latest_eligible_touch(
     order: OrderFact, seq: list[TouchFact], rules: RuleSet
 ) -> None:
@@ -158,6 +159,7 @@ def test_first_and_last_touch_pick_the_earliest_and_latest_eligible_touch(
 
 
 @given(mall_orders, touches(), bindings, rule_sets)
+@settings(deadline=None)
 def test_binding_wins_under_binding_precedence(
     order: OrderFact, seq: list[TouchFact], binding: BindingFact | None, rules: RuleSet
 ) -> None:
@@ -175,6 +177,7 @@ def test_binding_wins_under_binding_precedence(
 
 
 @given(mall_orders, touches(), bindings, rule_sets)
+@settings(deadline=None)
 def test_a_bound_customer_with_no_store_touch_credits_the_store_when_kept_online(
     order: OrderFact, seq: list[TouchFact], binding: BindingFact | None, rules: RuleSet
 ) -> None:
@@ -190,6 +193,7 @@ def test_a_bound_customer_with_no_store_touch_credits_the_store_when_kept_online
 
 
 @given(orders, touches(), bindings, rule_sets)
+@settings(deadline=None)
 def test_a_face_to_face_payment_always_credits_its_code(
     order: OrderFact, seq: list[TouchFact], binding: BindingFact | None, rules: RuleSet
 ) -> None:
@@ -218,7 +222,7 @@ def test_a_face_to_face_payment_always_credits_its_code(
     rule_sets,
     st.booleans(),
 )
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 def test_a_take_over_only_when_allowed(
     existing: BindingFact | None,
     store_id: int | None,

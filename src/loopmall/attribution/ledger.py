@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,9 +91,10 @@ async def _touches(
         return by_customer
     start = min(o.created_at for o in orders) - timedelta(days=window_days)
     end = max(o.created_at for o in orders)
+    # Selected in TouchFact's field order, so each fact is built positionally from its row.
     cols = (
-        Touch.id,
         Touch.customer_id,
+        Touch.id,
         Touch.kind,
         Touch.at,
         Touch.channel_id,
@@ -113,21 +114,8 @@ async def _touches(
                 Touch.at <= end,
             )
         )
-        for r in result:
-            by_customer[r.customer_id].append(
-                TouchFact(
-                    id=r.id,
-                    kind=r.kind,
-                    at=r.at,
-                    channel_id=r.channel_id,
-                    store_id=r.store_id,
-                    guide_staff_id=r.guide_staff_id,
-                    share_id=r.share_id,
-                    sharer_customer_id=r.sharer_customer_id,
-                    upstream_sharer_customer_id=r.upstream_sharer_customer_id,
-                    placement=r.placement,
-                )
-            )
+        for customer_id, *fields in result:
+            by_customer[cast(int, customer_id)].append(TouchFact(*fields))
     return by_customer
 
 

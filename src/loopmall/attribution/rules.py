@@ -110,16 +110,19 @@ class CreditFact:
     touch_id: int | None = None
 
 
+# The field of a touch that names each role's beneficiary.
+BENEFICIARY_FIELD = {
+    Role.STORE: "store_id",
+    Role.GUIDE: "guide_staff_id",
+    Role.SHARER: "sharer_customer_id",
+    Role.UPSTREAM_SHARER: "upstream_sharer_customer_id",
+    Role.PLACEMENT: "placement",
+}
+
+
 def _beneficiary(role: Role, touch: TouchFact) -> bool:
-    if role is Role.STORE:
-        return touch.store_id is not None
-    if role is Role.GUIDE:
-        return touch.guide_staff_id is not None
-    if role is Role.SHARER:
-        return touch.sharer_customer_id is not None
-    if role is Role.UPSTREAM_SHARER:
-        return touch.upstream_sharer_customer_id is not None
-    return bool(touch.placement)
+    value = getattr(touch, BENEFICIARY_FIELD[role])
+    return bool(value) if role is Role.PLACEMENT else value is not None
 
 
 def _from_touch(role: Role, touch: TouchFact, precedence: Precedence) -> CreditFact:
@@ -216,12 +219,13 @@ def _credit_for(
         credit = _from_binding(role, bound)
         if credit is not None:
             return credit
-    candidates = [t for t in eligible if _beneficiary(role, t)]
-    if candidates:
-        if rules.precedence is Precedence.FIRST_TOUCH:
-            return _from_touch(role, candidates[0], Precedence.FIRST_TOUCH)
-        # Precedence "binding" with no binding for this role falls back to the last touch.
-        return _from_touch(role, candidates[-1], Precedence.LAST_TOUCH)
+    # Precedence "binding" with no binding for this role falls back to the last touch.
+    first = rules.precedence is Precedence.FIRST_TOUCH
+    ranked = eligible if first else reversed(eligible)
+    chosen = next((t for t in ranked if _beneficiary(role, t)), None)
+    if chosen is not None:
+        precedence = Precedence.FIRST_TOUCH if first else Precedence.LAST_TOUCH
+        return _from_touch(role, chosen, precedence)
     if bound is not None and rules.bound_store_keeps_online:
         return _from_binding(role, bound)
     return None
