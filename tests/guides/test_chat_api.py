@@ -7,7 +7,7 @@ import httpx
 
 from loopmall.core import clock
 from loopmall.core.state import AppState
-from tests.guides.fixtures import MORNING, make_world, start_chat
+from tests.guides.fixtures import AFTERNOON_SLOT, MORNING, make_world, start_chat
 
 
 async def test_a_customer_asks_the_guide_answers_with_a_card_and_the_customer_picks_it(
@@ -100,10 +100,22 @@ async def test_a_guide_cannot_read_another_stores_customer(
 
 
 async def test_a_leaving_guide_hands_customers_and_conversations_over(
-    state: AppState, client: httpx.AsyncClient
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
 ) -> None:
+    frozen_clock.set(MORNING)
     world = await make_world(state, client)
     conversation = await start_chat(client, world, "你好")
+    held = await client.post(
+        "/api/v1/guides/holds",
+        json={"conversation": conversation, "sku": world.skus["驼/L"], "ttl_seconds": 24 * 3600},
+        headers=world.guide_headers,
+    )
+    booked = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": AFTERNOON_SLOT, "hold": held.json()["id"]},
+        headers=world.guide_headers,
+    )
+    assert booked.status_code == 201
     to_cashier = await client.post(
         "/api/v1/guides/hand-over",
         json={"from_guide": world.guide.public_id, "to_guide": world.cashier.public_id},
@@ -121,7 +133,10 @@ async def test_a_leaving_guide_hands_customers_and_conversations_over(
         json={"from_guide": world.guide.public_id, "to_guide": world.colleague.public_id},
         headers=world.owner,
     )
-    assert done.json() == {"customers": 1, "conversations": 1}
+    assert done.json() == {"customers": 1, "conversations": 1, "holds": 1, "fittings": 1}
+    assert (await client.get("/api/v1/guides/fittings", headers=world.guide_headers)).json() == []
+    theirs_now = await client.get("/api/v1/guides/fittings", headers=world.colleague_headers)
+    assert [f["id"] for f in theirs_now.json()] == [booked.json()["id"]]
     theirs = await client.get("/api/v1/guides/conversations", headers=world.colleague_headers)
     assert [c["id"] for c in theirs.json()] == [conversation]
     assert (

@@ -170,7 +170,8 @@ async def hand_over(
     principal: Principal = Depends(require(Perm.ATTRIBUTION_WRITE)),
     uow: UnitOfWork = Depends(write_uow),
 ) -> HandOverOut:
-    """A guide leaves: their customers and open conversations move to another guide."""
+    """A guide leaves: their customers, open conversations, active holds and booked
+    fittings move to another guide."""
     tenant = principal.require_tenant()
     leaving = await staffing.staff_by_public_id(uow.session, tenant, data.from_guide)
     taking = await staffing.staff_by_public_id(uow.session, tenant, data.to_guide)
@@ -182,4 +183,9 @@ async def hand_over(
         actor=actor_of(principal),
     )
     await uow.commit()
-    return HandOverOut(customers=done.customers, conversations=done.conversations)
+    return HandOverOut(
+        customers=done.customers,
+        conversations=done.conversations,
+        holds=done.holds,
+        fittings=done.fittings,
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.guides import chat
+from loopmall.guides import chat, fittings, holds
 from loopmall.guides.models import Conversation, CustomerTag, Fitting, GuideHold
 from loopmall.guides.rules import MAX_TAG, MAX_TAGS, CustomerNotFound
 from loopmall.guides.staffing import require_guide
@@ -194,7 +194,7 @@ async def profile(session: AsyncSession, tenant: Tenant, customer: Customer) -> 
             .where(Order.paid_fen > 0)
         )
     ).one()
-    holds = list(
+    held = list(
         (
             await session.scalars(
                 scoped(GuideHold, tenant, GuideHold.customer_id == customer.id)
@@ -203,7 +203,7 @@ async def profile(session: AsyncSession, tenant: Tenant, customer: Customer) -> 
             )
         ).all()
     )
-    fittings = list(
+    booked = list(
         (
             await session.scalars(
                 scoped(Fitting, tenant, Fitting.customer_id == customer.id)
@@ -213,13 +213,15 @@ async def profile(session: AsyncSession, tenant: Tenant, customer: Customer) -> 
         ).all()
     )
     tags = (await tags_of(session, tenant, [customer.id])).get(customer.id, [])
-    return Profile(customer, tags, orders, holds, fittings, int(count), int(spent))
+    return Profile(customer, tags, orders, held, booked, int(count), int(spent))
 
 
 @dataclass(frozen=True)
 class HandOver:
     customers: int
     conversations: int
+    holds: int
+    fittings: int
 
 
 async def hand_over(
@@ -230,8 +232,9 @@ async def hand_over(
     to_staff_id: int,
     actor: str,
 ) -> HandOver:
-    """A guide leaves: their bound customers (attribution's bindings) and their open
-    conversations move to another guide. Raises 422 ``not_a_guide`` when the new guide is
+    """A guide leaves: their bound customers (attribution's bindings), open conversations,
+    active holds and booked fittings (where the new guide's slot is free) move to another
+    guide. Raises 422 ``not_a_guide`` when the new guide is
     not an active guide of the merchant or is the leaving one; nothing moves then."""
     from loopmall.attribution import service as attribution
 
@@ -250,7 +253,10 @@ async def hand_over(
         to_staff_id=to_staff_id,
         note=f"您的专属导购已更换为 {to_guide.name}",
     )
-    return HandOver(moved, len(talks))
+    ids = {"from_staff_id": from_staff_id, "to_staff_id": to_staff_id}
+    held = await holds.hand_over(session, tenant, **ids)
+    booked = await fittings.hand_over(session, tenant, **ids)
+    return HandOver(moved, len(talks), held, booked)
 
 
 async def customer_counts(session: AsyncSession, tenant: Tenant) -> dict[int, int]:

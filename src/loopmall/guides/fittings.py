@@ -307,3 +307,43 @@ async def upcoming(
     if customer_id is not None:
         stmt = stmt.where(Fitting.customer_id == customer_id)
     return list((await session.scalars(stmt.order_by(Fitting.starts_at).limit(limit))).all())
+
+
+async def hand_over(
+    session: AsyncSession, tenant: Tenant, *, from_staff_id: int, to_staff_id: int
+) -> int:
+    """Give a leaving guide's booked fittings to another guide (the store stays); a fitting
+    whose slot the new guide has booked already stays with the leaving one. How many moved."""
+    mine = list(
+        (
+            await session.scalars(
+                scoped(
+                    Fitting,
+                    tenant,
+                    Fitting.guide_staff_id == from_staff_id,
+                    Fitting.status == FittingStatus.BOOKED.value,
+                ).order_by(Fitting.id)
+            )
+        ).all()
+    )
+    if not mine:
+        return 0
+    taken = set(
+        (
+            await session.scalars(
+                select(Fitting.slot_at).where(
+                    Fitting.merchant_id == tenant.id,
+                    Fitting.guide_staff_id == to_staff_id,
+                    Fitting.slot_at.in_([f.starts_at for f in mine]),
+                )
+            )
+        ).all()
+    )
+    moved = 0
+    for fitting in mine:
+        if fitting.starts_at in taken:
+            continue
+        fitting.guide_staff_id = to_staff_id
+        moved += 1
+    await session.flush()
+    return moved

@@ -202,3 +202,14 @@ async def active_for(
     if customer_id is not None:
         stmt = stmt.where(GuideHold.customer_id == customer_id)
     return list((await session.scalars(stmt.order_by(GuideHold.id.desc()))).all())
+
+
+async def hand_over(
+    session: AsyncSession, tenant: Tenant, *, from_staff_id: int, to_staff_id: int
+) -> int:
+    """Give a leaving guide's active holds to another guide; how many."""
+    rows = await active_for(session, tenant, guide_staff_id=from_staff_id)
+    for row in rows:
+        row.guide_staff_id = to_staff_id
+    await session.flush()
+    return len(rows)

@@ -83,6 +83,8 @@ class HandOverIn(_Input):
 class HandOverOut(BaseModel):
     customers: int
     conversations: int
+    holds: int
+    fittings: int
 
 
 class MessageOut(BaseModel):
