@@ -20,7 +20,7 @@ from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.rebates import distributors, export, filters, ledger, service, settlement, views
 from loopmall.rebates.models import CommissionEntry
-from loopmall.rebates.rules import DistributorPolicy, DistributorStatus
+from loopmall.rebates.rules import DECISIONS, DistributorPolicy, DistributorStatus
 from loopmall.rebates.schemas import (
     DistributorOut,
     EarningsOut,
@@ -247,13 +247,6 @@ async def list_distributors(
         uow.session, principal.require_tenant(), status=status
     )
     return [_distributor_out(d, c) for d, c in rows]
-
-
-DECISIONS = {
-    "approve": DistributorStatus.APPROVED,
-    "reject": DistributorStatus.REJECTED,
-    "revoke": DistributorStatus.REVOKED,
-}
 
 
 @router.post(

@@ -69,6 +69,14 @@ DISTRIBUTOR_MOVES: frozenset[tuple[DistributorStatus, DistributorStatus]] = froz
 )
 
 
+# The merchant's actions on a distributor and where each leads.
+DECISIONS: dict[str, DistributorStatus] = {
+    "approve": D.APPROVED,
+    "reject": D.REJECTED,
+    "revoke": D.REVOKED,
+}
+
+
 class IllegalDistributorMove(IllegalTransition):
     code = "illegal_distributor_transition"
     title = "That change of a distributor's status is not allowed"

@@ -23,7 +23,7 @@ from loopmall.merchants.stores import list_stores
 from loopmall.rebates import distributors, filters, ledger, service, settlement, views
 from loopmall.rebates.models import CommissionEntry
 from loopmall.rebates.pages.labels import error_message, labels
-from loopmall.rebates.rules import DistributorPolicy, DistributorStatus, EarnerKind, Rates
+from loopmall.rebates.rules import DECISIONS, DistributorPolicy, EarnerKind, Rates
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -262,11 +262,7 @@ async def decide_from_console(
     principal: Principal = Depends(require(Perm.COMMISSION_WRITE)),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    target = {
-        "approve": DistributorStatus.APPROVED,
-        "reject": DistributorStatus.REJECTED,
-        "revoke": DistributorStatus.REVOKED,
-    }[action]
+    target = DECISIONS[action]
     try:
         await distributors.decide(
             uow.session, principal.require_tenant(), customer, target, actor=principal.public_id
