@@ -72,6 +72,9 @@ def serve(
         host=host,
         port=port,
         workers=workers if workers > 1 else None,
+        # A worker imports the whole app before it answers the supervisor's pings: on a
+        # busy machine that takes longer than uvicorn's 5 s, and it would be killed.
+        timeout_worker_healthcheck=60,
         loop="uvloop",
         http="httptools",
         log_level="info",
