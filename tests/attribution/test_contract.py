@@ -13,6 +13,7 @@ from loopmall.attribution.rulebook import save_rules
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.merchants.mall import update_mall_settings
 from loopmall.orders.service import create_face_to_face_order, mark_paid
 from tests.attribution.world import (
     bind,
@@ -24,6 +25,7 @@ from tests.attribution.world import (
     outbox,
     touch,
 )
+from tests.orders.fixtures import add, place
 
 
 async def test_touch_refuses_bad_input_and_writes_nothing(
@@ -358,3 +360,40 @@ async def test_unpaid_order_is_not_credited(state: AppState, client: httpx.Async
     order_id, _ = await buy(state, client, w, headers, pay=False)
     assert await deliver(state, "order.paid") == 0
     assert await credits(state, order_id) == {}
+
+
+async def test_cash_on_delivery_order_is_credited_when_it_completes(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    w = await make_world(state, client)
+    me, headers = await customer(state, w.tenant)
+    await touch(
+        state,
+        w.tenant,
+        kind="guide",
+        customer_id=me,
+        visitor_id=None,
+        store_id=w.store.id,
+        guide_staff_id=w.guide,
+    )
+    async with UnitOfWork(state.write_factory) as uow:
+        await update_mall_settings(uow.session, w.tenant, cod_enabled=True)
+        await uow.commit()
+    await add(client, w.tenant.slug, headers, w.shop.skus[0].public_id, 1)
+    r = await place(client, w.tenant.slug, headers, payment_method="cod")
+    assert r.status_code == 201, r.text
+    public_id = r.json()["id"]
+    for action, body in (("ship", {"carrier": "顺丰"}), ("complete", None)):
+        r = await client.post(f"/api/v1/orders/{public_id}/{action}", json=body, headers=w.owner)
+        assert r.status_code == 200, r.text
+    assert await deliver(state, "order.paid") == 0
+    assert await deliver(state, "order.completed") == 1
+    async with UnitOfWork(state.read_factory) as uow:
+        from loopmall.orders.service import get_payable_by_public_id
+
+        order_id = (await get_payable_by_public_id(uow.session, w.tenant, public_id)).id
+    got = await credits(state, order_id)
+    assert {r: (c.rule, c.amount_fen) for r, c in got.items()} == {
+        "store": ("last_touch:guide", 9900),
+        "guide": ("last_touch:guide", 9900),
+    }

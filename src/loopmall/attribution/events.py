@@ -16,9 +16,6 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import subscribe
 from loopmall.core.tenancy import Tenant
 
-# Kinds paid online announce order.paid; attribution credits those there.
-PAID_ONLINE_KINDS = frozenset({"mall", "face_to_face"})
-
 
 def _tenant(event: OutboxEvent) -> Tenant:
     merchant_id = event.merchant_id or int(event.payload["merchant_id"])
@@ -33,6 +30,6 @@ async def credit_paid_order(session: AsyncSession, event: OutboxEvent) -> None:
 @subscribe("order.completed")
 async def credit_completed_order(session: AsyncSession, event: OutboxEvent) -> None:
     payload = event.payload
-    if payload.get("kind") in PAID_ONLINE_KINDS and payload.get("payment_method") == "online":
-        return
+    if payload.get("payment_method") == "online":
+        return  # credited on order.paid
     await credit_order(session, _tenant(event), int(payload["order_id"]))
