@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution import service as attribution
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
@@ -49,8 +50,6 @@ async def start(
     session: AsyncSession, tenant: Tenant, customer_id: int, guide: str | None
 ) -> Conversation:
     """The conversation with the chosen guide, else the open one, else the bound guide's."""
-    from loopmall.attribution import service as attribution
-
     if guide:
         staff = await staffing.staff_by_public_id(session, tenant, guide)
         return await chat.open_conversation(

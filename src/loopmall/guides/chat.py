@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
@@ -138,8 +139,6 @@ async def post(
 
 
 async def _contact(session: AsyncSession, tenant: Tenant, conversation: Conversation) -> None:
-    from loopmall.attribution import service as attribution
-
     await attribution.record_touch(
         session,
         tenant,

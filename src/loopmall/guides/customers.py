@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
@@ -48,8 +49,6 @@ async def check_access(
     session: AsyncSession, tenant: Tenant, viewer: Viewer, customer_id: int
 ) -> None:
     """Raise 404 ``customer_not_found`` unless the viewer may see this customer."""
-    from loopmall.attribution import service as attribution
-
     if viewer.store_ids is None and not viewer.own_only:
         return
     binding = await attribution.get_binding(session, tenant, customer_id)
@@ -79,8 +78,6 @@ class CustomerRow:
 async def my_customers(session: AsyncSession, tenant: Tenant, viewer: Viewer) -> list[CustomerRow]:
     """The customers bound to the viewer (a guide), to their stores (a store manager), or
     every bound customer (owner/manager), newest binding first, with tags."""
-    from loopmall.attribution import service as attribution
-
     if viewer.own_only:
         bindings = await attribution.bound_customers(
             session, tenant, guide_staff_id=viewer.staff_id
@@ -236,8 +233,6 @@ async def hand_over(
     active holds and booked fittings (where the new guide's slot is free) move to another
     guide. Raises 422 ``not_a_guide`` when the new guide is
     not an active guide of the merchant or is the leaving one; nothing moves then."""
-    from loopmall.attribution import service as attribution
-
     to_guide = await require_guide(session, tenant, to_staff_id)
     moved = await attribution.hand_over(
         session,
@@ -261,8 +256,6 @@ async def hand_over(
 
 async def customer_counts(session: AsyncSession, tenant: Tenant) -> dict[int, int]:
     """Bound customers per guide staff id."""
-    from loopmall.attribution import service as attribution
-
     counts: dict[int, int] = {}
     for binding in await attribution.bound_customers(session, tenant):
         if binding.guide_staff_id is not None:

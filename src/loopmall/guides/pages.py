@@ -26,6 +26,7 @@ from loopmall.identity.consumer_models import Customer
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
+from loopmall.o2o.service import codes_for_guide
 from loopmall.payments.codes import qr_data_uri
 from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
@@ -50,8 +51,6 @@ async def workbench(
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     """The guide's phone: QR codes, conversations, customers, fittings, holds."""
-    from loopmall.o2o.service import codes_for_guide
-
     tenant = principal.require_tenant()
     staff_id = principal.staff_id
     assert staff_id is not None
