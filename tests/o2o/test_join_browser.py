@@ -4,8 +4,10 @@ the product page; the console's QR code list shows the scan and the new member."
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from loopmall.catalog.models import Sku
@@ -13,9 +15,11 @@ from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.o2o import service
 from tests.browser.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     DESKTOP_VIEWPORT,
+    IN_CI,
     LiveServer,
-    browser,
     console_login,
     context,
     live_server,
@@ -25,8 +29,29 @@ from tests.browser.conftest import (
 from tests.factories import MadeStaff, make_staff
 from tests.storefront.seed import seed_mall
 
-__all__ = ["browser", "context", "live_server", "new_context", "page"]
+__all__ = ["context", "live_server", "new_context", "page"]
 SHOTS = os.environ.get("LOOPMALL_SCREENSHOTS", "")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Chromium for this one test. Not tests/browser's package-scoped one: Playwright's sync
+    API keeps an event loop running while it lives, and the async tests of this package
+    that run after it on the same worker could not start theirs."""
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
 
 
 def _seed(server: LiveServer) -> tuple[str, str, MadeStaff]:
