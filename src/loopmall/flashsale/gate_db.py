@@ -23,7 +23,7 @@ from loopmall.core.tenancy import Tenant
 from loopmall.flashsale.buckets import take_one_bucket
 from loopmall.flashsale.models import FlashSale, FlashTicket, FlashUsedToken
 from loopmall.flashsale.ratelimit import GateLimits
-from loopmall.flashsale.repository import has_reserved, insert_ignoring, ticket_of
+from loopmall.flashsale.repository import has_reserved, insert_ignoring, remaining, ticket_of
 from loopmall.flashsale.rules import (
     AlreadyBought,
     NotReserved,
@@ -91,6 +91,8 @@ async def try_buy(
     rid = request_id_for(sale.id, customer_id)
     if await ticket_of(session, sale.id, customer_id) is not None:
         raise AlreadyBought(request=rid)
+    if await remaining(session, sale.id) < quantity:  # sold out: refuse before any write
+        raise SoldOut()
     if nonce is not None:
         spent = await session.execute(
             insert_ignoring(session, FlashUsedToken).values(
@@ -99,8 +101,6 @@ async def try_buy(
         )
         if not getattr(spent, "rowcount", 0):
             raise TokenUsed()
-    if not await take_one_bucket(session, sale.id, sale.buckets, quantity):
-        raise SoldOut()
     inserted = await session.execute(
         insert_ignoring(session, FlashTicket)
         .values(
@@ -118,4 +118,8 @@ async def try_buy(
     ticket_id = inserted.scalar()
     if ticket_id is None:  # a double click won the race: this one takes nothing
         raise AlreadyBought(request=rid)
+    # The unit last, right before the commit: the bucket's row lock is held for one
+    # statement and the commit, not for the writes before it (a refusal rolls them back).
+    if not await take_one_bucket(session, sale.id, sale.buckets, quantity):
+        raise SoldOut()
     return GateAnswer("accepted", rid, int(ticket_id))
