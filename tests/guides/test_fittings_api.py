@@ -124,6 +124,18 @@ async def test_hold_fitting_and_store_sale(
         ).all()
     assert list(topics) == ["order.created", "order.completed"]
     assert await stock(state, sku_id, location) == (1, 0)
+    # Attribution credits the store sale to the guide and the store (order.completed).
+    await state.extras["dispatcher"].drain()
+    async with UnitOfWork(state.read_factory) as uow:
+        credited = (
+            await uow.session.scalars(
+                select(OutboxEvent.payload).where(OutboxEvent.topic == "attribution.credited")
+            )
+        ).all()
+    assert [c["amount_fen"] for c in credited] == [59900]
+    roles = {c["role"]: (c["store_id"], c["guide_staff_id"]) for c in credited[0]["credits"]}
+    assert roles["guide"] == (world.store_id, world.guide.staff_id)
+    assert roles["store"][0] == world.store_id
     # The fitting is over: a second outcome is refused.
     again = await client.post(
         f"/api/v1/guides/fittings/{booked.json()['id']}/outcome",
