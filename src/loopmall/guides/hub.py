@@ -90,7 +90,13 @@ class Hub:
                 return
             assert self.redis is not None
             pubsub = self.redis.pubsub()
-            await pubsub.subscribe(self.channel)
+            try:
+                await pubsub.subscribe(self.channel)
+            except Exception:  # Redis down: the socket still hears this process (publish)
+                log.exception("chat fan-out: subscribing to Redis failed")
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                return
             self._pubsub = pubsub
             self._listener = asyncio.create_task(self._run(pubsub), name="guides-hub")
 
