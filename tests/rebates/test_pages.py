@@ -65,6 +65,10 @@ async def test_console_rules_ledger_and_settlement(
     # 9,900 × 1 % = 99; × 2.5 % = 247.5 → 248 (half up); × 5 % = 495, capped at 300.
     assert _text(page.text, "ledger-net") == "¥6.47"
     assert page.text.count('data-role="') == 3 and "小美" in page.text
+    unsettled = re.search(r'<table id="unsettled">(.*?)</table>', page.text, re.S)
+    assert unsettled is not None
+    rows = re.findall(r'<td class="num net">(.*?)</td>', unsettled[1])
+    assert rows == ["¥3.00", "¥2.48", "¥0.99"]  # largest first: what the next settlement pays
     only_guide = await client.get("/console/commission?role=guide", headers=HTML)
     assert only_guide.text.count('data-role="') == 1
     assert _text(only_guide.text, "ledger-net") == "¥2.48"
@@ -78,6 +82,8 @@ async def test_console_rules_ledger_and_settlement(
         "/console/commission/settlements", data={"through": "2026-04-01", "csrf_token": csrf}
     )
     assert settled.status_code == 303
+    after = await client.get("/console/commission", headers=HTML)
+    assert 'id="unsettled"' not in after.text
     detail = await client.get(settled.headers["location"], headers=HTML)
     assert detail.status_code == 200
     assert _text(detail.text, "settlement-total") == "¥6.47"

@@ -255,6 +255,29 @@ async def totals(session: AsyncSession, tenant: Tenant, f: EntryFilter) -> dict[
     }
 
 
+async def unsettled_by_earner(
+    session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None = None
+) -> list[tuple[str, int, int | None, int, int]]:
+    """What the next settlement would pay: (earner kind, earner id, store id, lines, net)
+    of the lines no settlement took yet, largest net first."""
+    net = func.sum(CommissionEntry.amount_fen)
+    stmt = (
+        select(
+            CommissionEntry.earner_kind,
+            CommissionEntry.earner_id,
+            CommissionEntry.store_id,
+            func.count(),
+            net,
+        )
+        .where(CommissionEntry.merchant_id == tenant.id, CommissionEntry.settlement_id.is_(None))
+        .group_by(CommissionEntry.earner_kind, CommissionEntry.earner_id, CommissionEntry.store_id)
+        .order_by(net.desc(), CommissionEntry.earner_kind, CommissionEntry.earner_id)
+    )
+    if store_ids is not None:
+        stmt = stmt.where(CommissionEntry.store_id.in_(store_ids))
+    return [(k, int(i), s, int(c), int(n)) for k, i, s, c, n in (await session.execute(stmt)).all()]
+
+
 async def entries_of_order(
     session: AsyncSession, tenant: Tenant, order_public_id: str
 ) -> list[CommissionEntry]:

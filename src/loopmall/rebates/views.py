@@ -104,6 +104,30 @@ async def settlement_out(
     )
 
 
+async def unsettled_out(
+    session: AsyncSession, tenant: Tenant, rows: Sequence[tuple[str, int, int | None, int, int]]
+) -> list[SettlementLineOut]:
+    """``ledger.unsettled_by_earner`` as lines of the settlement it would make."""
+    keys = {(kind, ident) for kind, ident, _s, _c, _n in rows}
+    keys |= {("store", store) for _k, _i, store, _c, _n in rows if store is not None}
+    found = await earners.describe(session, tenant, keys)
+    out = []
+    for kind, ident, store_id, count, net in rows:
+        store = found.get(("store", store_id)) if store_id is not None else None
+        out.append(
+            SettlementLineOut(
+                earner=_earner(found, kind, ident),
+                store=store.public_id if store else None,
+                store_name=store.name if store else "",
+                entries=count,
+                earned_fen=0,
+                clawed_back_fen=0,
+                net_fen=net,
+            )
+        )
+    return out
+
+
 async def earnings_out(session: AsyncSession, tenant: Tenant, earnings: Earnings) -> EarningsOut:
     found = await earners.describe(session, tenant, [(earnings.earner_kind, earnings.earner_id)])
     return EarningsOut(

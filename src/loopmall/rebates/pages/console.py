@@ -89,6 +89,11 @@ async def _commission_page(
         "entries": await views.entries_out(uow.session, tenant, rows),
         "totals": await ledger.totals(uow.session, tenant, f),
         "settlements": await settlement.list_settlements(uow.session, tenant, limit=24),
+        "unsettled": await views.unsettled_out(
+            uow.session,
+            tenant,
+            await ledger.unsettled_by_earner(uow.session, tenant, store_ids=principal.store_ids),
+        ),
         "distributors": await distributors.list_distributors(uow.session, tenant)
         if may_write
         else [],
