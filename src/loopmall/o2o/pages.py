@@ -77,9 +77,9 @@ async def scan(request: Request, code: str = CodePath) -> Response:
             ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
         )
-        view = (await service.views(uow.session, tenant, [row]))[0]
+        target = await service.landing(uow.session, tenant, row)
         await uow.commit()
-    response = RedirectResponse(service.target_path(tenant.slug, view), status_code=302)
+    response = RedirectResponse(target, status_code=302)
     response.set_cookie(
         settings.visitor_cookie,
         visitor,

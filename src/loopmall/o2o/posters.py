@@ -165,5 +165,5 @@ def render_poster(
     if out_format is PosterFormat.PDF:
         page.save(out, format="PDF", resolution=DPI)
     else:
-        page.save(out, format="PNG", optimize=True)
+        page.save(out, format="PNG")
     return out.getvalue()

@@ -39,6 +39,7 @@ from loopmall.o2o.rules import (
 
 # Re-exported: the contract names ChannelView here.
 from loopmall.o2o.views import ChannelView as ChannelView
+from loopmall.o2o.views import landing as landing
 from loopmall.o2o.views import scan_url as scan_url
 from loopmall.o2o.views import target_path as target_path
 from loopmall.o2o.views import views as views

@@ -57,6 +57,20 @@ def target_path(slug: str, view: ChannelView) -> str:
     return f"/m/{slug}/"
 
 
+async def landing(session: AsyncSession, tenant: Tenant, channel: QrChannel) -> str:
+    """Where a scan of ``channel`` lands (``target_path``), reading only the product's public
+    id when the code shows one (the scan route's one lookup)."""
+    product = None
+    if channel.product_id is not None and channel.kind != ChannelKind.JOIN:
+        product = await session.scalar(
+            select(Product.public_id).where(
+                Product.merchant_id == tenant.id, Product.id == channel.product_id
+            )
+        )
+    url = scan_url(settings_of(session).base_url, channel.code)
+    return target_path(tenant.slug, ChannelView(channel, url, product_public_id=product))
+
+
 async def views(session: AsyncSession, tenant: Tenant, rows: list[QrChannel]) -> list[ChannelView]:
     """Names and public ids of what ``rows`` point at (one query per kind of target)."""
     base_url = settings_of(session).base_url
