@@ -98,12 +98,14 @@ async def lapse_unpaid(state: AppState, *, now: datetime | None = None) -> int:
             due = await due_flash_orders(uow.session, now)
         if not due:
             break
+        lapsed = 0
         for order_id, tenant in due:
             async with UnitOfWork(state.write_factory) as uow:
                 if await cancel_if_unpaid(uow.session, tenant, order_id, now):
-                    total += 1
+                    lapsed += 1
                 await uow.commit()
-        if len(due) < 200:
+        total += lapsed
+        if len(due) < 200 or not lapsed:
             break
     await return_to_redis(state)
     return total
