@@ -113,6 +113,18 @@ async def test_ledger_filters_and_store_scope(state: AppState, client: httpx.Asy
     assert _rows(page.text) == [("guide", "last_touch:scan")]
     page = await client.get("/console/attribution", params={"store": "st_unknown"}, headers=HTML)
     assert _rows(page.text) == []
+    # The filter form as a browser sends it: empty fields are no filter.
+    empty = {"role": "", "store": "", "guide": "", "rule": "", "from": "", "to": ""}
+    page = await client.get("/console/attribution", params=empty, headers=HTML)
+    assert page.status_code == 200
+    assert len(_rows(page.text)) == 3
+    today = clock.local(clock.now()).date()
+    page = await client.get(
+        "/console/attribution",
+        params=empty | {"from": str(today + timedelta(days=1)), "to": "not-a-day"},
+        headers=HTML,
+    )
+    assert (page.status_code, _rows(page.text)) == (200, [])
 
     await make_staff(
         state, w.tenant, phone="13800000009", role="store_manager", store_ids=(w.other_store.id,)

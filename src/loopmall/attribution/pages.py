@@ -87,13 +87,15 @@ async def attribution_page(
     store: str = Query("", max_length=48, pattern=PLAIN_ID),
     guide: str = Query("", max_length=48, pattern=PLAIN_ID),
     rule: str = Query("", max_length=40, pattern=r"^[a-z_:]*$"),
-    day_from: date | None = Query(None, alias="from"),
-    day_to: date | None = Query(None, alias="to"),
+    from_text: str = Query("", alias="from", max_length=10),
+    to_text: str = Query("", alias="to", max_length=10),
     cursor: str = Query("", max_length=200, pattern=r"^[A-Za-z0-9_=-]*$"),
     principal: Principal = Depends(require(Perm.ATTRIBUTION_READ)),
 ) -> Response:
     tenant = principal.require_tenant()
     _ = translator(pick_locale(request))
+    # The filter form sends empty fields; a date that does not parse is no filter.
+    day_from, day_to = _day(from_text), _day(to_text)
     async with UnitOfWork(get_state(request).read_factory) as uow:
         s = uow.session
         rules = await get_rules(s, tenant)
@@ -142,6 +144,13 @@ async def attribution_page(
             "can_write": principal.can(Perm.ATTRIBUTION_WRITE),
         },
     )
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _number(value: str) -> int | str:
