@@ -28,7 +28,7 @@ from loopmall.identity.service import open_session
 from tests.browser.conftest import free_port
 from tests.guides.fixtures import World, make_world
 
-TIMEOUT = 10.0
+TIMEOUT = 30.0  # generous: the test machine may be loaded (a frame normally takes ms)
 
 
 @contextmanager
