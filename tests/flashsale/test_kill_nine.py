@@ -96,7 +96,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_up(base: str, timeout: float = 60.0) -> None:
+async def wait_up(base: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(base_url=base) as c:
         while time.monotonic() < deadline:
@@ -105,7 +105,7 @@ async def wait_up(base: str, timeout: float = 60.0) -> None:
                     return
             except httpx.HTTPError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.25)
     raise AssertionError(f"{base} did not come up")
 
 
@@ -156,11 +156,11 @@ async def invariants(state: AppState, world: World, accepted: set[int]) -> None:
 async def test_kill_nine_of_the_app_mid_sale(
     kstate: AppState, children: Children, env_settings: Settings
 ) -> None:
-    """Given 240 holders and 100 units, an app process and a consumer, when the app is killed
+    """Given 120 holders and 50 units, an app process and a consumer, when the app is killed
     (SIGKILL) while the buyers are at the gate and started again, and every holder keeps
-    trying until they get a definitive answer, then exactly 100 holders have an order each
+    trying until they get a definitive answer, then exactly 50 holders have an order each
     and every "accepted" answer is among them."""
-    world = await build_world(kstate, holders=240, stock=100)
+    world = await build_world(kstate, holders=120, stock=50)
     await load_if_missing(kstate, world.tenant, world.sale_id)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -170,6 +170,7 @@ async def test_kill_nine_of_the_app_mid_sale(
     await wait_up(base)
     accepted: set[int] = set()
     answers = 0
+    seen: dict[str, int] = {}
 
     async def holder(client: httpx.AsyncClient, customer: int) -> None:
         nonlocal answers
@@ -186,15 +187,16 @@ async def test_kill_nine_of_the_app_mid_sale(
             except (httpx.HTTPError, ValueError):
                 answer = "no answer"  # the app died under this request: try again
             answers += 1
+            seen[answer] = seen.get(answer, 0) + 1
             if answer == "accepted":
                 accepted.add(customer)
             if answer in DEFINITIVE:
                 return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5 if answer == "no answer" else 0.05)
 
-    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=40)) as c:
+    async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=20)) as c:
         buyers = asyncio.gather(*(holder(c, cid) for cid in world.customer_ids))
-        while answers < 20 and not buyers.done():
+        while answers < 10 and not buyers.done():
             await asyncio.sleep(0.01)
         app.send_signal(signal.SIGKILL)
         app.wait()

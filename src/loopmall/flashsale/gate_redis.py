@@ -20,7 +20,6 @@ per sale, so a double click and a consumer's redelivery name the same request.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from loopmall.flashsale.gate_wire import ScriptPipe, bulk
+from loopmall.flashsale.gate_wire import ScriptBatcher, ScriptPipe, bulk
 
 LUA_DIR = Path(__file__).parent / "lua"
 GATE_LUA = (LUA_DIR / "gate.lua").read_text()
@@ -144,7 +143,7 @@ class RedisGate:
         self._rates = bulk(rate_per_consumer) + bulk(rate_per_ip)
         # With the URL the gate speaks RESP itself (``gate_wire``: a fraction of redis-py's
         # CPU per attempt); without, through the client's pipelines.
-        self._batch: Any = ScriptPipe(url, GATE_LUA) if url else _ScriptBatcher(redis, GATE_LUA)
+        self._batch: Any = ScriptPipe(url, GATE_LUA) if url else ScriptBatcher(redis, GATE_LUA)
 
     def keys(self, sale_id: int) -> SaleKeys:
         found = self._keys.get(sale_id)
@@ -225,84 +224,6 @@ class RedisGate:
 
     async def return_units(self, sale_id: int, units: Iterable[tuple[str, int]]) -> int:
         return await return_units(self.redis, self.prefix, sale_id, units)
-
-
-class _ScriptBatcher:
-    """EVALSHA calls of concurrent requests leave together, one pipeline per batch, with at
-    most ``max_in_flight`` pipelines on the wire: under load one round trip carries many
-    attempts, and a few connections serve thousands of clients (redis-py's pool refuses
-    more than 100 at once). Still one script, hence one atomic step, per attempt."""
-
-    def __init__(self, redis: Any, source: str, *, max_in_flight: int = 4, max_batch: int = 512):
-        self.redis = redis
-        self.source = source
-        self.sha: str | None = None
-        self.max_in_flight = max_in_flight
-        self.max_batch = max_batch
-        self._queue: list[tuple[Sequence[Any], Sequence[Any], asyncio.Future[Any]]] = []
-        self._running = 0
-        self._starting = False
-
-    async def call(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((keys, args, future))
-        if not self._starting and self._running < self.max_in_flight:
-            self._starting = True
-            self._running += 1
-            task = asyncio.create_task(self._drain())
-            _TASKS.add(task)
-            task.add_done_callback(_TASKS.discard)
-        return await future
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                self._starting = False
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
-                try:
-                    await self._send(batch)
-                except Exception as exc:
-                    for _k, _a, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-        finally:
-            self._starting = False
-            self._running -= 1
-
-    async def _send(
-        self, batch: list[tuple[Sequence[Any], Sequence[Any], asyncio.Future[Any]]]
-    ) -> None:
-        from redis.exceptions import NoScriptError
-
-        if self.sha is None:
-            self.sha = await self.redis.script_load(self.source)
-        for _attempt in range(2):
-            pipe = self.redis.pipeline(transaction=False)
-            for keys, args, _f in batch:
-                pipe.evalsha(self.sha, len(keys), *keys, *args)
-            results = await pipe.execute(raise_on_error=False)
-            missing = []
-            for item, result in zip(batch, results, strict=True):
-                if isinstance(result, NoScriptError):
-                    missing.append(item)
-                elif item[2].done():  # the client went away meanwhile
-                    continue
-                elif isinstance(result, Exception):
-                    item[2].set_exception(result)
-                else:
-                    item[2].set_result(result)
-            if not missing:
-                return
-            # Redis restarted or its script cache was flushed: load again, resend those.
-            self.sha = await self.redis.script_load(self.source)
-            batch = missing
-        for _k, _a, future in batch:
-            if not future.done():
-                future.set_exception(NoScriptError("gate script could not be loaded"))
-
-
-_TASKS: set[asyncio.Task[None]] = set()
 
 
 def _text(value: Any) -> str:
