@@ -107,6 +107,10 @@ async def test_unpaid_orders_lapse_and_their_units_return_once(
     assert await sale_stock(state, sale) == (2, 0)
     statuses = sorted(t.status for t in await tickets(state, sale))
     assert statuses == ["lapsed", "lapsed", "paid"]
+    # A payment arriving after the lapse is refused (payments refunds it): no unit twice.
+    late = await pay_order(state, sale.tenant, outcomes[1].order_public_id or "")
+    assert late is MarkPaid.CANCELLED
+    assert await remaining(state, sale) == 2
 
     # The returned units sell again, to someone who has not bought.
     (resold,) = await run(state, sale, [req(buyers[3].customer_id)])
