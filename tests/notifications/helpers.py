@@ -85,8 +85,15 @@ def order_payload(shop: Shop, person: Person | None, **extra: Any) -> dict[str, 
         "number": f"2026112300{n:04d}",
         "customer_id": person.customer_id if person else None,
         "status": "paid",
-        "total_fen": 12800,
         "kind": "mall",
+        "fulfilment": "delivery",
+        "payment_method": "online",
+        "store_id": None,
+        "guide_staff_id": None,
+        # Shaped like orders.steps.payload: other domains (rebates) read these too.
+        "total_fen": 12800,
+        "paid_fen": 12800,
+        "refunded_fen": 0,
     }
     body.update(extra)
     return body
