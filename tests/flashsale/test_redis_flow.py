@@ -347,3 +347,15 @@ async def test_a_reservation_made_after_loading_reaches_the_gate(
     assert (r.status_code, r.json()["status"]) == (200, "accepted")
     await drain(rstate)
     assert [t[0] for t in await tickets(rstate, world)] == [late]
+
+
+async def test_redis_out_of_reach_asks_the_buyer_to_retry(
+    redis_settings: Settings, rstate: AppState
+) -> None:
+    world = await build_world(rstate, holders=1, stock=1)
+    away = create_app(redis_settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    async with away.router.lifespan_context(away):
+        transport = httpx.ASGITransport(app=away)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            r = await buy(c, rstate, world, world.customer_ids[0])
+    assert (r.status_code, r.json()["code"], r.headers["retry-after"]) == (503, "flash_busy", "1")

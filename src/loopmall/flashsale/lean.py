@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -47,6 +49,7 @@ except ImportError:  # pragma: no cover
 
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = (SATimeout, ConnectionError, TimeoutError, RedisConnectionError, RedisTimeoutError)
 
 GATE = re.compile(r"/api/v1/mall/([A-Za-z0-9_-]{1,64})/flash/([A-Za-z0-9_-]{1,40})/buy")
 HELLO_PATH = "/hello"
@@ -203,9 +206,11 @@ class LeanGate:
             if exc.code == "flash_sold_out":
                 self._sold_out[sale.id] = time.monotonic() + memory
             raise
-        except SATimeout:
-            # The database's connections are all busy (on SQLite writes queue on one):
-            # the buyer is asked to retry, nothing was taken.
+        except UNAVAILABLE:
+            # The database's connections are all busy (on SQLite writes queue on one), or
+            # Redis is out of reach: the buyer is asked to retry. Nothing was taken, or the
+            # attempt was accepted and the retry is told "already bought" with its request.
+            log.warning("flash-sale gate unavailable on sale %s", sale.id, exc_info=True)
             raise Busy() from None
 
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
