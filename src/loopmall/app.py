@@ -229,6 +229,10 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
 
             if EXTRAS_KEY in state.extras:
                 await state.extras[EXTRAS_KEY].join()
+            from loopmall.guides.hub import EXTRAS_KEY as CHAT_HUB
+
+            if CHAT_HUB in state.extras:
+                await state.extras[CHAT_HUB].stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -61,7 +61,7 @@ class Hub:
             if not self.local[topic]:
                 del self.local[topic]
         if not self.local:
-            await self._stop()
+            await self.stop()
 
     async def publish(self, topics: list[str], data: dict[str, Any]) -> None:
         """Deliver ``data`` to the sockets of ``topics`` in every process."""
@@ -118,7 +118,8 @@ class Hub:
             except (ValueError, KeyError, TypeError):
                 log.warning("chat fan-out: a malformed message on %s", self.channel)
 
-    async def _stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop listening to Redis (the last socket closed, or the app shuts down)."""
         async with self._lock:
             task, pubsub = self._listener, self._pubsub
             self._listener = self._pubsub = None
