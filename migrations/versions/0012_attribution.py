@@ -241,7 +241,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attribution_credits")),
-        sa.UniqueConstraint("order_id", "role", name=op.f("uq_attribution_credits_order_id_role")),
+        sa.UniqueConstraint(
+            "merchant_id",
+            "order_id",
+            "role",
+            name=op.f("uq_attribution_credits_merchant_id_order_id_role"),
+        ),
         sa.UniqueConstraint("public_id", name=op.f("uq_attribution_credits_public_id")),
     )
     with op.batch_alter_table("attribution_credits", schema=None) as batch_op:

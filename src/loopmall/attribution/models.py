@@ -112,7 +112,10 @@ class Credit(TenantMixin, IdMixin, Base):
 
     __tablename__ = "attribution_credits"
     __table_args__ = (
-        UniqueConstraint("order_id", "role"),
+        # One credit per role of an order. Merchant first: this index serves every lookup of
+        # an order's credits (with merchant_id = ? the planner otherwise takes the merchant
+        # index and scans all its credits — SQLite did, 0.55 s per order at 445,000 credits).
+        UniqueConstraint("merchant_id", "order_id", "role"),
         CheckConstraint(
             "role IN ('store', 'guide', 'sharer', 'upstream_sharer', 'placement')",
             name="role_known",
