@@ -8,8 +8,8 @@ import io
 import pytest
 from PIL import Image
 
-from loopmall.o2o import posters
 from loopmall.o2o.posters import PosterContent, render_poster
+from loopmall.web import fonts
 
 CONTENT = PosterContent(
     url="http://127.0.0.1:8000/q/abcdefghjkmn",
@@ -53,15 +53,15 @@ def test_logo_is_drawn_and_a_broken_one_is_left_out() -> None:
 
 
 def test_without_a_cjk_font_the_poster_is_still_made(monkeypatch: pytest.MonkeyPatch) -> None:
-    posters.cjk_font_path.cache_clear()
-    monkeypatch.setattr(posters, "CJK_FONTS", ("/nonexistent/font.ttc",))
+    fonts.cjk_font_path.cache_clear()
+    monkeypatch.setattr(fonts, "CJK_FONTS", ("/nonexistent/font.ttc",))
     try:
-        assert posters.cjk_font_path() is None
+        assert fonts.cjk_font_path() is None
         long_text = "很长的文字" * 200
         data = render_poster(PosterContent(**{**CONTENT.__dict__, "text": long_text}), "a5")
         assert Image.open(io.BytesIO(data)).size == (874, 1240)
     finally:
-        posters.cjk_font_path.cache_clear()
+        fonts.cjk_font_path.cache_clear()
 
 
 def test_a_bad_colour_falls_back() -> None:

@@ -1,9 +1,8 @@
 """Printable posters of a QR channel: A4 or A5, PNG or PDF, drawn with Pillow — the
 merchant's logo, a title, a few lines of text, the QR code and what it is for.
 
-Chinese needs a CJK font: the first of the usual system paths that exists is used (Noto
-CJK, WenQuanYi, Droid fallback, PingFang, Microsoft YaHei); without one the poster is still
-made with Pillow's own font (CJK characters then draw as boxes) rather than failing.
+Chinese is drawn with the CJK font ``web.fonts`` finds on the system; without one the
+poster is still made with Pillow's own font (CJK characters then draw as boxes).
 """
 
 from __future__ import annotations
@@ -11,25 +10,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
-from pathlib import Path
 
 import segno
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-CJK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-)
+from loopmall.web.fonts import font
+
 DPI = 150
 
 
@@ -56,25 +42,6 @@ class PosterContent:
     mall_name: str
     logo: bytes | None = None
     color: str = "#1f2937"
-
-
-@lru_cache(maxsize=1)
-def cjk_font_path() -> str | None:
-    """The first CJK font found on this system, or None."""
-    for candidate in CJK_FONTS:
-        if Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    path = cjk_font_path()
-    if path is not None:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            pass
-    return ImageFont.load_default(size=size)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: object, width: int) -> list[str]:
@@ -134,13 +101,13 @@ def render_poster(
             y += logo.height + int(50 * unit)
         except (OSError, ValueError, Image.DecompressionBombError):
             pass  # an unreadable logo leaves the poster without one
-    title_font = _font(int(84 * unit))
+    title_font = font(int(84 * unit))
     for line in _wrap(draw, content.title or content.mall_name, title_font, page_w - 2 * margin)[
         :2
     ]:
         _centered(draw, y, line, title_font, page_w, color)
         y += int(110 * unit)
-    text_font = _font(int(42 * unit))
+    text_font = font(int(42 * unit))
     for line in _wrap(draw, content.text, text_font, page_w - 2 * margin)[:4]:
         _centered(draw, y, line, text_font, page_w, "#374151")
         y += int(60 * unit)
@@ -156,7 +123,7 @@ def render_poster(
         code = code.resize((max(space, 200), max(space, 200)), Image.Resampling.NEAREST)
     page.paste(code, ((page_w - code.width) // 2, y))
     y += code.height + int(30 * unit)
-    caption_font = _font(int(40 * unit))
+    caption_font = font(int(40 * unit))
     if content.caption:
         _centered(draw, y, content.caption[:40], caption_font, page_w, "#111827")
         y += int(60 * unit)

@@ -1,9 +1,8 @@
 """The share poster: a phone-sized PNG with the product picture, title, price, who shares
 it, and a QR code of the share link — the image a shopper saves and posts to Moments.
 
-Chinese text needs a CJK font; the first Noto/WenQuanYi/Droid font found on the usual
-system paths is used, else Pillow's built-in font (the poster is still made, the QR code
-still scans).
+Chinese text is drawn with the CJK font ``web.fonts`` finds on the system, else with
+Pillow's built-in font (the poster is still made, the QR code still scans).
 """
 
 from __future__ import annotations
@@ -14,26 +13,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import segno
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from loopmall.core.money import format_yuan
+from loopmall.web.fonts import Font
+from loopmall.web.fonts import font as _font
 
 WIDTH, HEIGHT = 750, 1200
 MARGIN = 48
 PICTURE_HEIGHT = 600
 QR_SIZE = 260
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/System/Library/Fonts/PingFang.ttc",
-)
-
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 @dataclass(frozen=True)
@@ -46,25 +35,6 @@ class PosterContent:
     picture: Path | None  # a file under the upload directory, or None
     brand_color: str = "#c8102e"
     caption: str = "长按识别二维码"
-
-
-@lru_cache(maxsize=1)
-def cjk_font_path() -> str | None:
-    for candidate in FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@lru_cache(maxsize=16)
-def _font(size: int) -> Font:
-    path = cjk_font_path()
-    if path is not None:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            pass
-    return ImageFont.load_default(size)
 
 
 def _color(value: str) -> str:
