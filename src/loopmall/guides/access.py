@@ -35,7 +35,8 @@ WORK = require(Perm.GUIDE_WORK)
 
 
 def scope_of(principal: Principal) -> dict[str, Any]:
-    """The filters that keep a caller to their own work (see the module's docstring)."""
+    """The filters that keep a caller to their own work (see the module's docstring); the
+    services apply them in ``staffing.in_scope``."""
     if principal.role == "guide":
         return {"guide_staff_id": principal.staff_id}
     return {"store_ids": principal.store_ids}

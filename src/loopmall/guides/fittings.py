@@ -31,7 +31,7 @@ from loopmall.guides.rules import (
     HoldOutcome,
     check_fitting_move,
 )
-from loopmall.guides.staffing import get_settings, store_by_id
+from loopmall.guides.staffing import get_settings, in_scope, store_by_id
 from loopmall.identity.models import Staff
 from loopmall.merchants.hours import is_open
 from loopmall.merchants.models import Store
@@ -218,15 +218,15 @@ async def get(
     guide_staff_id: int | None = None,
     store_ids: frozenset[int] | None = None,
 ) -> Fitting:
-    stmt = scoped(Fitting, tenant, Fitting.public_id == public_id)
-    if guide_staff_id is not None:
-        stmt = stmt.where(Fitting.guide_staff_id == guide_staff_id)
-    if store_ids is not None:
-        stmt = stmt.where(Fitting.store_id.in_(store_ids))
-    found: Fitting | None = await session.scalar(stmt)
-    if found is None:
-        raise NotFound("No such fitting")
-    return found
+    return await in_scope(
+        session,
+        tenant,
+        Fitting,
+        public_id,
+        guide_staff_id=guide_staff_id,
+        store_ids=store_ids,
+        missing="No such fitting",
+    )
 
 
 async def end(

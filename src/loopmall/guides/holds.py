@@ -15,7 +15,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.guides.models import GuideHold
 from loopmall.guides.rules import HoldOutcome, HoldTooLong, check_hold_move
-from loopmall.guides.staffing import get_settings
+from loopmall.guides.staffing import get_settings, in_scope
 from loopmall.inventory.holds import place_hold, release_hold
 from loopmall.inventory.locations import location_for_store
 from loopmall.inventory.rules import HoldReason, check_quantity
@@ -123,15 +123,15 @@ async def get(
     guide_staff_id: int | None = None,
     store_ids: frozenset[int] | None = None,
 ) -> GuideHold:
-    stmt = scoped(GuideHold, tenant, GuideHold.public_id == public_id)
-    if guide_staff_id is not None:
-        stmt = stmt.where(GuideHold.guide_staff_id == guide_staff_id)
-    if store_ids is not None:
-        stmt = stmt.where(GuideHold.store_id.in_(store_ids))
-    found: GuideHold | None = await session.scalar(stmt)
-    if found is None:
-        raise NotFound("No such hold")
-    return found
+    return await in_scope(
+        session,
+        tenant,
+        GuideHold,
+        public_id,
+        guide_staff_id=guide_staff_id,
+        store_ids=store_ids,
+        missing="No such hold",
+    )
 
 
 async def get_by_id(session: AsyncSession, tenant: Tenant, hold_id: int) -> GuideHold:

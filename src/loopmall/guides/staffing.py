@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.guides.models import GuideSettings
+from loopmall.guides.models import Fitting, GuideHold, GuideSettings
 from loopmall.guides.rules import (
     DEFAULT_MAX_HOLD_SECONDS,
     DEFAULT_SLOT_MINUTES,
@@ -66,6 +67,34 @@ async def store_by_id(session: AsyncSession, tenant: Tenant, store_id: int) -> S
     if store is None:
         raise NotFound("No such store")
     return store
+
+
+# What a guide or store manager may look up by public id (see guides.access.scope_of).
+InScope = TypeVar("InScope", GuideHold, Fitting)
+
+
+async def in_scope(
+    session: AsyncSession,
+    tenant: Tenant,
+    model: type[InScope],
+    public_id: str,
+    *,
+    guide_staff_id: int | None = None,
+    store_ids: frozenset[int] | None = None,
+    missing: str,
+) -> InScope:
+    """The ``model`` row with this public id, kept to the guide's own (``guide_staff_id``)
+    and to the stores in ``store_ids`` when given; NotFound(``missing``) otherwise (another
+    merchant's too)."""
+    stmt = scoped(model, tenant, model.public_id == public_id)
+    if guide_staff_id is not None:
+        stmt = stmt.where(model.guide_staff_id == guide_staff_id)
+    if store_ids is not None:
+        stmt = stmt.where(model.store_id.in_(store_ids))
+    found: InScope | None = await session.scalar(stmt)
+    if found is None:
+        raise NotFound(missing)
+    return found
 
 
 @dataclass(frozen=True)
