@@ -186,5 +186,6 @@ async def build_world(
             ("merchant_id", "sale_id", "customer_id", "at"),
             [(tenant.id, sale.id, c, now) for c in customer_ids],
         )
+        sale.reservations = len(customer_ids)  # the bulk load bypasses flashsale.service
         await uow.commit()
     return World(tenant, sale.id, sale.public_id, customer_ids, stock, starts_at)

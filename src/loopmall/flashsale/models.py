@@ -54,6 +54,10 @@ class FlashSale(TenantMixin, IdMixin, Base):
     buckets: Mapped[int] = mapped_column(Integer)
     gate: Mapped[str] = mapped_column(String(8))  # db|redis
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # How many reservations it has: kept by ``service.reserve``/``reserve_many`` in the
+    # insert's transaction, so the console's live figure is a read, not a COUNT(*) of
+    # millions of rows every second.
+    reservations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reserve_from: Mapped[datetime] = mapped_column(UtcDateTime)
     reserve_until: Mapped[datetime] = mapped_column(UtcDateTime)
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -74,11 +74,12 @@ class SaleCounts:
 
 
 async def sale_counts(session: AsyncSession, sale_id: int) -> SaleCounts:
-    """The sale's figures in three queries (the console polls this every second)."""
+    """The sale's figures in three queries (the console polls this every second). The
+    reservations are the sale's own count: a COUNT(*) of 1.938 M rows was a scan a second.
+    The tickets (one per buyer, so about the stock) are read through ``(sale_id, status)``,
+    the buckets (at most 256) through ``(sale_id, idx)``."""
     reservations = await session.scalar(
-        select(func.count())
-        .select_from(FlashReservation)
-        .where(FlashReservation.sale_id == sale_id)
+        select(FlashSale.reservations).where(FlashSale.id == sale_id)
     )
     rows = await session.execute(
         select(FlashTicket.status, func.count(), func.coalesce(func.sum(FlashTicket.quantity), 0))

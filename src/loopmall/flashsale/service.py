@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Product, Sku
@@ -182,8 +182,10 @@ async def reserve(session: AsyncSession, tenant: Tenant, sale: FlashSale, custom
     stmt = insert_ignoring(session, FlashReservation).values(
         merchant_id=tenant.id, sale_id=sale.id, customer_id=customer_id, at=clock.now()
     )
-    result = await session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    made = bool(getattr(await session.execute(stmt), "rowcount", 0))
+    if made:
+        await _count_reservations(session, sale.id, 1)
+    return made
 
 
 async def reserve_many(
@@ -194,10 +196,25 @@ async def reserve_many(
     if not customer_ids:
         return
     at = clock.now()
-    await session.execute(
-        insert_ignoring(session, FlashReservation),
+    # RETURNING names the rows this call inserted (existing ones are skipped by the
+    # conflict clause): executemany's rowcount is not reliable on every driver.
+    made = await session.execute(
+        insert_ignoring(session, FlashReservation).returning(FlashReservation.customer_id),
         [
             {"merchant_id": tenant.id, "sale_id": sale_id, "customer_id": c, "at": at}
             for c in customer_ids
         ],
     )
+    await _count_reservations(session, sale_id, len(made.all()))
+
+
+async def _count_reservations(session: AsyncSession, sale_id: int, n: int) -> None:
+    """Add the reservations just inserted to the sale's count, in their transaction: a
+    rollback undoes both. (The in-memory ``FlashSale`` is not refreshed.)"""
+    if n:
+        await session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale_id)
+            .values(reservations=FlashSale.reservations + n)
+            .execution_options(synchronize_session=False)
+        )
