@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Table, func, insert, select
 
-from bench.harness import BenchContext, Row, median, percentile
+from bench.harness import BenchContext, Progress, Row, median, percentile
 from loopmall.attribution.ledger import credit_order, credit_orders
 from loopmall.attribution.models import Binding, Credit, Touch
 from loopmall.core import clock
@@ -98,7 +98,7 @@ async def _merchant(state: AppState) -> tuple[Tenant, list[int], list[int]]:
         return tenant, stores, guides
 
 
-async def _customers(state: AppState, tenant: Tenant, count: int) -> list[int]:
+async def _customers(state: AppState, tenant: Tenant, count: int, progress: Progress) -> list[int]:
     ids: list[int] = []
     now = clock.now()
     for start in range(0, count, CHUNK):
@@ -133,6 +133,7 @@ async def _customers(state: AppState, tenant: Tenant, count: int) -> list[int]:
                 )
             )
             await uow.commit()
+        progress.update(len(ids))
     return ids
 
 
@@ -143,10 +144,13 @@ def _touch_rows(
     customers: list[int],
     stores: list[int],
     guides: list[int],
+    progress: Progress,
 ) -> list[tuple[Any, ...]]:
     end = clock.now()
     rows = []
-    for _ in range(count):
+    for i in range(count):
+        if i % CHUNK == 0:
+            progress.update(i)
         customer = rnd.choice(customers)
         at = end - timedelta(seconds=rnd.randrange(60 * 86400))
         pick = rnd.random()
@@ -180,6 +184,7 @@ def _touch_rows(
                 placement,
             )
         )
+    progress.update(count)
     return rows
 
 
@@ -199,8 +204,11 @@ TOUCH_COLUMNS = (
 )
 
 
-async def _load_touches(state: AppState, backend: str, rows: list[tuple[Any, ...]]) -> None:
-    """COPY on PostgreSQL (asyncpg's copy_records_to_table); executemany on SQLite."""
+async def _load_touches(
+    state: AppState, backend: str, rows: list[tuple[Any, ...]], progress: Progress
+) -> None:
+    """COPY on PostgreSQL (asyncpg's copy_records_to_table); executemany on SQLite. One
+    progress line at most per chunk: this load is timed."""
     for start in range(0, len(rows), 100_000 if backend == "postgres" else CHUNK):
         part = rows[start : start + (100_000 if backend == "postgres" else CHUNK)]
         async with UnitOfWork(state.write_factory) as uow:
@@ -216,6 +224,7 @@ async def _load_touches(state: AppState, backend: str, rows: list[tuple[Any, ...
                     [dict(zip(TOUCH_COLUMNS, r, strict=True)) for r in part],
                 )
             await uow.commit()
+        progress.update(start + len(part))
 
 
 async def _orders_and_bindings(
@@ -226,6 +235,7 @@ async def _orders_and_bindings(
     customers: list[int],
     stores: list[int],
     guides: list[int],
+    progress: Progress,
 ) -> list[int]:
     end = clock.now()
     timed: list[tuple[Any, int]] = []
@@ -261,6 +271,7 @@ async def _orders_and_bindings(
                 (row["created_at"], order_id) for order_id, row in zip(new, rows, strict=True)
             ]
             await uow.commit()
+        progress.update(start + n)
     bound = customers[::4]
     async with UnitOfWork(state.write_factory) as uow:
         await uow.session.execute(
@@ -296,24 +307,47 @@ async def _one_backend(ctx: BenchContext, backend: str) -> list[Row]:
     params = {"orders": n_orders, "touches": n_touches, "batch": BATCH}
     rnd = random.Random(SEED)
     rows: list[Row] = []
+    n_customers = max(1, n_orders // 5)
     async with ctx.fresh_state(backend) as state:
         tenant, stores, guides = await _merchant(state)
-        customers = await _customers(state, tenant, max(1, n_orders // 5))
-        touches = _touch_rows(rnd, tenant, n_touches, customers, stores, guides)
+        customers = await _customers(
+            state, tenant, n_customers, Progress(f"{backend}: customers", n_customers)
+        )
+        touches = _touch_rows(
+            rnd,
+            tenant,
+            n_touches,
+            customers,
+            stores,
+            guides,
+            Progress(f"{backend}: touches built", n_touches, lines=5),
+        )
         started = time.perf_counter()
-        await _load_touches(state, backend, touches)
+        await _load_touches(
+            state, backend, touches, Progress(f"{backend}: touches loaded", n_touches)
+        )
         load = time.perf_counter() - started
         rows.append(Row(NAME, backend, "touches loaded", n_touches / load, "rows/s", params))
         order_ids = await _orders_and_bindings(
-            state, tenant, rnd, n_orders, customers, stores, guides
+            state,
+            tenant,
+            rnd,
+            n_orders,
+            customers,
+            stores,
+            guides,
+            Progress(f"{backend}: building orders", n_orders),
         )
         single, batch_ids = order_ids[:SINGLE], order_ids[SINGLE:]
 
+        batches = -(-len(batch_ids) // BATCH)
+        progress = Progress(f"{backend}: crediting batch", batches)
         started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(batch_ids), BATCH):
             async with UnitOfWork(state.write_factory) as uow:
                 await credit_orders(uow.session, tenant, batch_ids[start : start + BATCH])
                 await uow.commit()
+            progress.update(start // BATCH + 1)  # one line per few batches, this loop is timed
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         rows.append(Row(NAME, backend, "batch attribution", seconds, "s", params))
         # This process's CPU time: on a shared machine the wall clock also counts waiting.
@@ -323,12 +357,14 @@ async def _one_backend(ctx: BenchContext, backend: str) -> list[Row]:
         )
 
         latencies = []
+        progress = Progress(f"{backend}: crediting one by one", len(single), lines=3)
         for order_id in single:
             t0 = time.perf_counter()
             async with UnitOfWork(state.write_factory) as uow:
                 await credit_order(uow.session, tenant, order_id)
                 await uow.commit()
             latencies.append((time.perf_counter() - t0) * 1000)
+            progress.update(len(latencies))  # after the latency is taken
         one = {"orders": SINGLE, "touches": n_touches}
         rows.append(Row(NAME, backend, "credit_order p50", median(latencies), "ms", one))
         rows.append(Row(NAME, backend, "credit_order p99", percentile(latencies, 99), "ms", one))
