@@ -5,7 +5,7 @@ Backends are a fixture parameter: SQLite always; PostgreSQL (and Redis) when rea
 services. With ``CI=true`` they are required: unreachable means the run fails.
 
 Migrations run once per session into a template (a SQLite file that is copied per test;
-a PostgreSQL database that is truncated per test), so "fresh" stays cheap.
+a PostgreSQL database that is emptied per test, sequences and all), so "fresh" stays cheap.
 """
 
 from __future__ import annotations
@@ -105,6 +105,9 @@ async def _recreate_pg_database(drop_only: bool = False) -> str:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         if not drop_only:
             await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            # A commit need not wait for its WAL to reach the disk: the tests never crash
+            # the server, and every commit of the run saves an fsync.
+            await conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     await admin.dispose()
     return url
 
@@ -128,23 +131,74 @@ def pg_template() -> Iterator[str]:
         pool.submit(asyncio.run, _recreate_pg_database(drop_only=True)).result()
 
 
-_PG_TABLES: list[str] = []
+# The statement that empties the test database between tests, built once per process
+# from the migrated schema (``_pg_reset_sql``).
+_PG_RESET: list[str] = []
+
+
+async def _pg_reset_sql(conn: Any) -> str:
+    """One server-side block that leaves every table empty and every sequence unused, as
+    ``TRUNCATE … RESTART IDENTITY`` did, for a fraction of its cost: TRUNCATE makes new files
+    for all ~70 tables and ~290 indexes every time (≈0.3 s idle, 1.5 s+ under a parallel run),
+    while a test leaves rows in a handful of small tables. DELETE runs children before
+    parents; a foreign-key cycle between tables would fall back to TRUNCATE."""
+    tables = [
+        r[0]
+        for r in await conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version' ORDER BY tablename"
+            )
+        )
+    ]
+    edges = await conn.execute(
+        text(
+            "SELECT child.relname, parent.relname FROM pg_constraint c "
+            "JOIN pg_class child ON child.oid = c.conrelid "
+            "JOIN pg_class parent ON parent.oid = c.confrelid "
+            "JOIN pg_namespace n ON n.oid = child.relnamespace "
+            "WHERE c.contype = 'f' AND n.nspname = 'public'"
+        )
+    )
+    children: dict[str, set[str]] = {t: set() for t in tables}
+    for child, parent in edges:
+        if child != parent and parent in children and child in children:
+            children[parent].add(child)
+    # Children first: a table is emptied once every table that references it is.
+    order: list[str] = []
+    done: set[str] = set()
+    pending = list(tables)
+    while pending:
+        ready = [t for t in pending if children[t] <= done]
+        if not ready:  # a cycle between tables: TRUNCATE copes with it
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            return f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"
+        order.extend(ready)
+        done.update(ready)
+        pending = [t for t in pending if t not in done]
+    names = ", ".join(f"'{t}'" for t in order)
+    return f"""
+        DO $reset$
+        DECLARE t text; s text;
+        BEGIN
+          FOREACH t IN ARRAY ARRAY[{names}]::text[] LOOP
+            EXECUTE format('DELETE FROM %I', t);
+          END LOOP;
+          FOR s IN SELECT sequencename FROM pg_sequences
+                   WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
+            PERFORM setval(format('%I', s)::regclass, 1, false);
+          END LOOP;
+        END
+        $reset$"""
 
 
 async def _truncate_pg(url: str) -> None:
+    """Empty the test database: no rows, sequences back to 1."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     async with engine.begin() as conn:
-        if not _PG_TABLES:
-            rows = await conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-            _PG_TABLES.extend(r[0] for r in rows)
-        if _PG_TABLES:
-            tables = ", ".join(f'"{t}"' for t in _PG_TABLES)
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        if not _PG_RESET:
+            _PG_RESET.append(await _pg_reset_sql(conn))
+        await conn.execute(text(_PG_RESET[0]))
     await engine.dispose()
 
 
