@@ -24,10 +24,17 @@ def main() -> None:
     parser.add_argument("--holders", type=int, help="override the holders")
     parser.add_argument("--stock", type=int, help="override the units")
     parser.add_argument("--setup", action="append", default=[], help="only these (0-based)")
+    parser.add_argument(
+        "--loadgen",
+        choices=["wrk", "aiohttp"],
+        help="load generator (default: wrk when installed, else aiohttp)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the server (speedscope)")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
-    chosen = setups(args.full, backends, holders=args.holders, stock=args.stock)
+    chosen = setups(
+        args.full, backends, holders=args.holders, stock=args.stock, loadgen=args.loadgen
+    )
     if args.setup:
         chosen = [s for i, s in enumerate(chosen) if str(i) in args.setup]
     if args.profile:

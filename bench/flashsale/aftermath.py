@@ -107,7 +107,7 @@ async def figures_of(
     known = {r for _c, r, _s, _q in tickets}
     accepted = sale["accepted_requests"] + wave["accepted_requests"]
     return {
-        "setup": setup.__dict__,
+        "setup": {k: str(v) if k == "profile" and v else v for k, v in setup.__dict__.items()},
         "label": setup.label,
         "sale": {k: v for k, v in sale.items() if k != "accepted_requests"},
         "wave": {k: v for k, v in wave.items() if k != "accepted_requests"},

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select, text
 
+from bench.flashsale import wrk
 from bench.flashsale.aftermath import figures_of, pay_and_lapse
 from bench.flashsale.world import World, build_world
 from loopmall.config import Settings
@@ -48,6 +49,7 @@ from loopmall.flashsale.models import FlashTicket
 REDIS_URL = os.environ.get("LOOPMALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "bench-flashsale-secret"
 BIN = Path(sys.executable).parent
+HELLO_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Setup:
     retry_share: float = 0.20
     paid: int = 1000
     lapsed: int = 1000
+    loadgen: str = "wrk"  # wrk (C, with a Lua script) | aiohttp (loadgen.py)
     profile: Path | None = None  # py-spy the server during the sale into this file
 
     @property
@@ -285,10 +288,14 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                         await asyncio.sleep(0.2)
                     memory = await _redis_memory(state, world)
                 conc = str(setup.concurrency)
-                hello_n = str(max(20_000, min(setup.holders, 100_000)))
-                hello = await _loadgen(
-                    ["hello", "--url", base, "--requests", hello_n, "--concurrency", conc]
-                )
+                use_wrk = setup.loadgen == "wrk"
+                if use_wrk:
+                    hello = await wrk.hello(base, HELLO_SECONDS, setup.concurrency)
+                else:
+                    hello_n = str(max(20_000, min(setup.holders, 100_000)))
+                    hello = await _loadgen(
+                        ["hello", "--url", base, "--requests", hello_n, "--concurrency", conc]
+                    )
 
                 rng = random.Random(7)
                 holders = world.customer_ids
@@ -302,11 +309,25 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                 }
                 plan_file = tmp / "plan.json"
                 plan_file.write_text(json.dumps(plan))
+                bodies = (
+                    wrk.lay_out(plan, connections=setup.concurrency, retry_wave=False)
+                    if use_wrk
+                    else []
+                )
                 spy = _profiler(setup.profile, server.pid, log_dir)
                 try:
-                    sale = await _loadgen(
-                        ["replay", "--url", base, "--plan", str(plan_file), "--concurrency", conc]
-                    )
+                    if use_wrk:
+                        sale = await wrk.replay(
+                            base,
+                            world.buy_path,
+                            bodies,
+                            tmp,
+                            holders=len(holders),
+                            connections=setup.concurrency,
+                        )
+                    else:
+                        args = ["replay", "--url", base, "--plan", str(plan_file)]
+                        sale = await _loadgen([*args, "--concurrency", conc])
                 finally:
                     if spy is not None:
                         spy.send_signal(signal.SIGINT)
@@ -317,18 +338,18 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                 winners = {int(r.rsplit("-", 1)[1]) for r in sale["accepted_requests"]}
                 plan["retriers"] = [c for c in plan["retriers"] if c not in winners]
                 plan_file.write_text(json.dumps(plan))
-                wave = await _loadgen(
-                    [
-                        "replay",
-                        "--url",
+                if use_wrk:
+                    wave = await wrk.replay(
                         base,
-                        "--plan",
-                        str(plan_file),
-                        "--concurrency",
-                        conc,
-                        "--retry-wave",
-                    ]
-                )
+                        world.buy_path,
+                        wrk.lay_out(plan, connections=setup.concurrency, retry_wave=True),
+                        tmp,
+                        holders=len(plan["retriers"]),
+                        connections=setup.concurrency,
+                    )
+                else:
+                    args = ["replay", "--url", base, "--plan", str(plan_file)]
+                    wave = await _loadgen([*args, "--concurrency", conc, "--retry-wave"])
                 await _drain(state, world, sale["accepted"] + wave["accepted"])
                 figures = await figures_of(state, world, setup, sale, wave)
                 figures.update(

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.flashsale import wrk
 from bench.flashsale.replay import REDIS_URL, Setup, replay
 from bench.harness import BenchContext, Row
 
@@ -20,11 +21,20 @@ FULL = (1_938_000, 150_000)
 
 
 def setups(
-    full: bool, backends: list[str], *, holders: int | None = None, stock: int | None = None
+    full: bool,
+    backends: list[str],
+    *,
+    holders: int | None = None,
+    stock: int | None = None,
+    loadgen: str | None = None,
 ) -> list[Setup]:
     n, s = FULL if full else SMALL
     n, s = holders or n, stock or s
-    sample = {"paid": 2000, "lapsed": 1000} if full else {"paid": 1000, "lapsed": 250}
+    generator = loadgen or ("wrk" if wrk.available() else "aiohttp")
+    sample: dict[str, Any] = (
+        {"paid": 2000, "lapsed": 1000} if full else {"paid": 1000, "lapsed": 250}
+    )
+    sample["loadgen"] = generator
     found: list[Setup] = []
     if "sqlite" in backends:
         found.append(Setup("sqlite", n, s, "uvicorn", **sample))
@@ -55,6 +65,7 @@ def rows_of(f: dict[str, Any]) -> list[Row]:
     setup = f["setup"]
     backend = "postgres+redis" if setup["backend"] == "postgres" else "sqlite"
     params = {
+        "loadgen": setup.get("loadgen", "aiohttp"),
         "server": setup["server"],
         "apps": setup["apps"],
         "consumers": setup["consumers"] if setup["backend"] == "postgres" else 0,
@@ -100,7 +111,10 @@ async def run_setups(
         console.print("[yellow]Redis unreachable: the Redis gate replays are skipped[/yellow]")
         chosen = [s for s in chosen if s.backend != "postgres"]
     for setup in chosen:
-        console.print(f"  replay: {setup.label}, {setup.holders:,} holders / {setup.stock:,} units")
+        console.print(
+            f"  replay: {setup.label}, {setup.holders:,} holders / {setup.stock:,} units"
+            f" (load from {setup.loadgen})"
+        )
         logs = Path(tempfile.mkdtemp(prefix="lm-flash-"))
         began = time.perf_counter()
         f = await replay(setup, logs)

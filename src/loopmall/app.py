@@ -199,6 +199,13 @@ def _load(modules: tuple[str, ...]) -> list[Any]:
     return [importlib.import_module(name) for name in modules]
 
 
+def create_server_app(settings: Settings | None = None) -> Any:
+    """What ``loopmall serve`` serves: the app with the flash-sale gate and the hello route
+    answered in front of FastAPI (``flashsale.lean.LeanGate.outermost``)."""
+    lean = importlib.import_module("loopmall.flashsale.lean")
+    return lean.LeanGate.outermost(create_app(settings))
+
+
 def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     run_background = settings.run_background if background is None else background

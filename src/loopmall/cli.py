@@ -50,7 +50,7 @@ def serve(
         from granian.constants import Interfaces, Loops
 
         Granian(
-            "loopmall.app:create_app",
+            "loopmall.app:create_server_app",
             factory=True,
             address=host,
             port=port,
@@ -64,10 +64,10 @@ def serve(
         raise typer.BadParameter("--server is uvicorn or granian")
     import uvicorn
 
-    from loopmall.app import create_app
+    from loopmall.app import create_server_app
 
     uvicorn.run(
-        create_app(settings) if workers == 1 else "loopmall.app:create_app",
+        create_server_app(settings) if workers == 1 else "loopmall.app:create_server_app",
         factory=workers > 1,
         host=host,
         port=port,

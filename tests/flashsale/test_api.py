@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import httpx
 
+from loopmall.app import create_server_app
+from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.state import AppState
+from loopmall.flashsale.lean import LeanGate
 from tests.factories import make_staff, token_for
 from tests.flashsale.fixtures import PRICE, Sale, make_sale, orders_by_status, remaining, tickets
 from tests.orders.fixtures import login_shopper, make_shop, pay_in_mall, stock
@@ -155,3 +158,31 @@ async def test_the_gate_is_closed_before_the_start_and_for_other_malls(
     elsewhere = await client.get(f"/api/v1/mall/other/flash/{sale.public_id}")
     assert elsewhere.status_code == 404
     assert await tickets(state, sale) == []
+
+
+async def test_the_served_app_answers_the_gate_in_front_of_fastapi(settings: Settings) -> None:
+    """``loopmall serve`` serves ``create_server_app``: the gate and hello are answered
+    before FastAPI, everything else passes through to it, lifespan included."""
+    served = create_server_app(settings)
+    assert isinstance(served, LeanGate) and served.owner is not None
+    fastapi_app = served.owner
+    async with fastapi_app.router.lifespan_context(fastapi_app):
+        state: AppState = fastapi_app.state.loopmall
+        transport = httpx.ASGITransport(app=served)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            hello = await c.get("/hello")
+            assert (hello.status_code, hello.json()) == (200, {"status": "ok"})
+            sale = await make_sale(state, units=1)
+            base = f"/api/v1/mall/shop/flash/{sale.public_id}"
+            buyer = await login_shopper(state, sale.tenant, "小红")
+            await c.post(f"{base}/reservation", headers=buyer.headers)
+            token = (await c.post(f"{base}/token", headers=buyer.headers)).json()["token"]
+            bought = await c.post(f"{base}/buy", json={"token": token})
+            assert (bought.status_code, bought.json()["status"]) == (200, "accepted")
+            again = await c.post(f"{base}/buy", json={"token": token})
+            assert again.headers["content-type"] == "application/problem+json"
+            assert again.json()["code"] == "flash_already_bought"
+            unknown = await c.post("/api/v1/mall/shop/flash/nosuchsale/buy", json={"token": "x"})
+            assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
+            ticket = (await c.get(f"{base}/ticket", headers=buyer.headers)).json()
+            assert ticket["status"] in ("accepted", "ordered")

@@ -55,7 +55,7 @@ def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading"
     if serve:
         import uvicorn
 
-        from loopmall.app import create_app
+        from loopmall.app import create_server_app
 
         keys = load_keys(settings, [(slug, name) for slug, name, *_rest in PLANS])
         try:
@@ -70,7 +70,7 @@ def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading"
                 f"WeChat {outside.url('wechat')} · SMS {outside.url('sms')} "
                 f"(texts sent: {outside.url('sms')}/_standin/messages)"
             )
-            app = create_app(outside.settings_for(settings))
+            app = create_server_app(outside.settings_for(settings))
             uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         finally:
             outside.stop()
