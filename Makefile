@@ -6,7 +6,7 @@ STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format bench bench-full install install-dev browser serve migrate clean typecheck
+.PHONY: demo test lint format bench bench-full install install-dev browser loadgen serve migrate clean typecheck
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,11 +59,19 @@ test: install-dev browser lint
 
 ## bench: small sizes by default; `make bench FULL=1` (or `make bench-full`) for full sizes;
 ## BENCH_ARGS passes more, e.g. BENCH_ARGS="--only attribution --backend sqlite"
-bench: install-dev
+bench: install-dev loadgen
 	$(BIN)/python -m bench $(if $(FULL),--full) $(BENCH_ARGS)
 
-bench-full: install-dev
+bench-full: install-dev loadgen
 	$(BIN)/python -m bench --full
+
+## loadgen: Debian's wrk, the flash-sale replay's load generator (the replay falls back to
+## its aiohttp generator when wrk cannot be installed)
+loadgen:
+	@if ! command -v wrk >/dev/null; then \
+	  echo "installing Debian wrk for the flash-sale replay"; \
+	  (apt-get update -q && apt-get install -y -q wrk) || echo "wrk not installed: aiohttp load"; \
+	fi
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache .mypy_cache
