@@ -34,6 +34,8 @@ from loopmall.core import clock
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.flashsale import rules, tokens
+from loopmall.flashsale.gate_redis import RedisGate
 
 try:  # orjson when installed (a runtime dependency), the standard library otherwise
     import orjson
@@ -90,6 +92,10 @@ class Busy(LoopmallError):
     status = 503
     code = "flash_busy"
     title = "Too many buyers at this moment: try again in a second"
+
+
+class SoldOutNow(Exception):  # a signal inside the gate, never answered as is
+    """The process remembers this sale sold out: answered with a ready-made problem."""
 
 
 class WarmingUp(LoopmallError):
@@ -156,6 +162,7 @@ class LeanGate:
         self.owner = owner  # the FastAPI app whose state this layer reads, when outermost
         self._sales: dict[tuple[str, str], tuple[float, SaleInfo | None]] = {}
         self._sold_out: dict[int, float] = {}  # sale id → until (monotonic)
+        self._sold_out_bodies: dict[str, bytes] = {}  # path → its "sold out" problem
         self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
 
     @classmethod
@@ -182,6 +189,9 @@ class LeanGate:
         path = scope["path"]
         try:
             status, body = await self._buy(scope, receive, slug, sale)
+        except SoldOutNow:
+            await _respond(send, 409, self._sold_out_body(path), PROBLEM)
+            return
         except LoopmallError as exc:
             await _problem(send, exc, path)
             return
@@ -199,17 +209,19 @@ class LeanGate:
         sale = await self._sale(state, slug, public_id)
         now = clock.now()
         _check_live(sale, now)
-        claim = _verify(state.settings, token, sale, now)
-        client = scope.get("client")
-        ip = client[0] if client else "unknown"
         # Most attempts of a sale come after its last unit went (1.938 M holders, 150,000
         # units): once the gate said "sold out", this process says it for a moment
         # (``flashsale_sold_out_memory_seconds``) without asking Redis or the database
-        # again. It only ever refuses, and forgets soon, so a unit put back by a lapse
-        # still sells to a holder who keeps trying.
+        # again, and without checking the token's signature (sold out is sold out for
+        # anyone; the answer gives away nothing the sale page does not show). It only ever
+        # refuses, and forgets soon, so a unit put back by a lapse still sells to a holder
+        # who keeps trying.
         memory = state.settings.flashsale_sold_out_memory_seconds
         if memory > 0 and self._sold_out.get(sale.id, 0.0) > time.monotonic():
-            raise _sold_out()
+            raise SoldOutNow()
+        claim = _verify(state.settings, token, sale, now)
+        client = scope.get("client")
+        ip = client[0] if client else "unknown"
         try:
             if sale.gate == "redis" and state.redis is not None:
                 return await _buy_redis(state, sale, claim, ip, now)
@@ -224,6 +236,14 @@ class LeanGate:
             # attempt was accepted and the retry is told "already bought" with its request.
             log.warning("flash-sale gate unavailable on sale %s", sale.id, exc_info=True)
             raise Busy() from None
+
+    def _sold_out_body(self, path: str) -> bytes:
+        body = self._sold_out_bodies.get(path)
+        if body is None:
+            if len(self._sold_out_bodies) > 1000:
+                self._sold_out_bodies.clear()
+            body = self._sold_out_bodies[path] = dumps(rules.SoldOut().to_problem(instance=path))
+        return body
 
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
         key = (slug, public_id)
@@ -270,22 +290,14 @@ async def _load_sale(state: Any, slug: str, public_id: str) -> SaleInfo | None:
         )
 
 
-def _sold_out() -> LoopmallError:
-    from loopmall.flashsale.rules import SoldOut
-
-    return SoldOut()
-
-
 def _check_live(sale: SaleInfo, now: datetime) -> None:
-    from loopmall.flashsale.rules import SaleNotLive
-
     if sale.status != "active" or not sale.starts_at <= now < sale.ends_at:
         phase = (
             "cancelled"
             if sale.status != "active"
             else ("ended" if now >= sale.ends_at else "waiting")
         )
-        raise SaleNotLive(phase=phase, starts_at=sale.starts_at.isoformat())
+        raise rules.SaleNotLive(phase=phase, starts_at=sale.starts_at.isoformat())
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +307,6 @@ class Claim:
 
 
 def _verify(settings: Any, token: str, sale: SaleInfo, now: datetime) -> Claim:
-    from loopmall.flashsale import tokens
-
     verified = tokens.verify_token(settings.secret_key, token, sale_id=sale.id, now=now)
     return Claim(verified.customer_id, verified.nonce)
 
@@ -304,9 +314,6 @@ def _verify(settings: Any, token: str, sale: SaleInfo, now: datetime) -> Claim:
 async def _buy_redis(
     state: Any, sale: SaleInfo, claim: Claim, ip: str, now: datetime
 ) -> tuple[int, bytes]:
-    from loopmall.flashsale import rules
-    from loopmall.flashsale.gate_redis import RedisGate
-
     gate = state.extras.get(GATE_KEY)
     if gate is None:
         settings = state.settings
