@@ -29,12 +29,19 @@ def main() -> None:
         choices=["wrk", "aiohttp"],
         help="load generator (default: wrk when installed, else aiohttp)",
     )
+    parser.add_argument(
+        "--consumer-nice",
+        type=int,
+        help="the consumers' os.nice (default 10: the gate first; 0: the same priority)",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the server (speedscope)")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     chosen = setups(
         args.full, backends, holders=args.holders, stock=args.stock, loadgen=args.loadgen
     )
+    if args.consumer_nice is not None:
+        chosen = [replace(s, consumer_nice=args.consumer_nice) for s in chosen]
     if args.setup:
         chosen = [s for i, s in enumerate(chosen) if str(i) in args.setup]
     if args.profile:

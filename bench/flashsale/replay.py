@@ -66,12 +66,14 @@ class Setup:
     paid: int = 1000
     lapsed: int = 1000
     loadgen: str = "wrk"  # wrk (C, with a Lua script) | aiohttp (loadgen.py)
+    consumer_nice: int = 10  # the consumers' CPU priority below the gate's (0 = the same)
     profile: Path | None = None  # py-spy the server during the sale into this file
 
     @property
     def label(self) -> str:
         gate = "redis" if self.backend == "postgres" else "db"
-        extra = f", {self.consumers} consumer(s)" if gate == "redis" else ""
+        nice = f" at nice {self.consumer_nice}" if self.consumer_nice else ""
+        extra = f", {self.consumers} consumer(s){nice}" if gate == "redis" else ""
         return f"{self.server} ×{self.apps}{extra}, {gate} gate"
 
 
@@ -276,6 +278,7 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                 server = procs.start(_loopmall(*serve), env, log_dir / "server.log")
                 for i in range(setup.consumers if redis_gate else 0):
                     cmd = _loopmall("flashsale-consumer", "--name", f"bench-{i}")
+                    cmd += ["--nice", str(setup.consumer_nice)]
                     procs.start(cmd, env, log_dir / f"consumer-{i}.log")
                 await _wait_http(base)
                 memory: dict[str, int] = {}

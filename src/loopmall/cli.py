@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import typer
 from rich.console import Console
@@ -88,6 +89,13 @@ def flashsale_consumer(
     claim_idle_ms: int = typer.Option(15_000, help="Take over others' entries idle this long"),
     reconcile: bool = typer.Option(False, help="Reconcile every Redis sale once and exit"),
     repair: bool = typer.Option(False, help="With --reconcile: repair Redis from the database"),
+    nice: int = typer.Option(
+        0,
+        min=0,
+        max=19,
+        help="Lower this process's CPU priority (os.nice): on a machine it shares with the "
+        "gate, the gate answers first and the orders are made in the gaps",
+    ),
 ) -> None:
     """Turn the Redis gate's accepted requests into orders (runs until stopped)."""
     from loopmall.flashsale.reconcile import reconcile_all
@@ -98,6 +106,8 @@ def flashsale_consumer(
     if reconcile:
         ok = asyncio.run(reconcile_all(settings, repair=repair, console=console))
         raise typer.Exit(0 if ok else 1)
+    if nice:
+        os.nice(nice)
     try:
         asyncio.run(run_consumer(settings, name=name, claim_idle_ms=claim_idle_ms))
     except KeyboardInterrupt:
