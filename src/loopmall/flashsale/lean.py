@@ -61,6 +61,7 @@ SALE_CACHE_SECONDS = 1.0
 PROBLEM = b"application/problem+json"
 JSON = b"application/json"
 GATE_KEY = "flashsale.redis_gate"
+DB_GATE_KEY = "flashsale.db_gate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,15 +374,16 @@ async def _warm(state: Any, sale: SaleInfo) -> None:
 
 
 async def _buy_db(state: Any, sale: SaleInfo, claim: Claim, ip: str) -> tuple[int, bytes]:
+    """The database gate: the attempt joins this process's next batch (``gate_db.Batcher``:
+    one transaction for all the attempts that arrived while the last one ran)."""
     from loopmall.flashsale import gate_db, pending
-    from loopmall.flashsale.repository import get_sale_by_id
 
-    async with UnitOfWork(state.write_factory) as uow:
-        row = await get_sale_by_id(uow.session, sale.tenant, sale.id)
-        answer = await gate_db.try_buy(
-            uow.session, sale.tenant, row, claim.customer_id, nonce=claim.nonce, ip=ip
-        )
-        await uow.commit()
+    batcher = state.extras.get(DB_GATE_KEY)
+    if batcher is None:
+        batcher = state.extras[DB_GATE_KEY] = gate_db.Batcher(state.write_factory)
+    answer = await batcher.submit(
+        sale.tenant, sale.id, gate_db.Attempt(claim.customer_id, claim.nonce, ip)
+    )
     pending.kick(state, sale.tenant, sale.id)  # the order is made after the answer
     return 200, dumps(_db_answer(answer, sale))
 
