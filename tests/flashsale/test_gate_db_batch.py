@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+import time
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from loopmall.config import Settings
+from loopmall.core import clock
 from loopmall.core.errors import LoopmallError
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.flashsale import gate_db
-from loopmall.flashsale.models import FlashTicket, FlashUsedToken
+from loopmall.flashsale import gate_db, tokens
+from loopmall.flashsale.buckets import give_units
+from loopmall.flashsale.models import FlashBucket, FlashTicket, FlashUsedToken
 from loopmall.flashsale.repository import get_sale_by_id
 from tests.flashsale.fixtures import Sale, holders, make_sale, remaining
 from tests.orders.fixtures import login_shopper
@@ -185,3 +189,60 @@ async def test_concurrent_attempts_share_transactions_and_sell_exactly_the_stock
     assert transactions < len(calls) / 4
     n_tickets, n_tokens, left = await rows_left(state, sale)
     assert (n_tickets, n_tokens, left) == (UNITS, UNITS, 0)
+
+
+async def test_after_sold_out_one_attempt_asks_again_and_a_slow_answer_holds_nobody(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    """Sold out, remembered for 0.3 s; a unit comes back. The first attempt after the
+    moment asks the database (the probe); while the database is slow to answer, the others
+    are told "sold out" after at most the moment, not queued behind it; once the probe has
+    its unit, the process has forgotten "sold out"."""
+    state.settings.flashsale_sold_out_memory_seconds = 0.3
+    sale, people = await crowd(state, "probe")
+    path = f"/api/v1/mall/{sale.tenant.slug}/flash/{sale.public_id}/buy"
+
+    async def buy(customer: int) -> tuple[str, float]:
+        token = tokens.issue_token(
+            state.settings.secret_key, sale_id=sale.id, customer_id=customer, now=clock.now()
+        )
+        began = time.monotonic()
+        r = await client.post(path, json={"token": token})
+        body = r.json()
+        return body.get("code") or body["status"], time.monotonic() - began
+
+    for customer in people[:UNITS]:
+        assert (await buy(customer))[0] == "accepted"
+    assert (await buy(people[UNITS]))[0] == "flash_sold_out"
+    async with UnitOfWork(state.write_factory) as uow:  # a lapse puts a unit back
+        await give_units(uow.session, sale.tenant, sale.id, 1)
+        await uow.commit()
+    assert (await buy(people[UNITS + 1]))[0] == "flash_sold_out"  # remembered
+    await asyncio.sleep(0.35)
+
+    # The database is busy: the bucket rows are held by another writer for a second.
+    release = asyncio.Event()
+
+    async def busy_writer() -> None:
+        async with UnitOfWork(state.write_factory) as uow:
+            await uow.session.execute(
+                update(FlashBucket)
+                .where(FlashBucket.sale_id == sale.id)
+                .values(remaining=FlashBucket.remaining)
+            )
+            await release.wait()
+            await uow.commit()
+
+    holder = asyncio.create_task(busy_writer())
+    await asyncio.sleep(0.1)
+    probe = asyncio.create_task(buy(people[UNITS + 2]))
+    await asyncio.sleep(0.05)
+    others = await asyncio.gather(*(buy(c) for c in people[UNITS + 3 : UNITS + 6]))
+    assert [answer for answer, _s in others] == ["flash_sold_out"] * 3
+    assert all(seconds < 0.9 for _a, seconds in others)  # not held for the writer's second
+    assert not probe.done()
+    await asyncio.sleep(0.5)
+    release.set()
+    await holder
+    assert (await probe)[0] == "accepted"
+    assert (await buy(people[UNITS + 6]))[0] == "flash_sold_out"  # asked again: none left

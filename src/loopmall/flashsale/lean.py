@@ -163,6 +163,8 @@ class LeanGate:
         self.owner = owner  # the FastAPI app whose state this layer reads, when outermost
         self._sales: dict[tuple[str, str], tuple[float, SaleInfo | None]] = {}
         self._sold_out: dict[int, float] = {}  # sale id → until (monotonic)
+        # Sales whose "sold out" is being asked again: the probe's answer (still sold out?).
+        self._probing: dict[int, asyncio.Future[bool]] = {}
         self._sold_out_bodies: dict[str, bytes] = {}  # path → its "sold out" problem
         self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
 
@@ -214,22 +216,43 @@ class LeanGate:
         # units): once the gate said "sold out", this process says it for a moment
         # (``flashsale_sold_out_memory_seconds``) without asking Redis or the database
         # again, and without checking the token's signature (sold out is sold out for
-        # anyone; the answer gives away nothing the sale page does not show). It only ever
-        # refuses, and forgets soon, so a unit put back by a lapse still sells to a holder
-        # who keeps trying.
+        # anyone; the answer gives away nothing the sale page does not show). When the
+        # moment is over, one attempt asks again (the probe); the others wait for its
+        # answer, but no longer than a moment: a slow answer (SQLite's one writer busy with
+        # the orders' events) must not queue every attempt behind it. It only ever refuses,
+        # and forgets soon, so a unit put back by a lapse still sells to holders who try.
         memory = state.settings.flashsale_sold_out_memory_seconds
-        if memory > 0 and self._sold_out.get(sale.id, 0.0) > time.monotonic():
-            raise SoldOutNow()
-        claim = _verify(state.settings, token, sale, now)
-        client = scope.get("client")
-        ip = client[0] if client else "unknown"
+        probe: asyncio.Future[bool] | None = None
+        if memory > 0 and sale.id in self._sold_out:
+            if self._sold_out[sale.id] > time.monotonic():
+                raise SoldOutNow()
+            running = self._probing.get(sale.id)
+            if running is not None:
+                try:
+                    still = await asyncio.wait_for(asyncio.shield(running), memory)
+                except TimeoutError:
+                    still = True
+                if still:
+                    raise SoldOutNow()
+            else:
+                probe = self._probing[sale.id] = asyncio.get_running_loop().create_future()
+        still_sold_out = True
         try:
+            claim = _verify(state.settings, token, sale, now)
+            client = scope.get("client")
+            ip = client[0] if client else "unknown"
             if sale.gate == "redis" and state.redis is not None:
-                return await _buy_redis(state, sale, claim, ip, now)
-            return await _buy_db(state, sale, claim, ip)
+                answer = await _buy_redis(state, sale, claim, ip, now)
+            else:
+                answer = await _buy_db(state, sale, claim, ip)
+            self._sold_out.pop(sale.id, None)  # a unit came back
+            still_sold_out = False
+            return answer
         except LoopmallError as exc:
-            if exc.code == "flash_sold_out":
+            if exc.code == "flash_sold_out" and memory > 0:
                 self._sold_out[sale.id] = time.monotonic() + memory
+            else:
+                still_sold_out = False  # refused for another reason: the others may try
             raise
         except UNAVAILABLE:
             # The database's connections are all busy (on SQLite writes queue on one), or
@@ -237,6 +260,10 @@ class LeanGate:
             # attempt was accepted and the retry is told "already bought" with its request.
             log.warning("flash-sale gate unavailable on sale %s", sale.id, exc_info=True)
             raise Busy() from None
+        finally:
+            if probe is not None:
+                del self._probing[sale.id]
+                probe.set_result(still_sold_out)
 
     def _sold_out_body(self, path: str) -> bytes:
         body = self._sold_out_bodies.get(path)
