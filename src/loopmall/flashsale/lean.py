@@ -16,6 +16,7 @@ request than the gate's own work (figures: ``bench/flashsale``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -164,7 +165,7 @@ class LeanGate:
         self._sales: dict[tuple[str, str], tuple[float, SaleInfo | None]] = {}
         self._sold_out: dict[int, float] = {}  # sale id → until (monotonic)
         # Sales whose "sold out" is being asked again: the probe's answer (still sold out?).
-        self._probing: dict[int, asyncio.Future[bool]] = {}
+        self._probing: dict[int, tuple[float, asyncio.Future[bool]]] = {}
         self._sold_out_bodies: dict[str, bytes] = {}  # path → its "sold out" problem
         self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
 
@@ -228,14 +229,19 @@ class LeanGate:
                 raise SoldOutNow()
             running = self._probing.get(sale.id)
             if running is not None:
-                try:
-                    still = await asyncio.wait_for(asyncio.shield(running), memory)
-                except TimeoutError:
-                    still = True
+                # Wait for the probe's answer until it has been asking for a moment; after
+                # that, "sold out" still stands for everyone until it answers.
+                asked_at, answer = running
+                wait = asked_at + memory - time.monotonic()
+                still = True
+                if wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        still = await asyncio.wait_for(asyncio.shield(answer), wait)
                 if still:
                     raise SoldOutNow()
             else:
-                probe = self._probing[sale.id] = asyncio.get_running_loop().create_future()
+                probe = asyncio.get_running_loop().create_future()
+                self._probing[sale.id] = (time.monotonic(), probe)
         still_sold_out = True
         try:
             claim = _verify(state.settings, token, sale, now)
