@@ -8,7 +8,6 @@ import asyncio
 import random
 import secrets
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,19 +28,12 @@ from tests.orders.fixtures import login_shopper
 UNITS = 5
 
 
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    # The rate windows turn with the clock's second: off, so that both runs see the same.
-    return Settings(
-        env="test",
-        database_url=db_url,
-        data_dir=tmp_path / "data",
-        auto_migrate=False,
-        run_background=False,
-        secret_key="test-secret",
-        flashsale_rate_per_ip=0,
-        flashsale_rate_per_consumer=0,
-    )
+@pytest.fixture(autouse=True)
+def no_rate_windows(settings: Settings) -> None:
+    """The rate windows turn with the clock's second: off, so that both runs see the same
+    (and one test client is one IP)."""
+    settings.flashsale_rate_per_consumer = 0
+    settings.flashsale_rate_per_ip = 0
 
 
 async def crowd(state: AppState, slug: str) -> tuple[Sale, list[int]]:
