@@ -341,6 +341,10 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                     if spy is not None:
                         spy.send_signal(signal.SIGINT)
                         spy.wait(timeout=60)
+                # The sale's own figures first, in case what follows fails.
+                (log_dir / "sale.json").write_text(
+                    json.dumps({k: v for k, v in sale.items() if k != "accepted_requests"})
+                )
                 drain_s = await _drain(state, world, sale["accepted"])
                 paid, lapsed = await pay_and_lapse(state, world, setup.paid, setup.lapsed)
 
