@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock, outbox
@@ -115,3 +117,31 @@ def test_backoff_grows_and_is_capped() -> None:
     assert outbox.backoff(1) == timedelta(seconds=1)
     assert outbox.backoff(4) == timedelta(seconds=8)
     assert outbox.backoff(50) == timedelta(hours=1)
+
+
+@subscribe("test.slow")
+async def _slow(session: AsyncSession, event: OutboxEvent) -> None:
+    await session.execute(text("SELECT 1"))  # the transaction has its connection
+    await asyncio.sleep(0.01)  # a handler's work
+
+
+async def test_the_dispatcher_lets_other_writers_in_between_events(state: AppState) -> None:
+    """On SQLite every write of a process queues on one connection (ADR 0005): a dispatcher
+    going through many events hands it over between them, so another writer (the flash
+    sale's order maker, the gate, a periodic job) waits for one event's transaction, not
+    for every event that is due."""
+    async with UnitOfWork(state.write_factory) as uow:
+        for n in range(60):
+            await publish(uow.session, "test.slow", {"n": n})
+        await uow.commit()
+    dispatcher = Dispatcher(state.write_factory, batch_size=60)
+    delivering = asyncio.create_task(dispatcher.run_once())
+    await asyncio.sleep(0.05)  # a few events in
+    began = time.monotonic()
+    async with UnitOfWork(state.write_factory) as uow:
+        waited = time.monotonic() - began
+        await publish(uow.session, "test.ping", {"n": "between"})
+        await uow.commit()
+    assert not delivering.done()  # got in while the batch was still going
+    assert waited < 0.3  # not the batch's 60 × 10 ms
+    assert await delivering == 60
