@@ -218,10 +218,9 @@ class LeanGate:
         # (``flashsale_sold_out_memory_seconds``) without asking Redis or the database
         # again, and without checking the token's signature (sold out is sold out for
         # anyone; the answer gives away nothing the sale page does not show). When the
-        # moment is over, one attempt asks again (the probe); the others wait for its
-        # answer, but no longer than a moment: a slow answer (SQLite's one writer busy with
-        # the orders' events) must not queue every attempt behind it. It only ever refuses,
-        # and forgets soon, so a unit put back by a lapse still sells to holders who try.
+        # moment is over, one attempt asks again (the probe) and the others take its
+        # answer instead of all asking at once. It only ever refuses on a fresh answer, so
+        # a unit put back by a lapse still sells to holders who try.
         memory = state.settings.flashsale_sold_out_memory_seconds
         probe: asyncio.Future[bool] | None = None
         if memory > 0 and sale.id in self._sold_out:
@@ -229,16 +228,15 @@ class LeanGate:
                 raise SoldOutNow()
             running = self._probing.get(sale.id)
             if running is not None:
-                # Wait for the probe's answer until it has been asking for a moment; after
-                # that, "sold out" still stands for everyone until it answers.
+                # Wait for the probe's answer until it has been asking for a moment. No
+                # answer by then: this attempt asks the gate itself — a unit may be back,
+                # and a holder must not be told "sold out" on a guess.
                 asked_at, answer = running
                 wait = asked_at + memory - time.monotonic()
-                still = True
                 if wait > 0:
                     with contextlib.suppress(TimeoutError):
-                        still = await asyncio.wait_for(asyncio.shield(answer), wait)
-                if still:
-                    raise SoldOutNow()
+                        if await asyncio.wait_for(asyncio.shield(answer), wait):
+                            raise SoldOutNow()
             else:
                 probe = asyncio.get_running_loop().create_future()
                 self._probing[sale.id] = (time.monotonic(), probe)
