@@ -38,6 +38,11 @@ class Perm(StrEnum):
     GUIDE_WORK = "guide.work"  # the guide workbench: chat, cards, holds, fittings
     FLASHSALE_READ = "flashsale.read"
     FLASHSALE_WRITE = "flashsale.write"
+    # Money going back out, and the merchant-wide money report: never a till's job (#11).
+    PAYMENTS_REFUND = "payments.refund"
+    PAYMENTS_RECONCILE = "payments.reconcile"
+    # Approving a store sale below the price the price pipeline gives, beyond the guide's cap.
+    DISCOUNTS_APPROVE = "orders.discount_approve"
 
 
 _ALL = frozenset(Perm)
@@ -61,6 +66,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CUSTOMERS_READ,
             Perm.GUIDE_WORK,
             Perm.FLASHSALE_READ,
+            Perm.DISCOUNTS_APPROVE,
         }
     ),
     Role.GUIDE: frozenset(
