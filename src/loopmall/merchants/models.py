@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loopmall.core.db import Base, IdMixin, UtcDateTime
@@ -28,7 +37,13 @@ class MallSettings(TenantMixin, IdMixin, Base):
     """The merchant's own micro-mall: name, logo, colours and home page blocks."""
 
     __tablename__ = "mall_settings"
-    __table_args__ = (UniqueConstraint("merchant_id"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id"),
+        CheckConstraint(
+            "guide_discount_cap_bp >= 0 AND guide_discount_cap_bp <= 10000",
+            name="guide_discount_cap_range",
+        ),
+    )
 
     mall_name: Mapped[str] = mapped_column(String(100))
     logo_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -36,6 +51,9 @@ class MallSettings(TenantMixin, IdMixin, Base):
     accent_color: Mapped[str] = mapped_column(String(7), default="#222222")
     blocks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     cod_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The most a guide may take off a store sale's price alone, in basis points of the
+    # price pipeline's price; more needs a manager's approval (ADR 0008). 0: none.
+    guide_discount_cap_bp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

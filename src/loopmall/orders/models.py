@@ -107,7 +107,14 @@ class OrderLine(TenantMixin, IdMixin, Base):
     """One SKU of an order at the price quoted at checkout, and the hold that kept it."""
 
     __tablename__ = "order_lines"
-    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("discount_fen >= 0", name="discount_not_negative"),
+        CheckConstraint(
+            "discount_approval IN ('none', 'within_cap', 'pending', 'approved')",
+            name="discount_approval_known",
+        ),
+    )
 
     order_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("orders.id", ondelete="CASCADE"), index=True
@@ -124,6 +131,19 @@ class OrderLine(TenantMixin, IdMixin, Base):
     price_rule: Mapped[str] = mapped_column(String(40), default="")
     quantity: Mapped[int] = mapped_column(Integer)
     line_fen: Mapped[int] = mapped_column(Integer)
+    # A store sale's discount off the price pipeline's price (the whole line): the price
+    # before it is ``line_fen + discount_fen``. Who gave it, and who approved it when it
+    # was beyond the merchant's cap (``pending`` until then: the till takes no money).
+    discount_fen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    discount_approval: Mapped[str] = mapped_column(
+        String(16), default="none", server_default="none"
+    )
+    discount_by_staff_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("staff.id"), nullable=True
+    )
+    discount_approved_by_staff_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("staff.id"), nullable=True
+    )
 
 
 class OrderStep(TenantMixin, IdMixin, Base):
