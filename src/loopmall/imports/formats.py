@@ -8,12 +8,11 @@ from the same table, with Chinese headers and a UTF-8 BOM so that Excel opens th
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from loopmall.core.csv_export import csv_bytes
 from loopmall.core.errors import ValidationFailed
 from loopmall.imports.sheets import Sheet, read_sheet
 
@@ -165,12 +164,9 @@ def to_table(sheet: Sheet, kind: ImportKind) -> Table:
 
 def template_csv(kind: ImportKind) -> bytes:
     """A CSV template: Chinese headers (required ones marked ``*``), one example row, BOM."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
     columns = COLUMNS[kind]
-    writer.writerow([c.label_zh + ("*" if c.required else "") for c in columns])
-    writer.writerow([c.example for c in columns])
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    header = [c.label_zh + ("*" if c.required else "") for c in columns]
+    return csv_bytes(header, [[c.example for c in columns]])
 
 
 def read_table(data: bytes, kind: ImportKind, *, max_bytes: int) -> Table:

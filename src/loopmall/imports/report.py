@@ -6,16 +6,12 @@ only when shown, from the rule's English message and the Chinese catalog.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
+from loopmall.core.csv_export import csv_bytes
 from loopmall.imports.formats import ImportKind, column_label
 from loopmall.imports.service import REASONS
 from loopmall.web.i18n import translations
-
-# A cell starting with one of these is a formula to Excel; the report quotes it (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def reason(kind: ImportKind, code: str, params: dict[str, Any], locale: str) -> str:
@@ -45,17 +41,9 @@ def render_errors(
     return out
 
 
-def _safe(cell: Any) -> str:
-    text = str(cell)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def errors_csv(kind: ImportKind, errors: list[dict[str, Any]], locale: str) -> bytes:
     """The error report as a CSV that Excel opens (UTF-8 with BOM)."""
     gettext = translations(locale).gettext
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([gettext("Row"), gettext("Column"), gettext("Reason")])
-    for error in render_errors(kind, errors, locale):
-        writer.writerow([error["row"], _safe(error["column"]), _safe(error["reason"])])
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    header = [gettext("Row"), gettext("Column"), gettext("Reason")]
+    rows = [[e["row"], e["column"], e["reason"]] for e in render_errors(kind, errors, locale)]
+    return csv_bytes(header, rows)

@@ -1,18 +1,16 @@
 """CSV exports of the ledger and of a settlement: UTF-8 with a byte-order mark so that
 Excel opens the Chinese names as Chinese; amounts in yuan with two decimals, times in
-Asia/Shanghai; the header row in Chinese and English."""
+Asia/Shanghai; the header row in Chinese and English. Written by ``core.csv_export``, which
+keeps every cell from running as a formula."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 
 from loopmall.core.clock import local
+from loopmall.core.csv_export import csv_bytes
 from loopmall.core.money import format_yuan
 from loopmall.rebates.schemas import EntryOut, SettlementOut
-
-BOM = "\ufeff"
 
 ENTRY_HEADER = [
     "时间 time",
@@ -44,20 +42,6 @@ LINE_HEADER = [
 ]
 
 
-def _csv(header: list[str], rows: list[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def _cell(text: str) -> str:
-    # A cell starting with = + - @ is a formula to Excel: keep names as text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 def entries_csv(entries: Sequence[EntryOut]) -> bytes:
     rows = [
         [
@@ -67,9 +51,9 @@ def entries_csv(entries: Sequence[EntryOut]) -> bytes:
             e.role,
             e.rule,
             e.earner.kind,
-            _cell(e.earner.name),
+            e.earner.name,
             e.earner.id or "",
-            _cell(e.store_name),
+            e.store_name,
             format_yuan(e.base_fen),
             str(e.rate_bp),
             format_yuan(e.amount_fen),
@@ -77,7 +61,7 @@ def entries_csv(entries: Sequence[EntryOut]) -> bytes:
         ]
         for e in entries
     ]
-    return _csv(ENTRY_HEADER, rows)
+    return csv_bytes(ENTRY_HEADER, rows)
 
 
 def settlement_csv(settlement: SettlementOut) -> bytes:
@@ -87,9 +71,9 @@ def settlement_csv(settlement: SettlementOut) -> bytes:
             settlement.id,
             end,
             line.earner.kind,
-            _cell(line.earner.name),
+            line.earner.name,
             line.earner.id or "",
-            _cell(line.store_name),
+            line.store_name,
             str(line.entries),
             format_yuan(line.earned_fen),
             format_yuan(line.clawed_back_fen),
@@ -97,4 +81,4 @@ def settlement_csv(settlement: SettlementOut) -> bytes:
         ]
         for line in settlement.lines or []
     ]
-    return _csv(LINE_HEADER, rows)
+    return csv_bytes(LINE_HEADER, rows)

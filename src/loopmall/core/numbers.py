@@ -1,0 +1,67 @@
+"""Numbers from outside: amounts, stock, quantities and rates (issue #11 case 17).
+
+A JSON request gives a number as a JSON integer, and only so: ``true``, ``"12"`` and
+``12.5`` are refused (422 naming the field) — Pydantic's lax mode would take the first two
+as 1 and 12. ``12.0`` is refused as well: strict integers admit no floats, and no client
+of ours sends one. Every kind has its bounds here, once:
+
+* ``FenAmount`` — money in fen, 0 … ``MAX_FEN`` (below PostgreSQL's INTEGER limit and above
+  any real price or order); ``PositiveFen`` starts at 1;
+* ``StockLevel`` — units on hand, 0 … ``MAX_STOCK``; ``StockDelta`` — an adjustment,
+  ±``MAX_STOCK`` (the service decides whether a negative one is allowed for the case);
+* ``Quantity`` — units a buyer asks for, 1 … ``MAX_QUANTITY``;
+* ``BasisPoints`` — a rate, 0 … 10,000 (100 %).
+
+Form posts parse strings: :func:`form_int` accepts ``"12"`` (and surrounding spaces) but
+refuses ``"12abc"``, ``"true"``, ``"1e3"`` and ``"１２"`` with a form error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, Strict
+
+from loopmall.core.errors import ValidationFailed
+from loopmall.core.money import BASIS_POINTS
+
+# Above any real price or order total, below PostgreSQL's INTEGER limit (2,147,483,647).
+MAX_FEN = 1_000_000_000
+MAX_STOCK = 1_000_000_000
+MAX_QUANTITY = 9_999
+
+StrictInt = Annotated[int, Strict()]
+FenAmount = Annotated[int, Strict(), Field(ge=0, le=MAX_FEN, description="Integer fen (分)")]
+PositiveFen = Annotated[int, Strict(), Field(ge=1, le=MAX_FEN, description="Integer fen (分)")]
+StockLevel = Annotated[int, Strict(), Field(ge=0, le=MAX_STOCK)]
+StockDelta = Annotated[int, Strict(), Field(ge=-MAX_STOCK, le=MAX_STOCK)]
+Quantity = Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
+BasisPoints = Annotated[
+    int, Strict(), Field(ge=0, le=BASIS_POINTS, description="Basis points (1/10,000)")
+]
+
+
+class NotAWholeNumber(ValidationFailed):
+    code = "invalid_number"
+    title = "Enter a whole number"
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"{field}: {detail}", field=field)
+
+
+def form_int(value: str | None, *, field: str, ge: int | None = None, le: int | None = None) -> int:
+    """A whole number typed into a form: ASCII digits with an optional sign, within bounds.
+
+    Raises :class:`NotAWholeNumber` (422 ``invalid_number`` naming ``field``) otherwise —
+    ``int()`` alone would take ``"１２"`` and ``"1_000"``.
+    """
+    text = (value or "").strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 12:
+        raise NotAWholeNumber(field, "must be a whole number")
+    number = int(text)
+    if ge is not None and number < ge:
+        raise NotAWholeNumber(field, f"must be at least {ge}")
+    if le is not None and number > le:
+        raise NotAWholeNumber(field, f"must be at most {le}")
+    return number
