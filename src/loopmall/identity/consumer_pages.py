@@ -9,7 +9,7 @@ bound to the browser by a cookie of its own.
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from loopmall.core.errors import LoopmallError
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.ids import new_token
+from loopmall.core.redirects import safe_path
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import consumer_jobs as consumer_jobs  # registers the purge job
@@ -41,13 +42,7 @@ OAUTH_COOKIE = "lm_oauth"
 
 def safe_next(slug: str, target: str | None) -> str:
     """Only a path inside this mall; anything else goes to the mall's "me" page."""
-    home = f"/m/{slug}/me"
-    if not target:
-        return home
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith(f"/m/{slug}/") or "\\" in target:
-        return home
-    return target
+    return safe_path(target, f"/m/{slug}/me", within=f"/m/{slug}/")
 
 
 def _oauth_cookie(slug: str) -> str:

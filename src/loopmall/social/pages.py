@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from loopmall.catalog.images import URL_PREFIX
 from loopmall.core.http import get_state, read_uow, write_uow
+from loopmall.core.redirects import safe_path
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import login_url, optional_shopper
 from loopmall.identity.consumer_service import get_customer
@@ -42,7 +43,6 @@ Slug = Path(..., max_length=60)
 Token = Path(..., max_length=80)
 ShareId = Path(..., max_length=40)
 VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-SAME_MALL_PATH = re.compile(r"^/m/[a-z0-9-]+/[^\s]*$")
 
 
 def in_wechat(request: Request) -> bool:
@@ -153,7 +153,7 @@ async def share_form(
     await open_mall(uow.session, slug)
     shopper = await optional_shopper(request, slug)
     if shopper is None:
-        next_path = back if SAME_MALL_PATH.match(back) else f"/m/{slug}/"
+        next_path = safe_path(back, f"/m/{slug}/", within=f"/m/{slug}/")
         return RedirectResponse(login_url(slug, next_path=next_path), status_code=303)
     out = await create_for_shopper(
         uow.session,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from loopmall.core.errors import CsrfFailed, LoopmallError
 from loopmall.core.http import client_ip, get_state, read_uow, write_uow
 from loopmall.core.ids import new_token
+from loopmall.core.redirects import safe_path
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import service
 from loopmall.identity.api import get_throttle
@@ -30,12 +30,7 @@ LOGIN_CSRF_COOKIE = "lm_login_csrf"
 
 
 def _safe_next(target: str | None) -> str:
-    if not target:
-        return "/console"
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/"):
-        return "/console"
-    return target
+    return safe_path(target, "/console")
 
 
 def check_login_csrf(request: Request, sent: str) -> None:
