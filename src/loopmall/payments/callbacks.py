@@ -5,7 +5,9 @@ exactly when they should.
    adapter verifies the callback (serial, timestamp window, signature; WeChat Pay's
    resource is decrypted). A failure is recorded and answered "failed" (WeChat: 4xx
    ``FAIL``; Alipay: not ``success``).
-2. A verified callback for another merchant number or app is recorded and refused.
+2. A verified callback for another merchant number or app is recorded and refused; so is
+   one naming an attempt or refund made through another provider or account
+   (``foreign_trade`` / ``foreign_refund``): a callback settles only its own account's.
 3. The event is applied (``settle``) in one transaction with its record. An unknown
    ``out_trade_no`` / ``out_refund_no`` (the attempt's transaction may not have
    committed yet) is recorded and answered "failed", so the provider tries again later.
@@ -23,10 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.state import AppState
-from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.payments import accounts, settle
-from loopmall.payments.models import CallbackRecord, PaymentAccount, PaymentRefund
+from loopmall.payments.models import CallbackRecord, PaymentAccount
 from loopmall.payments.providers import (
     CallbackEvent,
     CallbackRejected,
@@ -34,7 +36,7 @@ from loopmall.payments.providers import (
     PaymentProvider,
     TradeStatus,
 )
-from loopmall.payments.rules import RETRY_OUTCOMES, Outcome
+from loopmall.payments.rules import REFUSED_OUTCOMES, RETRY_OUTCOMES, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +104,12 @@ def _belongs(account: PaymentAccount, event: CallbackEvent) -> bool:
 
 
 async def apply_event(
-    session: AsyncSession, tenant: Tenant, event: CallbackEvent
+    session: AsyncSession, tenant: Tenant, account: PaymentAccount, event: CallbackEvent
 ) -> tuple[Outcome, int | None]:
-    """Apply a verified event to our records (one transaction, the caller's)."""
+    """Apply an event that ``account``'s keys verified (or that ``account``'s provider
+    answered to a query) to our records, in the caller's transaction. Only attempts and
+    refunds made through ``account`` are settled (``FOREIGN_TRADE`` / ``FOREIGN_REFUND``
+    otherwise)."""
     if event.kind == "payment":
         if event.state != "paid":
             # WeChat only notifies success; an Alipay WAIT_BUYER_PAY / TRADE_CLOSED changes
@@ -117,19 +122,14 @@ async def apply_event(
             amount_fen=event.amount_fen,
             provider_trade_no=event.provider_trade_no,
             paid_at=event.occurred_at,
+            account=account,
         )
         return outcome, payment.id if payment else None
     # Found without a lock: finish_refund locks the payment, then the refund (the one order
     # every path takes).
-    refund = (
-        await session.scalar(
-            scoped(PaymentRefund, tenant, PaymentRefund.out_refund_no == event.out_refund_no)
-        )
-        if event.out_refund_no
-        else None
-    )
+    refused, refund = await settle.find_refund(session, tenant, account, event.out_refund_no or "")
     if refund is None:
-        return Outcome.UNKNOWN_REFUND, None
+        return refused or Outcome.UNKNOWN_REFUND, None
     # No amount check: out_refund_no is ours and names the amount we asked for (and
     # Alipay's refund notify carries the trade's total refunded so far, not this refund's).
     outcome = await settle.finish_refund(
@@ -198,8 +198,9 @@ async def handle_callback(
 
     try:
         async with UnitOfWork(state.write_factory) as uow:
-            outcome, payment_id = await apply_event(uow.session, tenant, event)
-            reply = provider.rejected(outcome) if outcome in RETRY_OUTCOMES else provider.accepted()
+            outcome, payment_id = await apply_event(uow.session, tenant, account, event)
+            refused = outcome in RETRY_OUTCOMES or outcome in REFUSED_OUTCOMES
+            reply = provider.rejected(outcome) if refused else provider.accepted()
             _record(
                 uow.session,
                 account,
@@ -211,6 +212,7 @@ async def handle_callback(
                 body=body,
                 event=event,
                 payment_id=payment_id,
+                reason=REFUSED_OUTCOMES.get(outcome, ""),
             )
             await uow.commit()
         return Handled(outcome, reply)
@@ -279,7 +281,7 @@ async def apply_trade_status(
         occurred_at=status.paid_at,
     )
     async with UnitOfWork(state.write_factory) as uow:
-        outcome, payment_id = await apply_event(uow.session, tenant, event)
+        outcome, payment_id = await apply_event(uow.session, tenant, account, event)
         await record_query(uow.session, account, event, outcome, payment_id, source=source)
         await uow.commit()
     return outcome

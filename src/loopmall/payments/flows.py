@@ -219,7 +219,7 @@ async def close_open_attempts(session: AsyncSession, tenant: Tenant, order_id: i
                 provider_trade_no=status.provider_trade_no,
                 occurred_at=status.paid_at,
             )
-            outcome, payment_id = await callbacks.apply_event(session, tenant, event)
+            outcome, payment_id = await callbacks.apply_event(session, tenant, account, event)
             await callbacks.record_query(
                 session, account, event, outcome, payment_id, source="close"
             )

@@ -70,10 +70,19 @@ class Outcome(StrEnum):
     REFUND_FAILED = "refund_failed"
     REFUND_DUPLICATE = "refund_duplicate"
     UNKNOWN_REFUND = "unknown_refund"  # no such out_refund_no (yet): provider retries
+    # The trade / refund number is another provider's or account's attempt: refused, nothing
+    # settled (a verified report settles only what was made through its own account).
+    FOREIGN_TRADE = "foreign_trade"
+    FOREIGN_REFUND = "foreign_refund"
 
 
 # Outcomes after which the provider must try again later (the HTTP answer says "failed").
 RETRY_OUTCOMES = frozenset({Outcome.UNKNOWN_TRADE, Outcome.REJECTED, Outcome.UNKNOWN_REFUND})
+# Outcomes answered "failed" too, with the reason kept on the record: refused, not applied.
+REFUSED_OUTCOMES: dict[Outcome, str] = {
+    Outcome.FOREIGN_TRADE: "the trade was made through another provider or account",
+    Outcome.FOREIGN_REFUND: "the refund belongs to another provider or account",
+}
 
 
 def check_move(current: str, target: PaymentState) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -21,7 +21,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.orders import service as orders
-from loopmall.payments.models import Payment, PaymentRefund
+from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
 from loopmall.payments.rules import (
     PAID_STATES,
     Outcome,
@@ -34,6 +34,45 @@ from loopmall.payments.rules import (
 )
 
 REFUND_TOPIC = "payment.refund_requested"
+
+
+def _made_through(account: PaymentAccount) -> tuple[ColumnElement[bool], ...]:
+    """An attempt is settled only by reports of the provider and account it was made
+    through: a trade number is no secret (it is on the payer's receipt), and one provider's
+    validly signed report must never settle another's attempt (issue #11, case 9)."""
+    return (Payment.account_id == account.id, Payment.provider == account.provider)
+
+
+async def _trade_exists(session: AsyncSession, tenant: Tenant, out_trade_no: str) -> bool:
+    found = await session.scalar(
+        select(Payment.id).where(
+            Payment.merchant_id == tenant.id, Payment.out_trade_no == out_trade_no
+        )
+    )
+    return found is not None
+
+
+async def find_refund(
+    session: AsyncSession, tenant: Tenant, account: PaymentAccount, out_refund_no: str
+) -> tuple[Outcome | None, PaymentRefund | None]:
+    """The refund ``out_refund_no`` names if its payment was made through ``account``
+    (unlocked: ``finish_refund`` locks the payment, then the refund). Otherwise
+    ``FOREIGN_REFUND`` (it is another provider's or account's) or ``UNKNOWN_REFUND``."""
+    if not out_refund_no:
+        return Outcome.UNKNOWN_REFUND, None
+    refund: PaymentRefund | None = await session.scalar(
+        scoped(PaymentRefund, tenant, PaymentRefund.out_refund_no == out_refund_no)
+        .join(Payment, Payment.id == PaymentRefund.payment_id)
+        .where(*_made_through(account))
+    )
+    if refund is not None:
+        return None, refund
+    anyone = await session.scalar(
+        select(PaymentRefund.id).where(
+            PaymentRefund.merchant_id == tenant.id, PaymentRefund.out_refund_no == out_refund_no
+        )
+    )
+    return (Outcome.FOREIGN_REFUND if anyone is not None else Outcome.UNKNOWN_REFUND), None
 
 
 async def lock_payment(session: AsyncSession, tenant: Tenant, *criteria: object) -> Payment | None:
@@ -53,18 +92,26 @@ async def apply_paid(
     amount_fen: int | None,
     provider_trade_no: str | None,
     paid_at: datetime | None,
+    account: PaymentAccount,
     payer_ref: str | None = None,
 ) -> tuple[Outcome, Payment | None]:
-    """A provider says ``out_trade_no`` was paid ``amount_fen``: apply it once.
+    """``account`` (whose keys verified the report) says ``out_trade_no`` was paid
+    ``amount_fen``: apply it once.
 
+    Only an attempt made through ``account`` (and its provider) is settled: a trade number
+    of another provider's or account's attempt → ``FOREIGN_TRADE``, nothing changes.
     Unknown trade → ``UNKNOWN_TRADE`` (the start may not have committed yet: the caller
     makes the provider retry). Already applied → ``DUPLICATE``. An amount other than
     ours → ``AMOUNT_MISMATCH`` (kept on the payment, never applied). Otherwise the payment
     succeeds and the order is told; if the order no longer wants the money the payment is
     refunded in full (``REFUNDED_*``).
     """
-    payment = await lock_payment(session, tenant, Payment.out_trade_no == out_trade_no)
+    payment = await lock_payment(
+        session, tenant, Payment.out_trade_no == out_trade_no, *_made_through(account)
+    )
     if payment is None:
+        if await _trade_exists(session, tenant, out_trade_no):
+            return Outcome.FOREIGN_TRADE, None
         return Outcome.UNKNOWN_TRADE, None
     if payment.state in PAID_STATES:
         return Outcome.DUPLICATE, payment
