@@ -121,8 +121,9 @@ async def read_ledger(
     if day_from and day_to and day_to < day_from:
         raise ValidationFailed("'to' is before 'from'", field="to")
     store_id = await _store_id(uow.session, tenant, store)
-    if store_id is not None:
-        principal.require_store(store_id)
+    if store_id is not None and not principal.sees_store(store_id):
+        # Exactly what an unknown store answers: another store's id is not confirmed (#11).
+        raise NotFound("No such store", store=store)
     filters = repository.LedgerFilter(
         role=role,
         store_id=store_id,

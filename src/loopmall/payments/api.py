@@ -234,7 +234,7 @@ async def list_payments(
 async def create_refund(
     body: RefundIn,
     request: Request,
-    principal: Principal = Depends(require(Perm.ORDERS_FULFIL)),
+    principal: Principal = Depends(require(Perm.PAYMENTS_REFUND)),
     uow: UnitOfWork = Depends(write_uow),
 ) -> JSONResponse:
     """Refund part or all of an order's payment. The refund is sent to the provider at once
@@ -287,7 +287,7 @@ async def configure_account(
 
 @router.get("/payments/reconciliation", response_model=list[ReportOut])
 async def list_reports(
-    principal: Principal = Depends(require(Perm.ORDERS_READ)),
+    principal: Principal = Depends(require(Perm.PAYMENTS_RECONCILE)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> list[ReportOut]:
     """The daily reconciliation reports, newest day first."""
@@ -299,7 +299,7 @@ async def list_reports(
 async def run_reconciliation(
     body: ReconcileIn,
     request: Request,
-    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+    principal: Principal = Depends(require(Perm.PAYMENTS_RECONCILE)),
 ) -> ReportOut:
     """Reconcile one day now (Shanghai calendar day; a rerun replaces its report)."""
     try:

@@ -92,7 +92,7 @@ async def refund_from_console(
     order: str = OrderId,
     amount: str = Form(..., max_length=20),
     reason: str = Form("", max_length=80),
-    principal: Principal = Depends(require(Perm.ORDERS_FULFIL)),
+    principal: Principal = Depends(require(Perm.PAYMENTS_REFUND)),
 ) -> Response:
     """The refund form of the order detail page: back there with ``?refund=requested`` or
     ``?refund_error=<code>`` (``refund_not_allowed``, ``validation_failed``)."""
@@ -124,7 +124,7 @@ async def refund_from_console(
 
 @router.get("/console/reconciliation")
 async def reconciliation_page(
-    request: Request, principal: Principal = Depends(require(Perm.ORDERS_READ))
+    request: Request, principal: Principal = Depends(require(Perm.PAYMENTS_RECONCILE))
 ) -> Response:
     tenant = principal.require_tenant()
     async with UnitOfWork(get_state(request).read_factory) as uow:
@@ -153,7 +153,7 @@ async def reconciliation_page(
 async def run_reconciliation(
     request: Request,
     day: str = Form(..., max_length=10, pattern=r"^\d{4}-\d{2}-\d{2}$"),
-    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+    principal: Principal = Depends(require(Perm.PAYMENTS_RECONCILE)),
 ) -> Response:
     try:
         when = date.fromisoformat(day)

@@ -161,9 +161,7 @@ async def order_entries(
 ) -> list[EntryOut]:
     """Every ledger line of one order (earnings and claw-backs)."""
     tenant = principal.require_tenant()
-    rows = await ledger.entries_of_order(uow.session, tenant, order)
-    if principal.store_ids is not None:
-        rows = [r for r in rows if r.store_id in principal.store_ids]
+    rows = await ledger.entries_of_order(uow.session, tenant, order, store_ids=principal.store_ids)
     return await views.entries_out(uow.session, tenant, rows)
 
 

@@ -54,15 +54,17 @@ async def describe(
     return found
 
 
-async def resolve(session: AsyncSession, tenant: Tenant, kind: EarnerKind, public_id: str) -> int:
-    """The internal id of an earner named by public id; NotFound for none or another
-    merchant's."""
+async def resolve(
+    session: AsyncSession, tenant: Tenant, kind: EarnerKind, public_id: str, field: str = "earner"
+) -> int:
+    """The internal id of an earner named by public id; NotFound (naming ``field``, the
+    parameter that named it) for none or another merchant's."""
     table = _TABLES[kind]
     found = await session.scalar(
         select(table.id).where(table.merchant_id == tenant.id, table.public_id == public_id)
     )
     if found is None:
-        raise NotFound(f"No such {kind.value}", field="earner")
+        raise NotFound(f"No such {kind.value}", field=field)
     return int(found)
 
 

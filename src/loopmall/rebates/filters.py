@@ -59,8 +59,11 @@ async def build_filter(
         if earner_kind is None:
             raise NotFound("No such earner", field="earner")
         earner_id = await earners.resolve(session, tenant, earner_kind, earner)
-    store_id = await earners.resolve(session, tenant, EarnerKind.STORE, store) if store else None
+    store_id = None
+    if store:
+        store_id = await earners.resolve(session, tenant, EarnerKind.STORE, store, field="store")
     if store_id is not None and store_ids is not None and store_id not in store_ids:
+        # Exactly what an unknown store answers: another store's id is not confirmed (#11).
         raise NotFound("No such store", field="store")
     settlement_id = None
     if settlement:

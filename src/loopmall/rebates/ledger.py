@@ -18,6 +18,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
+from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.orders import service as orders
@@ -279,9 +280,21 @@ async def unsettled_by_earner(
 
 
 async def entries_of_order(
-    session: AsyncSession, tenant: Tenant, order_public_id: str
+    session: AsyncSession,
+    tenant: Tenant,
+    order_public_id: str,
+    *,
+    store_ids: frozenset[int] | None = None,
 ) -> list[CommissionEntry]:
-    """Every ledger line of one order, in booking order. Raises NotFound."""
+    """Every ledger line of one order, in booking order; ``store_ids`` (a store role's
+    stores): only the lines naming those stores. Raises NotFound for an unknown order, and
+    alike for an order a store role can not see — neither its store's nor crediting one of
+    its stores — so an answer never tells that another store's order id exists (#11)."""
     order = await orders.get_order(session, tenant, order_public_id)
     stmt = scoped(CommissionEntry, tenant, CommissionEntry.order_id == order.id)
-    return list((await session.scalars(stmt.order_by(CommissionEntry.id))).all())
+    if store_ids is not None:
+        stmt = stmt.where(CommissionEntry.store_id.in_(store_ids))
+    rows = list((await session.scalars(stmt.order_by(CommissionEntry.id))).all())
+    if store_ids is not None and not rows and order.store_id not in store_ids:
+        raise NotFound("No such order")
+    return rows

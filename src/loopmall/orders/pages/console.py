@@ -133,7 +133,8 @@ async def _order_page(
                 "complete": goods and "completed" in moves,
                 "cancel": can_fulfil and "cancelled" in moves,
                 "decline": can_fulfil and order.status == "refund_requested",
-                "refund": order.payment_method == "online"
+                "refund": principal.can(Perm.PAYMENTS_REFUND)
+                and order.payment_method == "online"
                 and order.paid_fen > order.refunded_fen
                 and order.status not in ("cancelled", "refunded"),
             },
