@@ -1,0 +1,403 @@
+"""Load the world, serve it, walk every console page and list endpoint, time them.
+
+The app runs as its own process (``loopmall serve``, uvicorn, one worker, no background
+jobs) against the loaded database; this process is the load generator: aiohttp, 8 users
+per route, each with its own connection. Per route: two untimed warm-up requests, then
+``requests`` timed ones, 8 at a time — p50/p95/max and the ratio of the p95 to the same
+server's bare ``/healthz`` p95, measured in the same run. Then "none blocks other tenants":
+while 8 users hit the big merchant's heaviest pages, a small tenant's mall page and
+``/healthz`` are timed (their p95 against the same probes on an idle server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.table import Table
+from sqlalchemy import text
+
+from bench.chainscale.walker import Skipped, Target, walk
+from bench.chainscale.world import Size, World, build_world, load_line
+from bench.flashsale.replay import Processes, _env, _free_port, _loopmall
+from bench.harness import CONSOLE, PG_URL, Row, percentile
+from loopmall.app import create_app
+from loopmall.config import Settings
+from loopmall.core import migrate
+from loopmall.core.db import make_engine
+from loopmall.core.state import AppState
+
+NAME = "chainscale"
+SLOW_MS = 300.0
+USERS = 8
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+SECRET = "bench-chainscale-secret"
+
+
+@dataclass
+class Timing:
+    route: str
+    url: str
+    kind: str
+    n: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    statuses: dict[str, int]
+    ratio: float = 0.0  # p95 / the bare /healthz p95 of the same run
+
+    @property
+    def ok(self) -> bool:
+        return set(self.statuses) <= {"200"}
+
+
+@dataclass
+class Report:
+    backend: str
+    size: dict[str, int]
+    load_seconds: dict[str, float]
+    rows_loaded: dict[str, int]
+    healthz: dict[str, float]
+    timings: list[Timing] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    tenants: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["timings"] = [asdict(t) | {"over_300ms": t.p95_ms > SLOW_MS} for t in self.timings]
+        return d
+
+
+@asynccontextmanager
+async def database(backend: str, tmp: Path, keep: bool) -> AsyncIterator[str]:
+    """A migrated, empty database for the world (dropped afterwards unless ``keep``)."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'chainscale.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield url
+        return
+    name = f"loopmall_bench_chainscale_{os.getpid()}"
+    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_URL.rpartition('/')[0]}/{name}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    try:
+        yield url
+    finally:
+        if not keep:
+            async with admin.connect() as conn:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :n AND pid <> pg_backend_pid()"
+                    ),
+                    {"n": name},
+                )
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await admin.dispose()
+
+
+async def _time(
+    http: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    requests: int,
+    users: int = USERS,
+    warmup: int = 2,
+) -> tuple[list[float], dict[str, int]]:
+    """``requests`` GETs of ``url``, ``users`` at a time; latencies in ms and the statuses."""
+    statuses: dict[str, int] = {}
+
+    async def one() -> float:
+        t0 = time.perf_counter()
+        async with http.get(url, headers=headers, allow_redirects=False) as r:
+            await r.read()
+            statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+        return (time.perf_counter() - t0) * 1000
+
+    for _ in range(warmup):
+        await one()
+    statuses.clear()
+    latencies: list[float] = []
+    left = requests
+
+    async def user() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            latencies.append(await one())
+
+    await asyncio.gather(*(user() for _ in range(users)))
+    return latencies, statuses
+
+
+def _headers(world: World, target: Target) -> dict[str, str]:
+    if not target.auth:
+        return {}
+    if target.kind == "api":
+        return {"Authorization": f"Bearer {world.owner_token}"}
+    return {"Cookie": f"{world.cookie_name}={world.owner_cookie}"}
+
+
+async def _probe_while(
+    http: aiohttp.ClientSession,
+    world: World,
+    heavy: list[Target],
+    seconds: float,
+) -> dict[str, Any]:
+    """The small tenant's mall page and /healthz, one user each, timed while ``USERS``
+    users keep requesting the heaviest pages of the big merchant."""
+    probes = {"mall": f"/m/{world.small_slug}/", "healthz": "/healthz"}
+    idle = {}
+    for name, url in probes.items():
+        lat, _ = await _time(http, url, {}, 40, users=1)
+        idle[name] = percentile(lat, 95)
+    stop = asyncio.Event()
+    hits: list[float] = []
+
+    async def hammer(i: int) -> None:
+        target = heavy[i % len(heavy)]
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            async with http.get(target.url, headers=_headers(world, target)) as r:
+                await r.read()
+            hits.append((time.perf_counter() - t0) * 1000)
+
+    async def probe(url: str, out: list[float]) -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            async with http.get(url) as r:
+                await r.read()
+            out.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(0.05)
+
+    loaded: dict[str, list[float]] = {name: [] for name in probes}
+    tasks = [asyncio.create_task(hammer(i)) for i in range(USERS)]
+    tasks += [asyncio.create_task(probe(url, loaded[name])) for name, url in probes.items()]
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return {
+        "heavy_routes": [t.route for t in heavy],
+        "seconds": seconds,
+        "heavy_requests": len(hits),
+        "heavy_p95_ms": percentile(hits, 95),
+        **{f"{name}_idle_p95_ms": v for name, v in idle.items()},
+        **{f"{name}_loaded_p95_ms": percentile(v, 95) for name, v in loaded.items()},
+        **{f"{name}_loaded_max_ms": max(v, default=0.0) for name, v in loaded.items()},
+        **{f"{name}_loaded_n": len(v) for name, v in loaded.items()},
+    }
+
+
+async def measure(
+    base: str,
+    world: World,
+    targets: list[Target],
+    requests: int,
+    probe_seconds: float,
+    backend: str,
+) -> tuple[list[Timing], dict[str, float], dict[str, Any]]:
+    connector = aiohttp.TCPConnector(limit=USERS + 4)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as http:
+        lat, _ = await _time(http, "/healthz", {}, 400, warmup=20)
+        healthz = {"p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95), "max_ms": max(lat)}
+        CONSOLE.print(f"  /healthz p50 {healthz['p50_ms']:.1f} ms, p95 {healthz['p95_ms']:.1f} ms")
+        timings: list[Timing] = []
+        for target in targets:
+            lat, statuses = await _time(http, target.url, _headers(world, target), requests)
+            t = Timing(
+                target.route,
+                target.url,
+                target.kind,
+                len(lat),
+                percentile(lat, 50),
+                percentile(lat, 95),
+                max(lat),
+                statuses,
+                percentile(lat, 95) / healthz["p95_ms"] if healthz["p95_ms"] else 0.0,
+            )
+            timings.append(t)
+            flag = " [red]> 300 ms[/red]" if t.p95_ms > SLOW_MS else ""
+            bad = "" if t.ok else f" [yellow]{statuses}[/yellow]"
+            CONSOLE.print(
+                f"  {backend} {t.route}: p50 {t.p50_ms:.0f} ms, p95 {t.p95_ms:.0f} ms{flag}{bad}",
+                highlight=False,
+            )
+        timings.sort(key=lambda t: t.p95_ms, reverse=True)
+        heavy = [
+            target for t in timings[:3] for target in targets if target.route == t.route and t.ok
+        ]
+        tenants = await _probe_while(http, world, heavy or targets[:1], probe_seconds)
+    return timings, healthz, tenants
+
+
+def print_report(report: Report, top: int | None = None) -> None:
+    table = Table(title=f"Chain-scale routes, {report.backend} (sorted by p95)")
+    for col in ("route", "kind", "p50 ms", "p95 ms", "max ms", "× healthz", "status"):
+        table.add_column(col, justify="left" if col in ("route", "kind", "status") else "right")
+    for t in report.timings[:top]:
+        style = "red" if t.p95_ms > SLOW_MS else None
+        status = ",".join(f"{k}×{v}" for k, v in sorted(t.statuses.items()))
+        table.add_row(
+            t.route, t.kind, f"{t.p50_ms:.0f}", f"{t.p95_ms:.0f}", f"{t.max_ms:.0f}",
+            f"{t.ratio:.0f}", status, style=style,
+        )  # fmt: skip
+    CONSOLE.print(table)
+    if report.skipped:
+        CONSOLE.print(f"  skipped {len(report.skipped)} route(s):", style="dim")
+        for s in report.skipped:
+            CONSOLE.print(f"    {s.kind} {s.route}: {s.reason}", style="dim", markup=False)
+    p = report.tenants
+    if p:
+        CONSOLE.print(
+            f"  other tenants while 8 users hit {', '.join(p['heavy_routes'])}: "
+            f"mall p95 {p['mall_idle_p95_ms']:.0f} → {p['mall_loaded_p95_ms']:.0f} ms, "
+            f"/healthz p95 {p['healthz_idle_p95_ms']:.0f} → {p['healthz_loaded_p95_ms']:.0f} ms",
+            markup=False,
+        )
+
+
+def rows_of(report: Report) -> list[Row]:
+    b = report.backend
+    base = {"stores": report.size["stores"], "orders": report.size["orders"]}
+    rows = [Row(NAME, b, f"load {k}", v, "s", base) for k, v in report.load_seconds.items()]
+    rows.append(Row(NAME, b, "/healthz p95", report.healthz["p95_ms"], "ms", base))
+    for t in report.timings:
+        params: dict[str, Any] = base | {
+            "p50": round(t.p50_ms),
+            "max": round(t.max_ms),
+            "x_healthz": round(t.ratio),
+        }
+        if t.p95_ms > SLOW_MS:
+            params["over_300ms"] = True
+        if not t.ok:
+            params["statuses"] = t.statuses
+        rows.append(Row(NAME, b, f"p95 {t.route}", t.p95_ms, "ms", params))
+    rows.append(
+        Row(
+            NAME,
+            b,
+            "routes over 300 ms",
+            sum(t.p95_ms > SLOW_MS for t in report.timings),
+            "routes",
+            base,
+        )
+    )
+    rows.append(Row(NAME, b, "routes skipped", len(report.skipped), "routes", base))
+    p = report.tenants
+    for key in (
+        "mall_idle_p95_ms",
+        "mall_loaded_p95_ms",
+        "healthz_idle_p95_ms",
+        "healthz_loaded_p95_ms",
+    ):
+        if key in p:
+            rows.append(
+                Row(
+                    NAME,
+                    b,
+                    f"other tenant {key.removesuffix('_ms').replace('_', ' ')}",
+                    p[key],
+                    "ms",
+                    base,
+                )
+            )
+    return rows
+
+
+async def run_backend(
+    backend: str,
+    size: Size,
+    *,
+    requests: int,
+    probe_seconds: float,
+    only: str | None = None,
+    keep: bool = False,
+) -> Report:
+    """Load the world on ``backend``, serve it, time it; the report (also written as JSON)."""
+    with tempfile.TemporaryDirectory(prefix="lm-chainscale-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with database(backend, tmp, keep) as url:
+            settings = Settings(
+                database_url=url,
+                data_dir=tmp,
+                secret_key=SECRET,
+                auto_migrate=False,
+                run_background=False,
+            )
+            state = AppState.build(settings)
+            try:
+                CONSOLE.print(f"  {backend}: loading the world ({size})", markup=False)
+                world = await build_world(state, size)
+                CONSOLE.print(f"  {backend}: {load_line(world)}", markup=False)
+            finally:
+                await state.close()
+            targets, skipped = walk(create_app(settings), world.samples)
+            if only:
+                targets = [t for t in targets if re.search(only, t.route)]
+            procs = Processes()
+            port = _free_port()
+            base = f"http://127.0.0.1:{port}"
+            env = _env(settings, background=False)
+            log = tmp / "server.log"
+            server = ["serve", "--port", str(port), "--no-access-log"]
+            procs.start(_loopmall(*server), env, log)
+            try:
+                await _wait(base)
+                timings, healthz, tenants = await measure(
+                    base, world, targets, requests, probe_seconds, backend
+                )
+            except BaseException:
+                CONSOLE.print(log.read_text(errors="replace")[-3000:], markup=False)
+                raise
+            finally:
+                procs.stop()
+            errors = [
+                line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line
+            ]
+            if errors:
+                CONSOLE.print(f"  [yellow]{len(errors)} traceback(s) in the server log[/yellow]")
+            report = Report(
+                backend,
+                asdict(size),
+                world.load_seconds,
+                world.rows,
+                healthz,
+                timings,
+                skipped,
+                tenants,
+            )
+            if keep:
+                CONSOLE.print(f"  kept the database: {url}", markup=False)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"chainscale-{backend}-latest.json"
+    out.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    CONSOLE.print(f"  wrote {out.name}")
+    return report
+
+
+async def _wait(base: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(base) as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get("/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"the server at {base} did not come up")
