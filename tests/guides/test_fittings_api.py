@@ -17,6 +17,7 @@ from loopmall.inventory.models import Hold
 from loopmall.merchants.models import Store
 from loopmall.notifications.models import InboxMessage
 from loopmall.orders.models import Order
+from tests.factories import token_for
 from tests.guides.fixtures import AFTERNOON_SLOT, MORNING, World, make_world, start_chat
 from tests.orders.fixtures import stock
 
@@ -101,6 +102,24 @@ async def test_hold_fitting_and_store_sale(
     )
     assert sold.status_code == 200, sold.text
     assert sold.json()["status"] == "sold" and sold.json()["order"]
+    # Rung up at the store's price, unpaid: the units stay held until the till takes the
+    # money (#11: no sale is completed, nor credited, without money).
+    sale = await client.get(
+        f"/api/v1/store-sales/{sold.json()['order']}", headers=world.guide_headers
+    )
+    assert (sale.json()["status"], sale.json()["total_fen"], sale.json()["paid_fen"]) == (
+        "created",
+        59900,
+        0,
+    )
+    assert await stock(state, sku_id, location) == (2, 1)
+    cashier = await token_for(client, world.tenant.slug, world.cashier.phone)
+    paid = await client.post(
+        f"/api/v1/store-sales/{sold.json()['order']}/receipt",
+        json={"amount_fen": 59900},
+        headers=cashier,
+    )
+    assert paid.status_code == 200, paid.text
     async with UnitOfWork(state.read_factory) as uow:
         order = await uow.session.scalar(select(Order))
         assert order is not None
@@ -122,9 +141,10 @@ async def test_hold_fitting_and_store_sale(
                 .order_by(OutboxEvent.id)
             )
         ).all()
-    assert list(topics) == ["order.created", "order.completed"]
+    assert list(topics) == ["order.created", "order.paid", "order.completed"]
     assert await stock(state, sku_id, location) == (1, 0)
-    # Attribution credits the store sale to the guide and the store (order.completed).
+    # Attribution credits the store sale to the guide and the store (order.paid), on the
+    # amount the till received.
     await state.extras["dispatcher"].drain()
     async with UnitOfWork(state.read_factory) as uow:
         credited = (

@@ -22,6 +22,7 @@ from loopmall.guides import chat, fittings, holds, staffing, views
 from loopmall.guides.access import PROBLEMS, WORK, actor_of, path_id, scope_of
 from loopmall.guides.api_customers import work_router as customers_router
 from loopmall.guides.api_mall import router as mall_router
+from loopmall.guides.api_sales import router as sales_router
 from loopmall.guides.delivery import deliver
 from loopmall.guides.holds import sku_for_card
 from loopmall.guides.models import Conversation
@@ -231,10 +232,19 @@ async def sell_hold(
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> HoldOut:
-    """Sell the held item at the till (a ``store_sale`` order, completed)."""
+    """Ring the held item up as a store sale at the store's price (the price pipeline),
+    less a discount the guide may ask for: within the merchant's cap it is given, beyond
+    it it waits for an approver. The till then records the money (``/store-sales``)."""
     tenant = principal.require_tenant()
     row = await holds.get(uow.session, tenant, hold, **scope_of(principal))
-    await holds.sell(uow.session, tenant, row, actor=actor_of(principal), unit_fen=data.unit_fen)
+    await holds.sell(
+        uow.session,
+        tenant,
+        row,
+        actor=actor_of(principal),
+        discount=data.discount.ask() if data.discount is not None else None,
+        given_by_staff_id=principal.staff_id,
+    )
     (out,) = await views.holds_out(uow.session, [row])
     await uow.commit()
     return out
@@ -324,7 +334,8 @@ async def end_fitting(
         row,
         FittingStatus(data.outcome),
         actor=actor_of(principal),
-        unit_fen=data.unit_fen,
+        discount=data.discount.ask() if data.discount is not None else None,
+        given_by_staff_id=principal.staff_id,
     )
     (out,) = await views.fittings_out(uow.session, [row])
     await uow.commit()
@@ -347,3 +358,4 @@ router = APIRouter()
 router.include_router(work_router)
 router.include_router(customers_router)
 router.include_router(mall_router)
+router.include_router(sales_router)

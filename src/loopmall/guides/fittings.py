@@ -36,6 +36,7 @@ from loopmall.identity.models import Staff
 from loopmall.merchants.hours import is_open
 from loopmall.merchants.models import Store
 from loopmall.orders.models import Order
+from loopmall.orders.store_discount import DiscountAsk
 
 BOOKED_TOPIC = "fitting.booked"
 REMINDER_TOPIC = "fitting.reminder"
@@ -127,7 +128,9 @@ async def book(
         )
     if guide_hold is not None and guide_hold.customer_id != customer_id:
         raise NotFound("No such hold")
-    if guide_hold is not None and guide_hold.status != HoldOutcome.ACTIVE:
+    if guide_hold is not None and (
+        guide_hold.status != HoldOutcome.ACTIVE or guide_hold.order_id is not None
+    ):
         raise HoldNotActive("The hold has ended", hold=guide_hold.public_id)
     if guide_hold is not None and guide_hold.expires_at < starts_at:
         raise HoldEndsBeforeFitting(
@@ -236,12 +239,17 @@ async def end(
     outcome: FittingStatus,
     *,
     actor: str,
-    unit_fen: int | None = None,
+    discount: DiscountAsk | None = None,
+    given_by_staff_id: int | None = None,
 ) -> Order | None:
-    """End a booked fitting: ``sold`` turns its hold into a store sale (the order is
-    returned); ``released``, ``no_show`` and ``cancelled`` give the held units back (a
-    cancelled booking frees its slot). Raises 409 ``illegal_transition`` for a fitting
-    that already ended, 422 when selling a fitting with no hold."""
+    """End a booked fitting: ``sold`` rings its hold up as a store sale (``holds.sell``:
+    the pipeline's price less the ``discount`` asked for; the order is returned, unpaid
+    until the till records the money); ``released``, ``no_show`` and ``cancelled`` give
+    the held units back (a cancelled booking frees its slot). Raises 409
+    ``illegal_transition`` for a fitting that already ended, 422 when selling a fitting
+    with no hold, or a discount with another outcome."""
+    if discount is not None and outcome is not FittingStatus.SOLD:
+        raise ValidationFailed("Only a sale takes a discount", field="discount")
     check_fitting_move(fitting.status, outcome)
     row = (
         await holds.get_by_id(session, tenant, fitting.guide_hold_id)
@@ -252,7 +260,14 @@ async def end(
     if outcome is FittingStatus.SOLD:
         if row is None:
             raise ValidationFailed("This fitting has no held item to sell", field="outcome")
-        order = await holds.sell(session, tenant, row, actor=actor, unit_fen=unit_fen)
+        order = await holds.sell(
+            session,
+            tenant,
+            row,
+            actor=actor,
+            discount=discount,
+            given_by_staff_id=given_by_staff_id,
+        )
         fitting.order_id = order.id
     elif row is not None and row.status == HoldOutcome.ACTIVE:
         await holds.give_back(session, tenant, row, OUTCOME_OF_HOLD[outcome], actor=actor)

@@ -5,21 +5,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Product, Sku
+from loopmall.catalog.prices import quote_sku
+from loopmall.catalog.pricing import Channel
 from loopmall.core import clock
 from loopmall.core.errors import IllegalTransition, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.guides.models import GuideHold
-from loopmall.guides.rules import HoldOutcome, HoldTooLong, check_hold_move
-from loopmall.guides.staffing import get_settings, in_scope
+from loopmall.guides.rules import HoldNotActive, HoldOutcome, HoldTooLong, check_hold_move
+from loopmall.guides.staffing import get_settings, in_scope, store_by_id
 from loopmall.inventory.holds import place_hold, release_hold
 from loopmall.inventory.locations import location_for_store
 from loopmall.inventory.rules import HoldReason, check_quantity
+from loopmall.o2o.members import is_member
+from loopmall.orders import hooks
 from loopmall.orders.models import Order
+from loopmall.orders.rules import OrderKind
+from loopmall.orders.store_discount import DiscountAsk
 from loopmall.orders.store_sale import create_store_sale
 
 MIN_HOLD_SECONDS = 60
@@ -82,6 +88,17 @@ async def place(
         raise ValidationFailed("A hold lasts at least a minute", field="ttl_seconds")
     sku, product = await sku_for_card(session, tenant, sku_public_id)
     location = await location_for_store(session, tenant, store_id)
+    # The price shown on the hold is what the store would charge this customer (the
+    # store channel, the member price for a member); the sale re-quotes it (ADR 0008).
+    store = await store_by_id(session, tenant, store_id)
+    quote = await quote_sku(
+        session,
+        tenant,
+        sku.public_id,
+        channel=Channel.STORE,
+        store_public_id=store.public_id,
+        is_member=await is_member(session, tenant, customer_id),
+    )
     public_id = new_public_id("gho")
     hold = await place_hold(
         session,
@@ -104,7 +121,7 @@ async def place(
         store_id=store_id,
         sku_id=sku.id,
         quantity=quantity,
-        unit_fen=sku.price,
+        unit_fen=quote.amount,
         title=_title(product, sku),
         status=HoldOutcome.ACTIVE.value,
         expires_at=hold.expires_at,
@@ -149,11 +166,19 @@ async def sell(
     row: GuideHold,
     *,
     actor: str,
-    unit_fen: int | None = None,
+    discount: DiscountAsk | None = None,
+    given_by_staff_id: int | None = None,
 ) -> Order:
-    """Turn the hold into a store sale at the till (the held price unless ``unit_fen``).
-    Raises 409 ``illegal_transition`` when the hold ended (sold, released, lapsed)."""
+    """Ring the hold up as a store sale (``orders.store_sale``): priced by the price
+    pipeline for the store, less the ``discount`` the guide asks for; unpaid until the
+    till records the money. The hold stays active, with its order, until then: it is
+    ``sold`` when the money is received, ``released`` if the sale is cancelled.
+
+    Raises 409 ``illegal_transition`` when the hold ended (sold, released, lapsed), 409
+    ``hold_not_active`` when it is rung up already, 422 ``discount_invalid``."""
     check_hold_move(row.status, HoldOutcome.SOLD)
+    if row.order_id is not None:
+        raise HoldNotActive("The hold is rung up already: the till takes the money")
     order = await create_store_sale(
         session,
         tenant,
@@ -163,14 +188,43 @@ async def sell(
         hold_id=row.hold_id,
         sku_id=row.sku_id,
         quantity=row.quantity,
-        unit_fen=row.unit_fen if unit_fen is None else unit_fen,
+        discount=discount,
+        given_by_staff_id=given_by_staff_id,
         actor=actor,
     )
-    row.status = HoldOutcome.SOLD.value
     row.order_id = order.id
-    row.ended_at = clock.now()
     await session.flush()
     return order
+
+
+async def _end_rung_up(
+    session: AsyncSession, tenant: Tenant, order: Order, outcome: HoldOutcome
+) -> None:
+    if order.kind != OrderKind.STORE_SALE:
+        return
+    await session.execute(
+        update(GuideHold)
+        .where(
+            GuideHold.merchant_id == tenant.id,
+            GuideHold.order_id == order.id,
+            GuideHold.status == HoldOutcome.ACTIVE.value,
+        )
+        .values(status=outcome.value, ended_at=clock.now()),
+        execution_options={"synchronize_session": False},
+    )
+
+
+@hooks.after("pay")
+async def sale_paid(session: AsyncSession, tenant: Tenant, order: Order) -> None:
+    """The till received the money for a store sale: its hold is ``sold``."""
+    await _end_rung_up(session, tenant, order, HoldOutcome.SOLD)
+
+
+@hooks.after("cancel")
+async def sale_cancelled(session: AsyncSession, tenant: Tenant, order: Order) -> None:
+    """A store sale cancelled before it was paid (its discount declined, or staff cancelled
+    it): its hold ends ``released`` — the order released the held units already."""
+    await _end_rung_up(session, tenant, order, HoldOutcome.RELEASED)
 
 
 async def give_back(
@@ -179,6 +233,10 @@ async def give_back(
     """Release the held units (``released`` or ``no_show``). A hold whose time already ran
     out has its units back: only its outcome is recorded."""
     check_hold_move(row.status, outcome)
+    if row.order_id is not None:
+        raise HoldNotActive(
+            "The hold is rung up as a sale: the till takes the money, or staff cancel it"
+        )
     try:
         await release_hold(session, tenant, row.hold_id, actor=actor, reason=outcome.value)
     except IllegalTransition:

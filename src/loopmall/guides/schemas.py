@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from loopmall.core.clock import local
 from loopmall.guides.models import ChatMessage, Conversation, Fitting, GuideHold
 from loopmall.guides.rules import MAX_TAG, MAX_TEXT
+from loopmall.orders.store_discount import DiscountAsk
 
 PUBLIC_ID = r"^[a-z0-9_]+$"
 PublicId = Annotated[str, Field(min_length=1, max_length=40, pattern=PUBLIC_ID)]
@@ -45,8 +46,20 @@ class HoldIn(_Input):
     ttl_seconds: int = Field(..., ge=1, le=30 * 24 * 3600)
 
 
+class DiscountIn(_Input):
+    """A discount the guide asks for off the store's price (per unit), in one form. The
+    price itself always comes from the price pipeline; a client never sets it (#11)."""
+
+    off_fen: int | None = Field(None, ge=0, le=100_000_000, description="Amount off a unit")
+    off_bp: int | None = Field(None, ge=0, le=10_000, description="Percentage off, in bp")
+    final_unit_fen: int | None = Field(None, ge=0, le=100_000_000, description="Final price")
+
+    def ask(self) -> DiscountAsk:
+        return DiscountAsk(self.off_fen, self.off_bp, self.final_unit_fen)
+
+
 class SaleIn(_Input):
-    unit_fen: int | None = Field(None, ge=0, le=100_000_000)
+    discount: DiscountIn | None = None
 
 
 class FittingIn(_Input):
@@ -58,7 +71,7 @@ class FittingIn(_Input):
 
 class OutcomeIn(_Input):
     outcome: Literal["sold", "released", "no_show", "cancelled"]
-    unit_fen: int | None = Field(None, ge=0, le=100_000_000)
+    discount: DiscountIn | None = Field(None, description="Only with outcome 'sold'")
 
 
 class TagIn(_Input):
@@ -232,3 +245,33 @@ class ProfileOut(BaseModel):
     orders: list[OrderBrief]
     holds: list[HoldOut]
     fittings: list[FittingOut]
+
+
+class TillReceiptIn(_Input):
+    amount_fen: int = Field(..., strict=True, ge=0, le=100_000_000, description="Received")
+
+
+class StoreSaleLineOut(BaseModel):
+    sku: str
+    title: str
+    quantity: int
+    list_fen: int = Field(..., description="The store channel's list price of a unit")
+    price_fen: int = Field(..., description="The price pipeline's price of a unit")
+    unit_fen: int = Field(..., description="The final price of a unit")
+    discount_fen: int = Field(..., description="Off the whole line")
+    discount_approval: str = Field(..., description="none | within_cap | pending | approved")
+    discount_by: str | None = Field(None, description="Staff public id")
+    discount_approved_by: str | None = Field(None, description="Staff public id")
+    line_fen: int
+
+
+class StoreSaleOut(BaseModel):
+    id: str
+    number: str
+    status: str
+    store: str
+    guide: str | None
+    total_fen: int
+    paid_fen: int
+    created_at: datetime
+    lines: list[StoreSaleLineOut]

@@ -38,6 +38,13 @@ async def _pairs(session: AsyncSession, model: Any, ids: Iterable[int | None]) -
     return {row_id: public_id for row_id, public_id in rows.all()}
 
 
+async def public_ids(
+    session: AsyncSession, model: Any, ids: Iterable[int | None]
+) -> dict[int, str]:
+    """The public ids of ``model`` rows by id, in one query."""
+    return await _pairs(session, model, ids)
+
+
 async def holds_out(session: AsyncSession, rows: list[GuideHold]) -> list[HoldOut]:
     customers = await _pairs(session, Customer, (r.customer_id for r in rows))
     skus = await _pairs(session, Sku, (r.sku_id for r in rows))

@@ -22,6 +22,8 @@ from loopmall.merchants.blocks import parse_blocks
 from loopmall.merchants.images import remove_upload, upload_url
 from loopmall.merchants.models import MallSettings, Merchant
 from loopmall.merchants.schemas import (
+    GuideDiscountIn,
+    GuideDiscountOut,
     LogoOut,
     MallSettingsIn,
     MallSettingsOut,
@@ -181,6 +183,28 @@ async def replace_mall_settings(
     out = settings_out(settings)
     await uow.commit()
     return out
+
+
+@mall_router.get("/mall/settings/guide-discount", response_model=GuideDiscountOut, responses=ERRORS)
+async def read_guide_discount(
+    principal: Principal = Depends(require(Perm.SETTINGS_READ)),
+    uow: UnitOfWork = Depends(read_uow),
+) -> GuideDiscountOut:
+    """What a guide may take off a store sale alone, in basis points (0: nothing)."""
+    cap = await mall.guide_discount_cap(uow.session, principal.require_tenant())
+    return GuideDiscountOut(cap_bp=cap)
+
+
+@mall_router.put("/mall/settings/guide-discount", response_model=GuideDiscountOut, responses=ERRORS)
+async def replace_guide_discount(
+    body: GuideDiscountIn,
+    principal: Principal = Depends(require(Perm.SETTINGS_WRITE)),
+    uow: UnitOfWork = Depends(write_uow),
+) -> GuideDiscountOut:
+    """Set the guide's discount cap (owners); beyond it a discount needs an approver."""
+    cap = await mall.set_guide_discount_cap(uow.session, principal.require_tenant(), body.cap_bp)
+    await uow.commit()
+    return GuideDiscountOut(cap_bp=cap)
 
 
 @mall_router.post(

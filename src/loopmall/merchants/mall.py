@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -140,3 +141,21 @@ async def set_logo(
     path = save_upload(upload_dir, merchant.public_id, data, info, "logo")
     settings = await _save(session, tenant, {"logo_path": path})
     return settings, info, previous
+
+
+async def guide_discount_cap(session: AsyncSession, tenant: Tenant) -> int:
+    """The most a guide may take off a store sale alone, in basis points (0 when unset)."""
+    found = await session.scalar(
+        select(MallSettings.guide_discount_cap_bp).where(MallSettings.merchant_id == tenant.id)
+    )
+    return int(found or 0)
+
+
+async def set_guide_discount_cap(session: AsyncSession, tenant: Tenant, cap_bp: int) -> int:
+    """Set the guide's discount cap (0–10000 basis points). Raises ``ValidationFailed``."""
+    if isinstance(cap_bp, bool) or not isinstance(cap_bp, int) or not 0 <= cap_bp <= 10_000:
+        raise ValidationFailed(
+            "The cap is a whole number of basis points from 0 to 10000", field="cap_bp"
+        )
+    settings = await _save(session, tenant, {"guide_discount_cap_bp": cap_bp})
+    return settings.guide_discount_cap_bp

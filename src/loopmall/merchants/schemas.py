@@ -126,3 +126,15 @@ class StoreOut(BaseModel):
     staff_count: int = Field(..., description="Active staff working in this store")
     created_at: datetime
     updated_at: datetime
+
+
+class GuideDiscountIn(BaseModel):
+    """What a guide may take off a store sale alone (beyond it: a manager approves)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cap_bp: int = Field(..., ge=0, le=10_000, description="Basis points of the store's price")
+
+
+class GuideDiscountOut(BaseModel):
+    cap_bp: int

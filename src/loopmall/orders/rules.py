@@ -28,7 +28,7 @@ class OrderStatus(StrEnum):
 class OrderKind(StrEnum):
     MALL = "mall"
     FACE_TO_FACE = "face_to_face"
-    STORE_SALE = "store_sale"  # a guide's held item sold at the till (guides.store_sale)
+    STORE_SALE = "store_sale"  # a guide's held item sold at the till (orders.store_sale)
 
 
 class Fulfilment(StrEnum):
@@ -91,22 +91,31 @@ def _store_sale(o: Facts) -> bool:
     return o.kind == OrderKind.STORE_SALE
 
 
-def _pickup_or_face_to_face(o: Facts) -> bool:
-    return o.fulfilment == Fulfilment.PICKUP or o.kind == OrderKind.FACE_TO_FACE
+def _online_or_store_sale(o: Facts) -> bool:
+    return _online(o) or _store_sale(o)
+
+
+def _handed_over_at_once(o: Facts) -> bool:
+    return o.fulfilment == Fulfilment.PICKUP or o.kind in (
+        OrderKind.FACE_TO_FACE,
+        OrderKind.STORE_SALE,
+    )
 
 
 S = OrderStatus
 
 # Every allowed move (from, to) and when it is allowed. Nothing else happens to an order.
 MOVES: dict[tuple[OrderStatus, OrderStatus], Condition] = {
-    (S.CREATED, S.PAID): _online,  # the payment callback
+    # The payment callback; a store sale: the money recorded as received at the till by
+    # someone who may take money (never the guide alone, never without money: #11).
+    (S.CREATED, S.PAID): _online_or_store_sale,
     (S.CREATED, S.CANCELLED): _any,  # the customer, staff, or the unpaid-order sweep
     (S.CREATED, S.SHIPPED): _cod_delivery,  # cash on delivery ships unpaid
     (S.CREATED, S.READY_FOR_PICKUP): _cod_pickup,  # pay at the counter
-    (S.CREATED, S.COMPLETED): _store_sale,  # paid at the till, the customer takes the item
     (S.PAID, S.SHIPPED): _delivery,
     (S.PAID, S.READY_FOR_PICKUP): _pickup,
-    (S.PAID, S.COMPLETED): _pickup_or_face_to_face,  # handed over at once / nothing to hand over
+    # Handed over at once (pickup, a store sale) / nothing to hand over (face-to-face).
+    (S.PAID, S.COMPLETED): _handed_over_at_once,
     (S.SHIPPED, S.COMPLETED): _any,  # received (cash collected, for cash on delivery)
     (S.READY_FOR_PICKUP, S.COMPLETED): _any,  # the pickup code was redeemed
     (S.PAID, S.REFUND_REQUESTED): _online,
