@@ -242,6 +242,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         auto_migrate=False,
         run_background=False,
         secret_key="test-secret",
+        sandbox_login=True,  # the tests log shoppers in with it (off by default)
+        sandbox_payments=True,  # and pay with the sandbox's button
     )
 
 

@@ -36,6 +36,7 @@ from loopmall.inventory.locations import default_warehouse
 from loopmall.merchants.models import Merchant, Store
 from loopmall.payments import sandbox
 from loopmall.payments.accounts import configure_account
+from loopmall.rebates.settlement import settle
 
 BIG = "vero"
 SMALL_TENANTS = ("pancake", "duck", "fruit")
@@ -540,6 +541,16 @@ async def _orders(
     progress.update(size.orders)
 
 
+async def _settle_first_month(state: AppState, seed: Seed) -> None:
+    """One commission settlement (through ``rebates``), of the orders' first month: the
+    settlement pages have one to show, and most entries stay unsettled."""
+    async with UnitOfWork(state.write_factory) as uow:
+        await settle(
+            uow.session, seed.tenant, clock.now() - timedelta(days=335), actor="chainscale"
+        )
+        await uow.commit()
+
+
 async def _sessions(state: AppState, seed: Seed) -> tuple[str, str]:
     async with UnitOfWork(state.write_factory) as uow:
         ttl = 7 * 86400
@@ -585,10 +596,12 @@ async def build_world(state: AppState, size: Size) -> World:
     await _customers(state, seed, size, ids, pid, rnd, chunks, chunk)
     t = timed("customers", t)
     await _orders(state, seed, size, ids, pid, rnd, chunks, chunk // 2)
-    t = timed("orders", t)
     async with UnitOfWork(state.write_factory) as uow:
         await fix_sequences(uow.session, TABLES)
         await uow.commit()
+    t = timed("orders", t)
+    await _settle_first_month(state, seed)
+    t = timed("a settlement (the first month)", t)
     await _analyze(state)
     t = timed("analyze", t)
     timings["total"] = time.perf_counter() - began

@@ -25,6 +25,7 @@ from loopmall.core import jobs, migrate
 from loopmall.core.errors import LoopmallError, Unauthorized
 from loopmall.core.outbox import Dispatcher
 from loopmall.core.state import AppState
+from loopmall.identity.guards import PUBLIC
 
 log = logging.getLogger(__name__)
 
@@ -268,12 +269,17 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     uploads.mkdir(parents=True, exist_ok=True)
     app.mount("/uploads", StaticFiles(directory=uploads), name="uploads")
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], responses={503: {"description": "Not ready"}})
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses={503: {"description": "Not ready"}},
+        dependencies=[PUBLIC],
+    )
     async def readyz(request: Request) -> Response:
         """Readiness: the database (and Redis, when configured) answer."""
         state: AppState = request.app.state.loopmall
@@ -296,7 +302,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
             status_code=200 if ok else 503,
         )
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[PUBLIC])
     async def root() -> RedirectResponse:
         return RedirectResponse("/console", status_code=307)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,7 +15,9 @@ DEFAULT_DATA_DIR = Path("var")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOOPMALL_", env_file=None, extra="ignore")
 
-    env: str = Field("dev", description="dev | test | prod")
+    # A closed set, so a misspelt "production" fails at start instead of skipping the
+    # production checks (core.production).
+    env: Literal["dev", "test", "prod"] = Field("dev", description="dev | test | prod")
     data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     redis_url: str | None = None
@@ -32,6 +35,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
 
+    # Request bodies: JSON and forms are refused over body_max_bytes before they are read;
+    # multipart bodies (uploads, imports) are held to their own routes' limits below.
+    body_max_bytes: int = 1024 * 1024
     # Uploads
     upload_max_bytes: int = 5 * 1024 * 1024
     import_max_bytes: int = 50 * 1024 * 1024
@@ -46,7 +52,9 @@ class Settings(BaseSettings):
     consumer_cookie: str = "lm_shopper"
     consumer_session_ttl_seconds: int = 30 * 24 * 3600
     sms_code_ttl_seconds: int = 300
-    sandbox_login: bool = True  # the demo's one-tap login; off in production
+    # The demo's one-tap login (sandbox consumers only, see consumer_login.sandbox_sign_in):
+    # off unless switched on; the demo and the tests switch it on; refused in production.
+    sandbox_login: bool = False
 
     # Outside systems: each adapter talks to a configurable base URL (stand-ins in dev/tests).
     wechat_api_base_url: str = "https://api.weixin.qq.com"
@@ -57,6 +65,9 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 10.0
 
     # Orders and payments
+    # The sandbox "pay" button marks an order paid with no money: off unless switched on
+    # (the demo and the tests do); refused in production.
+    sandbox_payments: bool = False
     unpaid_order_ttl_seconds: int = 30 * 60
     order_sweep_seconds: float = 10.0
     callback_window_seconds: int = 300

@@ -125,6 +125,8 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
         auto_migrate=False,
         run_background=True,
         secret_key="browser-test-secret",
+        sandbox_login=True,  # the one-tap login and the sandbox's pay button (off by default)
+        sandbox_payments=True,
     )
     app = create_app(settings)
     server = uvicorn.Server(

@@ -47,6 +47,8 @@ def settings(db_url: str, tmp_path: Path, payment_standins: PaymentStandins) -> 
         auto_migrate=False,
         run_background=False,
         secret_key="test-secret",
+        sandbox_login=True,  # off by default; these tests log in and pay with the sandbox
+        sandbox_payments=True,
         base_url=UNREACHABLE,
         wechatpay_base_url=payment_standins.wechatpay_url,
         alipay_gateway_url=payment_standins.alipay_gateway_url,

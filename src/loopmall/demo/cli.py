@@ -70,7 +70,12 @@ def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading"
                 f"WeChat {outside.url('wechat')} · SMS {outside.url('sms')} "
                 f"(texts sent: {outside.url('sms')}/_standin/messages)"
             )
-            app = create_server_app(outside.settings_for(settings))
+            # The demo is where the one-tap login and the sandbox's pay button belong: both
+            # are off unless switched on (and production refuses them).
+            demo_settings = outside.settings_for(settings).model_copy(
+                update={"sandbox_login": True, "sandbox_payments": True}
+            )
+            app = create_server_app(demo_settings)
             uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
         finally:
             outside.stop()

@@ -39,6 +39,7 @@ from loopmall.flashsale.schemas import (
 from loopmall.flashsale.views import ShopperView, TicketView, shopper_view, sku_public_ids
 from loopmall.identity.consumer_deps import Shopper, optional_shopper, require_shopper
 from loopmall.identity.deps import require
+from loopmall.identity.guards import SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 
@@ -227,7 +228,7 @@ async def my_ticket(
     return ticket_out(slug, view.ticket)
 
 
-@mall.post("/buy", response_model=BuyOut, responses=PROBLEMS)
+@mall.post("/buy", response_model=BuyOut, responses=PROBLEMS, dependencies=[SIGNED])
 async def buy(
     body: BuyIn,
     request: Request,

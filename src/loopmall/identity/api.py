@@ -8,6 +8,7 @@ from loopmall.core.http import client_ip, get_state, write_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import service
 from loopmall.identity.deps import current_principal
+from loopmall.identity.guards import PUBLIC
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.identity.schemas import MeOut, OperatorTokenRequest, TokenOut, TokenRequest
@@ -25,7 +26,7 @@ def get_throttle(request: Request) -> Throttle:
     return DatabaseThrottle(window)
 
 
-@router.post("/auth/token", response_model=TokenOut, status_code=201)
+@router.post("/auth/token", response_model=TokenOut, status_code=201, dependencies=[PUBLIC])
 async def create_token(
     body: TokenRequest,
     request: Request,
@@ -59,7 +60,9 @@ async def create_token(
     return TokenOut(access_token=token, expires_at=row.expires_at)
 
 
-@router.post("/platform/auth/token", response_model=TokenOut, status_code=201)
+@router.post(
+    "/platform/auth/token", response_model=TokenOut, status_code=201, dependencies=[PUBLIC]
+)
 async def create_operator_token(
     body: OperatorTokenRequest,
     request: Request,

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from loopmall.core import clock
-from loopmall.core.errors import Forbidden
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.pagination import Page, paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
@@ -23,6 +22,7 @@ from loopmall.identity import consumer_login, consumer_service
 from loopmall.identity.consumer_deps import Shopper, require_shopper
 from loopmall.identity.consumer_models import Customer
 from loopmall.identity.deps import require
+from loopmall.identity.guards import PUBLIC
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.integrations.sms import sender_for
@@ -34,7 +34,8 @@ router = APIRouter(tags=["consumer auth"])
 
 class SandboxLoginIn(BaseModel):
     name: str = Field("体验用户", min_length=1, max_length=32)
-    phone: str | None = Field(None, pattern=r"^1\d{10}$")
+    # Only a reserved test number (100 and 8 digits), see consumer_login.sandbox_sign_in.
+    phone: str | None = Field(None, max_length=20)
 
 
 PHONE_PATTERN = r"^1\d{10}$"
@@ -83,25 +84,34 @@ class ShopperOut(BaseModel):
     openid: str | None
 
 
-class SandboxDisabled(Forbidden):
-    code = "sandbox_login_disabled"
-    title = "Sandbox login is switched off"
-
-
 def _ttl(request: Request) -> timedelta:
     return timedelta(seconds=get_state(request).settings.consumer_session_ttl_seconds)
 
 
-@router.post("/mall/{slug}/auth/sandbox", response_model=ShopperTokenOut, status_code=201)
+@router.post(
+    "/mall/{slug}/auth/sandbox",
+    response_model=ShopperTokenOut,
+    status_code=201,
+    dependencies=[PUBLIC],
+)
 async def sandbox_token(
     slug: str, body: SandboxLoginIn, request: Request, uow: UnitOfWork = Depends(write_uow)
 ) -> ShopperTokenOut:
-    """The demo's one-tap login (only when ``sandbox_login`` is on)."""
-    if not get_state(request).settings.sandbox_login:
-        raise SandboxDisabled()
+    """The demo's one-tap login (only when ``sandbox_login`` is on): a new sandbox shopper,
+    or the one with a reserved test number (`phone`: 100 and 8 digits). 403
+    `sandbox_login_disabled` when off, 422 `sandbox_phone_not_reserved` for another number."""
+    settings = get_state(request).settings
+    if not settings.sandbox_login:  # before the mall is looked up: nothing to learn here
+        raise consumer_login.SandboxLoginDisabled()
     tenant = await consumer_service.tenant_for_slug(uow.session, slug)
-    customer, token = await consumer_service.sandbox_login(
-        uow.session, tenant, name=body.name, phone=body.phone, ttl=_ttl(request)
+    customer, token = await consumer_login.sandbox_sign_in(
+        uow.session,
+        tenant,
+        settings,
+        name=body.name,
+        phone=body.phone,
+        kind="api",
+        ttl=_ttl(request),
     )
     await o2o_login(request, uow, tenant, customer)
 
@@ -150,7 +160,9 @@ async def send_login_code(request: Request, uow: UnitOfWork, slug: str, phone: s
     return settings.sms_code_ttl_seconds
 
 
-@router.post("/mall/{slug}/auth/sms/code", response_model=SmsCodeOut, status_code=202)
+@router.post(
+    "/mall/{slug}/auth/sms/code", response_model=SmsCodeOut, status_code=202, dependencies=[PUBLIC]
+)
 async def sms_code(
     slug: str, body: SmsCodeIn, request: Request, uow: UnitOfWork = Depends(write_uow)
 ) -> SmsCodeOut:
@@ -159,7 +171,9 @@ async def sms_code(
     return SmsCodeOut(expires_in=ttl, resend_after=consumer_login.CODE_RESEND_SECONDS)
 
 
-@router.post("/mall/{slug}/auth/sms", response_model=ShopperTokenOut, status_code=201)
+@router.post(
+    "/mall/{slug}/auth/sms", response_model=ShopperTokenOut, status_code=201, dependencies=[PUBLIC]
+)
 async def sms_login(
     slug: str, body: SmsLoginIn, request: Request, uow: UnitOfWork = Depends(write_uow)
 ) -> ShopperTokenOut:
@@ -176,7 +190,12 @@ async def sms_login(
     return await _issue(request, uow, tenant, customer, "sms")
 
 
-@router.post("/mall/{slug}/auth/wechat/start", response_model=WechatStartOut, status_code=201)
+@router.post(
+    "/mall/{slug}/auth/wechat/start",
+    response_model=WechatStartOut,
+    status_code=201,
+    dependencies=[PUBLIC],
+)
 async def wechat_start(
     slug: str, body: WechatStartIn, request: Request, uow: UnitOfWork = Depends(write_uow)
 ) -> WechatStartOut:
@@ -192,7 +211,12 @@ async def wechat_start(
     return WechatStartOut(authorize_url=url, state=state)
 
 
-@router.post("/mall/{slug}/auth/wechat", response_model=ShopperTokenOut, status_code=201)
+@router.post(
+    "/mall/{slug}/auth/wechat",
+    response_model=ShopperTokenOut,
+    status_code=201,
+    dependencies=[PUBLIC],
+)
 async def wechat_login(
     slug: str, body: WechatLoginIn, request: Request, uow: UnitOfWork = Depends(write_uow)
 ) -> ShopperTokenOut:

@@ -1,5 +1,10 @@
 """The two real ways a consumer logs in to a mall: a phone + SMS code, and WeChat web OAuth.
 
+The demo's one-tap login (``sandbox_sign_in``) is a third way, off unless
+``settings.sandbox_login`` is on: it signs in only sandbox people — a new one each time, or
+the one holding a reserved test number (``100`` and 8 digits, a range no mobile number is
+in), never a real customer by their phone number.
+
 SMS: ``request_sms_code`` stores a keyed hash of a six-digit code (one per minute per phone,
 ten per hour); ``verify_sms_code`` allows five tries per code. WeChat: ``start_wechat_login``
 records a ``state`` bound to the browser and gives the authorize URL; the callback checks
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.config import Settings
 from loopmall.core import clock
-from loopmall.core.errors import TooManyRequests, Unauthorized, ValidationFailed
+from loopmall.core.errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from loopmall.core.ids import new_token
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.identity import consumer_service as cs
@@ -59,6 +65,25 @@ class WechatCodeInvalid(Unauthorized):
 class WechatLoginUnavailable(ValidationFailed):
     code = "wechat_login_unavailable"
     title = "This mall has no WeChat account set up"
+
+
+class SandboxLoginDisabled(Forbidden):
+    code = "sandbox_login_disabled"
+    title = "Sandbox login is switched off"
+
+
+class SandboxPhoneNotReserved(ValidationFailed):
+    code = "sandbox_phone_not_reserved"
+    title = "The demo login takes only test numbers: 100 followed by 8 digits"
+
+
+# Mobile numbers in China start 13–19; 100 begins none, so no real person holds one and the
+# SMS gateway delivers to none (nobody can prove one by a code either).
+SANDBOX_PHONE = re.compile(r"^100\d{8}$")
+
+
+def is_sandbox_phone(phone: str) -> bool:
+    return SANDBOX_PHONE.match(phone) is not None
 
 
 def _h(text: str) -> str:
@@ -119,20 +144,50 @@ async def check_sms_code(
     session: AsyncSession, tenant: Tenant, phone: str, code: str, *, secret: str
 ) -> None:
     """Spend the latest live code for ``phone`` if ``code`` is it; raises InvalidSmsCode.
-    A wrong try counts: the caller commits either way."""
+    A wrong try counts: the caller commits either way. A guess is compared only after it
+    won one of the code's ``TRIES_PER_CODE`` tries, so however many arrive at once, at
+    most five are ever checked."""
     now = clock.now()
-    row = await session.scalar(
-        scoped(SmsCode, tenant, SmsCode.phone == phone, SmsCode.used_at.is_(None))
+    code_id = await session.scalar(
+        select(SmsCode.id)
+        .where(SmsCode.merchant_id == tenant.id, SmsCode.phone == phone, SmsCode.used_at.is_(None))
         .order_by(SmsCode.created_at.desc(), SmsCode.id.desc())
         .limit(1)
     )
-    if row is None or row.expires_at <= now or row.attempts >= TRIES_PER_CODE:
+    if code_id is None:
         raise InvalidSmsCode()
-    row.attempts += 1
-    if not hmac.compare_digest(row.code_hash, _code_hash(secret, tenant, phone, code.strip())):
-        await session.flush()
-        raise InvalidSmsCode(tries_left=TRIES_PER_CODE - row.attempts)
-    row.used_at = now
+    # The try is won in the database (CONVENTIONS 12; issue #11 case 10): a conditional
+    # increment, not ``attempts += 1`` on a loaded row — on PostgreSQL 30 parallel guesses
+    # all read attempts < 5 and 11–12 were checked. Concurrent tries wait on the row and
+    # recheck the condition; on SQLite the write transaction (BEGIN IMMEDIATE) serialises them.
+    won = (
+        await session.execute(
+            update(SmsCode)
+            .where(
+                SmsCode.id == code_id,
+                SmsCode.merchant_id == tenant.id,
+                SmsCode.used_at.is_(None),
+                SmsCode.expires_at > now,
+                SmsCode.attempts < TRIES_PER_CODE,
+            )
+            .values(attempts=SmsCode.attempts + 1)
+            .returning(SmsCode.attempts, SmsCode.code_hash)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if won is None:
+        raise InvalidSmsCode()
+    attempts, code_hash = won
+    if not hmac.compare_digest(code_hash, _code_hash(secret, tenant, phone, code.strip())):
+        raise InvalidSmsCode(tries_left=TRIES_PER_CODE - attempts)
+    spent = await session.execute(
+        update(SmsCode)
+        .where(SmsCode.id == code_id, SmsCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(spent, "rowcount", 0) != 1:
+        raise InvalidSmsCode()
 
 
 async def verify_sms_code(
@@ -161,6 +216,33 @@ async def bind_phone(
         consumer.updated_at = clock.now()
     await session.flush()
     return customer
+
+
+# --- the demo's one-tap login -----------------------------------------------------------
+
+
+async def sandbox_sign_in(
+    session: AsyncSession,
+    tenant: Tenant,
+    settings: Settings,
+    *,
+    name: str,
+    phone: str | None,
+    kind: str,
+    ttl: timedelta,
+) -> tuple[Customer, str]:
+    """The demo's one-tap login as the public reaches it: a new sandbox person, or the one
+    with a reserved test number (:data:`SANDBOX_PHONE`). Raises 403
+    ``sandbox_login_disabled`` when ``settings.sandbox_login`` is off and 422
+    ``sandbox_phone_not_reserved`` for any other number, so it can never sign in as a real
+    customer by their phone. Returns the customer and a session token; the caller commits."""
+    if not settings.sandbox_login:
+        raise SandboxLoginDisabled()
+    if phone and not is_sandbox_phone(phone):
+        raise SandboxPhoneNotReserved(field="phone")
+    return await cs.sandbox_login(
+        session, tenant, name=name, phone=phone or None, kind=kind, ttl=ttl
+    )
 
 
 # --- WeChat web OAuth ------------------------------------------------------------------

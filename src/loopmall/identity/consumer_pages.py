@@ -27,6 +27,7 @@ from loopmall.identity.consumer_deps import Shopper, optional_shopper
 from loopmall.identity.consumer_me_pages import consumer_login_phone_ok
 from loopmall.identity.consumer_me_pages import router as me_router
 from loopmall.identity.consumer_models import Customer
+from loopmall.identity.guards import PUBLIC
 from loopmall.identity.pages import check_login_csrf, set_login_csrf
 from loopmall.integrations.sms import SmsFailed
 from loopmall.o2o import service as o2o
@@ -119,7 +120,7 @@ def _is_wechat_browser(request: Request) -> bool:
     return "micromessenger" in request.headers.get("user-agent", "").lower()
 
 
-@router.get("/m/{slug}/login")
+@router.get("/m/{slug}/login", dependencies=[PUBLIC])
 async def login_form(
     request: Request, slug: str, next: str = "", uow: UnitOfWork = Depends(read_uow)
 ) -> Response:
@@ -135,7 +136,7 @@ async def login_form(
     return await _login_page(request, uow, slug, next_url=target)
 
 
-@router.post("/m/{slug}/login/sandbox")
+@router.post("/m/{slug}/login/sandbox", dependencies=[PUBLIC])
 async def sandbox_submit(
     request: Request,
     slug: str,
@@ -153,24 +154,25 @@ async def sandbox_submit(
             request, uow, slug, next_url=target, status_code=403,
             error=_("The demo login is switched off."),
         )  # fmt: skip
-    phone = phone.strip()
-    if phone and not consumer_login_phone_ok(phone):
+    settings = get_state(request).settings
+    tenant = await consumer_service.tenant_for_slug(uow.session, slug)
+    try:
+        customer, token = await consumer_login.sandbox_sign_in(
+            uow.session, tenant, settings, name=name.strip() or "体验用户",
+            phone=phone.strip() or None, kind="cookie",
+            ttl=timedelta(seconds=settings.consumer_session_ttl_seconds),
+        )  # fmt: skip
+    except consumer_login.SandboxPhoneNotReserved:
         return await _login_page(
             request, uow, slug, next_url=target, status_code=422,
-            error=_("Enter an 11-digit mobile number."),
+            error=_("The demo login takes only test numbers: 100 followed by 8 digits."),
         )  # fmt: skip
-    tenant = await consumer_service.tenant_for_slug(uow.session, slug)
-    ttl = timedelta(seconds=get_state(request).settings.consumer_session_ttl_seconds)
-    customer, token = await consumer_service.sandbox_login(
-        uow.session, tenant, name=name.strip() or "体验用户", phone=phone or None,
-        kind="cookie", ttl=ttl,
-    )  # fmt: skip
     return await start_shopper_session(
         request, uow, tenant, customer, "sandbox", target, token=token
     )
 
 
-@router.post("/m/{slug}/login/sms/code")
+@router.post("/m/{slug}/login/sms/code", dependencies=[PUBLIC])
 async def sms_code_submit(
     request: Request,
     slug: str,
@@ -205,7 +207,7 @@ async def sms_code_submit(
     )  # fmt: skip
 
 
-@router.post("/m/{slug}/login/sms")
+@router.post("/m/{slug}/login/sms", dependencies=[PUBLIC])
 async def sms_login_submit(
     request: Request,
     slug: str,
@@ -232,7 +234,7 @@ async def sms_login_submit(
     return await start_shopper_session(request, uow, tenant, customer, "sms", target)
 
 
-@router.get("/m/{slug}/login/wechat")
+@router.get("/m/{slug}/login/wechat", dependencies=[PUBLIC])
 async def wechat_start(
     request: Request,
     slug: str,
@@ -265,7 +267,7 @@ async def wechat_start(
     return response
 
 
-@router.get("/m/{slug}/oauth/callback")
+@router.get("/m/{slug}/oauth/callback", dependencies=[PUBLIC])
 async def wechat_callback(
     request: Request,
     slug: str,

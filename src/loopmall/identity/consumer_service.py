@@ -307,8 +307,9 @@ async def sandbox_login(
 ) -> tuple[Customer, str]:
     """The demo's one-tap login (and the way tests get a shopper): a person with this phone
     (or a new person when no phone is given) logs in to the mall. Returns the customer and a
-    token valid as a bearer token and as the mall's cookie. Callers check
-    ``settings.sandbox_login`` before offering it to the public; the caller commits."""
+    token valid as a bearer token and as the mall's cookie; the caller commits. Any phone:
+    this is how tests and seeds make a shopper. The public reaches it only through
+    ``consumer_login.sandbox_sign_in`` (the setting, and reserved test numbers only)."""
     if phone:
         consumer = await consumer_for_phone(session, phone, display_name=name)
     else:

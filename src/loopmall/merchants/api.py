@@ -15,6 +15,7 @@ from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page, paginate_by_id
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require, require_operator
+from loopmall.identity.guards import PUBLIC
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants import mall, service
@@ -75,6 +76,7 @@ def settings_out(settings: MallSettings) -> MallSettingsOut:
     response_model=SignupOut,
     status_code=201,
     responses={409: {"description": "slug_taken"}, 422: {"description": "Bad input"}},
+    dependencies=[PUBLIC],
 )
 async def signup(
     body: SignupIn, request: Request, uow: UnitOfWork = Depends(write_uow)

@@ -30,6 +30,7 @@ from loopmall.identity.consumer_login import oa_client, primary_app
 from loopmall.identity.consumer_models import Customer, WechatApp
 from loopmall.identity.consumer_service import add_wechat_app
 from loopmall.identity.deps import require
+from loopmall.identity.guards import SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.notifications import inbox, setup
@@ -296,7 +297,7 @@ async def _app_by_public_id(uow: UnitOfWork, app_public_id: str) -> WechatApp:
     return app
 
 
-@router.get("/wechat/events/{app_public_id}", include_in_schema=False)
+@router.get("/wechat/events/{app_public_id}", include_in_schema=False, dependencies=[SIGNED])
 async def verify_server(
     app_public_id: str, request: Request, uow: UnitOfWork = Depends(read_uow)
 ) -> Response:
@@ -306,7 +307,7 @@ async def verify_server(
     return Response(request.query_params.get("echostr", ""), media_type="text/plain")
 
 
-@router.post("/wechat/events/{app_public_id}", include_in_schema=False)
+@router.post("/wechat/events/{app_public_id}", include_in_schema=False, dependencies=[SIGNED])
 async def wechat_event(
     app_public_id: str, request: Request, uow: UnitOfWork = Depends(write_uow)
 ) -> Response:

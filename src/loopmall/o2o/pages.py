@@ -22,6 +22,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import optional_shopper
 from loopmall.identity.consumer_login import primary_app
 from loopmall.identity.consumer_service import get_customer
+from loopmall.identity.guards import MALL
 from loopmall.merchants.models import Merchant
 from loopmall.o2o import members, scans, service
 from loopmall.o2o.console_pages import router as console_router
@@ -51,7 +52,7 @@ async def _find(state: AppState, code: str) -> tuple[QrChannel | None, Merchant 
     return channel, merchant
 
 
-@router.get("/q/{code:path}")
+@router.get("/q/{code:path}", dependencies=[MALL])
 async def scan(request: Request, code: str = CodePath) -> Response:
     """A scanned QR code: record the scan, set the visitor cookie, go to its page."""
     state = get_state(request)
@@ -119,7 +120,7 @@ async def _join_context(
     }
 
 
-@router.get("/m/{slug}/join/{code}")
+@router.get("/m/{slug}/join/{code}", dependencies=[MALL])
 async def join_page(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
     """The join offer: log in, join (member prices from then on), follow the account."""
     async with UnitOfWork(get_state(request).read_factory) as uow:
@@ -131,7 +132,7 @@ async def join_page(request: Request, slug: str = Slug, code: str = CodePath) ->
     return render(request, "o2o/join.html", context)
 
 
-@router.post("/m/{slug}/join/{code}")
+@router.post("/m/{slug}/join/{code}", dependencies=[MALL])
 async def join_submit(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
     """Join (the form's CSRF token is checked with the shopper's session)."""
     shopper = await optional_shopper(request, slug)

@@ -23,6 +23,7 @@ from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.payments.models import PaymentAccount
 from loopmall.payments.providers import PaymentProvider, PayMethod
@@ -148,7 +149,8 @@ async def account_for_method(
 
 
 async def available_methods(session: AsyncSession, tenant: Tenant) -> list[PayMethod]:
-    """The ways of paying the merchant's active accounts offer, in the order shown."""
+    """The ways of paying the merchant's active accounts offer, in the order shown (not the
+    sandbox while ``settings.sandbox_payments`` is off)."""
     providers = set(
         (
             await session.scalars(
@@ -158,6 +160,8 @@ async def available_methods(session: AsyncSession, tenant: Tenant) -> list[PayMe
             )
         ).all()
     )
+    if not settings_of(session).sandbox_payments:
+        providers.discard("sandbox")
     return [m for m in PayMethod if PROVIDER_OF[m] in providers]
 
 

@@ -28,6 +28,7 @@ from loopmall.payments import (
     flows,
     reconciliation,
     refunds,
+    sandbox,
     service,
 )
 from loopmall.payments import shopper as shoppers
@@ -82,6 +83,8 @@ async def provider_callback(
 ) -> Response:
     """A provider's notification: verified, recorded, applied once; the answer is the one
     the provider expects (so it retries exactly when it should)."""
+    if provider == "sandbox":  # signed by our own secret: only while the sandbox is on
+        sandbox.require_enabled(get_state(request).settings)
     body = await request.body()
     handled = await callbacks.handle_callback(
         get_state(request), provider, account, dict(request.headers), body
@@ -145,8 +148,10 @@ def _customer(shopper: object) -> int | None:
 
 @router.post("/mall/{slug}/payments/{payment}/sandbox-pay", response_model=PaymentOut)
 async def sandbox_pay(request: Request, slug: str = Slug, payment: str = PublicId) -> PaymentOut:
-    """The sandbox's pay button (demo): a signed callback reaches our callback route."""
+    """The sandbox's pay button (demo): a signed callback reaches our callback route.
+    403 `sandbox_payments_disabled` (and nothing changes) unless sandbox payments are on."""
     state = get_state(request)
+    sandbox.require_enabled(state.settings)
     shopper = await shoppers.optional(request, slug)
     async with UnitOfWork(state.read_factory) as uow:
         tenant = await _mall(uow, slug)

@@ -24,7 +24,7 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.payments import accounts, callbacks, runtime, service, settle
+from loopmall.payments import accounts, callbacks, runtime, sandbox, service, settle
 from loopmall.payments.models import Payment, PaymentRefund
 from loopmall.payments.providers import (
     CallbackEvent,
@@ -71,7 +71,10 @@ async def start_payment(
 ) -> Started:
     """Start (or show again) a payment of the order with ``method``. Raises 404/409 as
     :func:`service.open_attempt`, 409 ``payment_start_failed`` when the provider refuses
-    (the attempt is kept as ``failed`` with the provider's code)."""
+    (the attempt is kept as ``failed`` with the provider's code), 403
+    ``sandbox_payments_disabled`` for the sandbox while it is off (nothing is written)."""
+    if method is PayMethod.SANDBOX:
+        sandbox.require_enabled(state.settings)
     async with UnitOfWork(state.write_factory) as uow:
         attempt = await service.open_attempt(
             uow.session,
@@ -231,7 +234,9 @@ async def sandbox_pay(
     state: AppState, app: Any, tenant: Tenant, payment_public_id: str
 ) -> Outcome | None:
     """The sandbox's "pay" button: sign a payment callback for the attempt and post it to
-    our callback route through the app itself (the same route a provider reaches)."""
+    our callback route through the app itself (the same route a provider reaches).
+    403 ``sandbox_payments_disabled`` while sandbox payments are off."""
+    sandbox.require_enabled(state.settings)
     async with UnitOfWork(state.read_factory) as uow:
         payment = await service.get_payment(uow.session, tenant, payment_public_id)
         account = await service.account_of(uow.session, tenant, payment.account_id)

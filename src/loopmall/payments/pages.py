@@ -20,7 +20,7 @@ from loopmall.core.http import client_ip, get_state
 from loopmall.core.money import parse_yuan
 from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service as orders
-from loopmall.payments import accounts, codes, flows, service
+from loopmall.payments import accounts, codes, flows, sandbox, service
 from loopmall.payments import shopper as shoppers
 from loopmall.payments.console_pages import router as console_router
 from loopmall.payments.providers import PayMethod
@@ -174,7 +174,7 @@ async def pay_page(
             "status_url": f"/m/{slug}/pay/{found.public_id}/status"
             + (f"?payment={current.public_id}" if current else ""),
             "error_text": _error_text(_, error) if error else "",
-            "sandbox_demo": state.settings.env != "prod",
+            "sandbox_demo": state.settings.sandbox_payments,
             # Inside WeChat without an openid: JSAPI needs one, and logging in gets it.
             "wechat_login_url": f"/m/{slug}/login?next={quote(request.url.path)}"
             if in_wechat(request)
@@ -228,6 +228,7 @@ async def sandbox_pay(
     payment: str = Form(..., max_length=40, pattern=r"^[a-z0-9_]+$"),
 ) -> Response:
     state = get_state(request)
+    sandbox.require_enabled(state.settings)  # 403 sandbox_payments_disabled, nothing changes
     shopper = await shoppers.optional(request, slug)  # (checks a logged-in shopper's CSRF)
     async with UnitOfWork(state.read_factory) as uow:
         tenant, _look = await open_mall(uow.session, slug)

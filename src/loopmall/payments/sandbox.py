@@ -5,6 +5,11 @@ secret (``TIMESTAMP\\nNONCE\\nBODY\\n``, the shape of WeChat Pay's) and posts it
 callback route, so the sandbox exercises exactly the pipeline real providers do:
 verification (serial, timestamp window, signature), idempotency, the record. It keeps no
 trade state of its own: ``query`` answers "unknown" and the reconciliation skips it.
+
+It marks orders paid with no money, so it works only while ``settings.sandbox_payments``
+is on (the demo and the tests switch it on; production refuses to start with it):
+:func:`require_enabled` guards starting a sandbox payment, its pay button and its callback
+route, and the sandbox is not offered as a way of paying while it is off.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from loopmall.config import Settings
+from loopmall.core.errors import Forbidden
 from loopmall.payments.providers import (
     CallbackEvent,
     CallbackRejected,
@@ -35,6 +42,19 @@ H_NONCE = "X-Sandbox-Nonce"
 H_SIGNATURE = "X-Sandbox-Signature"
 H_SERIAL = "X-Sandbox-Serial"
 _STATES = ("paid", "closed", "refund_succeeded", "refund_failed")
+
+
+class SandboxPaymentsDisabled(Forbidden):
+    code = "sandbox_payments_disabled"
+    title = "Sandbox payments are switched off"
+
+
+def require_enabled(settings: Settings) -> None:
+    """Raise 403 ``sandbox_payments_disabled`` unless ``settings.sandbox_payments`` is on."""
+    if not settings.sandbox_payments:
+        raise SandboxPaymentsDisabled(
+            "This deployment takes no sandbox payments (LOOPMALL_SANDBOX_PAYMENTS is off)"
+        )
 
 
 def new_credentials() -> dict[str, str]:

@@ -24,6 +24,7 @@ from loopmall.identity.consumer_deps import Shopper, optional_shopper, require_s
 from loopmall.identity.consumer_login import oa_client, primary_app
 from loopmall.identity.consumer_service import tenant_for_slug
 from loopmall.identity.deps import require
+from loopmall.identity.guards import MALL
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.social import chains, links, service
@@ -167,6 +168,7 @@ async def my_shares(
     "/mall/{slug}/wechat/share-config",
     response_model=WechatShareConfig,
     responses={404: {"description": "No such mall, or it has no WeChat account"}},
+    dependencies=[MALL],
 )
 async def wechat_share_config(
     slug: str,

@@ -27,6 +27,7 @@ from loopmall.core.redirects import safe_path
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import login_url, optional_shopper
 from loopmall.identity.consumer_service import get_customer
+from loopmall.identity.guards import MALL
 from loopmall.payments.codes import qr_data_uri
 from loopmall.social import chains, links, service
 from loopmall.social.api import create_for_shopper
@@ -58,7 +59,7 @@ def visitor_id(request: Request) -> tuple[str, bool]:
     return "v_" + secrets.token_urlsafe(18), True
 
 
-@router.get("/m/{slug}/s/{token}")
+@router.get("/m/{slug}/s/{token}", dependencies=[MALL])
 async def landing(
     request: Request,
     slug: str = Slug,
@@ -108,7 +109,7 @@ def _upload_file(upload_dir: FsPath, url: str | None) -> FsPath | None:
     return target if upload_dir.resolve() in target.parents else None
 
 
-@router.get("/m/{slug}/s/{token}/poster.png")
+@router.get("/m/{slug}/s/{token}/poster.png", dependencies=[MALL])
 async def poster(
     request: Request,
     slug: str = Slug,
@@ -140,7 +141,7 @@ async def poster(
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
-@router.post("/m/{slug}/shares")
+@router.post("/m/{slug}/shares", dependencies=[MALL])
 async def share_form(
     request: Request,
     slug: str = Slug,
@@ -167,7 +168,7 @@ async def share_form(
     return RedirectResponse(f"/m/{slug}/shares/{quote(out.id)}", status_code=303)
 
 
-@router.get("/m/{slug}/shares/{share_id}")
+@router.get("/m/{slug}/shares/{share_id}", dependencies=[MALL])
 async def share_page(
     request: Request,
     slug: str = Slug,
@@ -202,7 +203,7 @@ async def share_page(
     return render(request, "social/share.html", context)
 
 
-@router.get("/m/{slug}/me/shares")
+@router.get("/m/{slug}/me/shares", dependencies=[MALL])
 async def my_shares_page(
     request: Request, slug: str = Slug, uow: UnitOfWork = Depends(read_uow)
 ) -> Response:

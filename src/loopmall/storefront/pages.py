@@ -17,6 +17,7 @@ from loopmall.catalog.repository import category_by_public_id
 from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import login_url, optional_shopper
+from loopmall.identity.guards import MALL
 from loopmall.inventory.repository import sellable_stock
 from loopmall.merchants.blocks import parse_blocks
 from loopmall.merchants.hours import describe
@@ -79,7 +80,7 @@ async def _sections(uow: UnitOfWork, tenant: Any, raw_blocks: Any) -> list[Secti
     return sections
 
 
-@router.get("/m/{slug}/", response_class=HTMLResponse)
+@router.get("/m/{slug}/", response_class=HTMLResponse, dependencies=[MALL])
 async def home(request: Request, slug: str, uow: UnitOfWork = Depends(read_uow)) -> HTMLResponse:
     tenant, mall = await open_mall(uow.session, slug)
     await optional_shopper(request, slug)
@@ -90,7 +91,7 @@ async def home(request: Request, slug: str, uow: UnitOfWork = Depends(read_uow))
     )
 
 
-@router.get("/m/{slug}/categories", response_class=HTMLResponse)
+@router.get("/m/{slug}/categories", response_class=HTMLResponse, dependencies=[MALL])
 async def categories(
     request: Request, slug: str, uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
@@ -102,7 +103,7 @@ async def categories(
     )
 
 
-@router.get("/m/{slug}/c/{category_id}", response_class=HTMLResponse)
+@router.get("/m/{slug}/c/{category_id}", response_class=HTMLResponse, dependencies=[MALL])
 async def category(
     request: Request, slug: str, category_id: str, uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
@@ -117,7 +118,7 @@ async def category(
     )
 
 
-@router.get("/m/{slug}/p/{product_id}", response_class=HTMLResponse)
+@router.get("/m/{slug}/p/{product_id}", response_class=HTMLResponse, dependencies=[MALL])
 async def product(
     request: Request, slug: str, product_id: str, uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:

@@ -16,6 +16,7 @@ from loopmall.identity import service
 from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal
 from loopmall.identity.directory import count_staff
+from loopmall.identity.guards import PUBLIC
 from loopmall.identity.models import Staff
 from loopmall.identity.pages.staff import router as staff_router
 from loopmall.identity.principal import Principal
@@ -97,7 +98,7 @@ def _login_page(
     return response
 
 
-@router.get("/console/login")
+@router.get("/console/login", dependencies=[PUBLIC])
 async def login_form(
     request: Request, principal: Principal | None = Depends(optional_principal)
 ) -> Response:
@@ -106,7 +107,7 @@ async def login_form(
     return _login_page(request)
 
 
-@router.post("/console/login")
+@router.post("/console/login", dependencies=[PUBLIC])
 async def login_submit(
     request: Request,
     merchant: str = Form(""),

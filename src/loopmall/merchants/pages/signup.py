@@ -10,6 +10,7 @@ from loopmall.core.http import write_uow
 from loopmall.core.ids import new_token
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import optional_principal
+from loopmall.identity.guards import PUBLIC
 from loopmall.identity.pages import check_login_csrf, set_login_csrf, start_console_session
 from loopmall.identity.principal import Principal
 from loopmall.merchants import service
@@ -55,7 +56,7 @@ def _page(
     return response
 
 
-@router.get("/console/signup")
+@router.get("/console/signup", dependencies=[PUBLIC])
 async def signup_form(
     request: Request, principal: Principal | None = Depends(optional_principal)
 ) -> Response:
@@ -64,7 +65,7 @@ async def signup_form(
     return _page(request)
 
 
-@router.post("/console/signup")
+@router.post("/console/signup", dependencies=[PUBLIC])
 async def signup_submit(
     request: Request,
     name: str = Form("", max_length=200),
