@@ -32,7 +32,8 @@ from loopmall.guides.rules import MessageKind, Sender
 from loopmall.guides.schemas import GuideMessageIn, ShopperMessageIn, message_out
 from loopmall.identity import consumer_service, service
 from loopmall.identity.consumer_deps import Shopper
-from loopmall.identity.permissions import Perm
+from loopmall.identity.guards import declared
+from loopmall.identity.permissions import Audience, Perm
 from loopmall.identity.principal import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -120,7 +121,7 @@ async def _serve(ws: WebSocket, topic: str, handle: Any) -> None:
         await hub.unsubscribe(queue)
 
 
-@router.websocket("/guide/ws")
+@router.websocket("/guide/ws", dependencies=[declared(Perm.GUIDE_WORK)])
 async def guide_socket(ws: WebSocket) -> None:
     principal = await _staff(ws) if _same_origin(ws) else None
     if principal is None:
@@ -156,7 +157,7 @@ async def guide_socket(ws: WebSocket) -> None:
     await _serve(ws, guide_topic(tenant.id, principal.staff_id), handle)
 
 
-@router.websocket("/m/{slug}/chat/ws")
+@router.websocket("/m/{slug}/chat/ws", dependencies=[declared(Audience.SHOPPER)])
 async def shopper_socket(ws: WebSocket, slug: str) -> None:
     shopper = await _shopper(ws, slug[:64].lower()) if _same_origin(ws) else None
     if shopper is None:

@@ -25,6 +25,8 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity import consumer_service
 from loopmall.identity.consumer_service import ShopperUnauthorized
 from loopmall.identity.deps import UNSAFE_METHODS, check_csrf
+from loopmall.identity.guards import guards
+from loopmall.identity.permissions import Audience
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def login_url(slug: str, request: Request | None = None, next_path: str | None =
     return f"{base}?next={quote(target, safe='/')}" if target else base
 
 
+@guards(Audience.MALL)
 async def optional_shopper(request: Request, slug: str) -> Shopper | None:
     """The shopper of this mall, or None. Sets ``request.state.shopper``."""
     cached = getattr(request.state, "shopper", None)
@@ -90,6 +93,7 @@ async def optional_shopper(request: Request, slug: str) -> Shopper | None:
     return shopper
 
 
+@guards(Audience.SHOPPER)
 async def require_shopper(request: Request, slug: str) -> Shopper:
     """The shopper of this mall; raises ``ShopperUnauthorized`` (401, with ``login_url``)."""
     shopper = await optional_shopper(request, slug)

@@ -16,7 +16,8 @@ from loopmall.core.errors import CsrfFailed, Unauthorized
 from loopmall.core.http import get_state
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import service
-from loopmall.identity.permissions import Perm
+from loopmall.identity.guards import guards
+from loopmall.identity.permissions import Audience, Perm
 from loopmall.identity.principal import Principal
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,6 +61,7 @@ async def check_csrf(request: Request, expected: str) -> None:
         raise CsrfFailed()
 
 
+@guards(Audience.STAFF)
 async def current_principal(
     principal: Principal | None = Depends(optional_principal),
 ) -> Principal:
@@ -71,6 +73,7 @@ async def current_principal(
 def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
     """Dependency: a logged-in staff member of a merchant holding ``perm``."""
 
+    @guards(perm)
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         principal.require_tenant()
         principal.require(perm)
@@ -79,6 +82,7 @@ def require(perm: Perm) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
+@guards(Audience.OPERATOR)
 async def require_operator(principal: Principal = Depends(current_principal)) -> Principal:
     if not principal.is_operator:
         from loopmall.core.errors import Forbidden

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TypeAlias
 
 
 class Role(StrEnum):
@@ -79,3 +80,27 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 
 # Store roles see only the stores they are assigned to.
 STORE_SCOPED_ROLES = frozenset({Role.STORE_MANAGER, Role.GUIDE, Role.CASHIER})
+
+
+class Audience(StrEnum):
+    """Who may call a route that needs no permission of a role (``identity.guards``)."""
+
+    PUBLIC = "public"  # anyone, logged in or not
+    MALL = "mall"  # anyone in the mall; a shopper logged in sees their own (or is asked to log in)
+    SHOPPER = "shopper"  # a shopper logged in to the mall
+    STAFF = "staff"  # any logged-in staff member or platform operator
+    OPERATOR = "operator"  # a platform operator
+    SIGNED = "signed"  # a provider's callback or a sale token: its signature is checked
+
+
+# What a route needs: a permission of a staff role, or one of the audiences.
+Guard: TypeAlias = Perm | Audience
+
+STAFF_GUARDS = frozenset({Audience.STAFF, Audience.OPERATOR})
+
+
+def role_may(role: Role, guard: Guard) -> bool:
+    """Whether a merchant's staff member in ``role`` passes ``guard`` (staff guards only)."""
+    if isinstance(guard, Perm):
+        return guard in ROLE_PERMISSIONS[role]
+    return guard is Audience.STAFF

@@ -65,6 +65,14 @@ def translator(locale: str) -> Any:
     return _
 
 
+def _may_visit(request: Request, principal: Any) -> Any:
+    """``may_visit(path)`` for templates: whether the caller passes that page's guard."""
+    from loopmall.identity.guards import may_visit
+
+    app = request.scope.get("app")
+    return lambda path: app is None or may_visit(app, principal, path)
+
+
 def render(
     request: Request,
     name: str,
@@ -89,6 +97,7 @@ def render(
         "shopper": shopper,
         "csrf_token": csrf_source.csrf_token if csrf_source is not None else "",
         "path": request.url.path,
+        "may_visit": _may_visit(request, principal),
     }
     ctx.update(context or {})
     html = env.get_template(name).render(ctx)
