@@ -17,24 +17,19 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from rich.table import Table
-from sqlalchemy import text
 
 from bench.chainscale.walker import Skipped, Target, walk
 from bench.chainscale.world import Size, World, build_world, load_line
-from bench.flashsale.replay import Processes, _env, _free_port, _loopmall
-from bench.harness import CONSOLE, PG_URL, Row, percentile
+from bench.harness import CONSOLE, Row, percentile
+from bench.serving import Processes, free_port, fresh_database, loopmall_command, wait_http
 from loopmall.app import create_app
 from loopmall.config import Settings
-from loopmall.core import migrate
-from loopmall.core.db import make_engine
 from loopmall.core.state import AppState
 
 NAME = "chainscale"
@@ -78,35 +73,21 @@ class Report:
         return d
 
 
-@asynccontextmanager
-async def database(backend: str, tmp: Path, keep: bool) -> AsyncIterator[str]:
-    """A migrated, empty database for the world (dropped afterwards unless ``keep``)."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / 'chainscale.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        yield url
-        return
-    name = f"loopmall_bench_chainscale_{os.getpid()}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    try:
-        yield url
-    finally:
-        if not keep:
-            async with admin.connect() as conn:
-                await conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :n AND pid <> pg_backend_pid()"
-                    ),
-                    {"n": name},
-                )
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await admin.dispose()
+def server_env(settings: Settings) -> dict[str, str]:
+    """The served app's settings: the loaded database, no background jobs (the sweep would
+    start cancelling the world's unpaid orders), no migration."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "LOOPMALL_DATABASE_URL": settings.database_url,
+            "LOOPMALL_DATA_DIR": str(settings.data_dir),
+            "LOOPMALL_SECRET_KEY": SECRET,
+            "LOOPMALL_AUTO_MIGRATE": "false",
+            "LOOPMALL_RUN_BACKGROUND": "false",
+        }
+    )
+    env.pop("LOOPMALL_REDIS_URL", None)
+    return env
 
 
 async def _time(
@@ -330,7 +311,7 @@ async def run_backend(
     """Load the world on ``backend``, serve it, time it; the report (also written as JSON)."""
     with tempfile.TemporaryDirectory(prefix="lm-chainscale-") as tmp_name:
         tmp = Path(tmp_name)
-        async with database(backend, tmp, keep) as url:
+        async with fresh_database(backend, tmp, "loopmall_bench_chainscale", keep=keep) as url:
             settings = Settings(
                 database_url=url,
                 data_dir=tmp,
@@ -349,14 +330,14 @@ async def run_backend(
             if only:
                 targets = [t for t in targets if re.search(only, t.route)]
             procs = Processes()
-            port = _free_port()
+            port = free_port()
             base = f"http://127.0.0.1:{port}"
-            env = _env(settings, background=False)
+            env = server_env(settings)
             log = tmp / "server.log"
             server = ["serve", "--port", str(port), "--no-access-log"]
-            procs.start(_loopmall(*server), env, log)
+            procs.start(loopmall_command(*server), env, log)
             try:
-                await _wait(base)
+                await wait_http(base, "/healthz", timeout=120)
                 timings, healthz, tenants = await measure(
                     base, world, targets, requests, probe_seconds, backend
                 )
@@ -387,17 +368,3 @@ async def run_backend(
     out.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     CONSOLE.print(f"  wrote {out.name}")
     return report
-
-
-async def _wait(base: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(base) as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get("/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"the server at {base} did not come up")

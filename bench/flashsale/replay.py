@@ -21,26 +21,26 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, text
 
 from bench.flashsale import wrk
 from bench.flashsale.aftermath import figures_of, pay_and_lapse
 from bench.flashsale.world import World, build_world
+from bench.serving import BIN, Processes, fresh_database, wait_http
+from bench.serving import free_port as _free_port
+from bench.serving import loopmall_command as _loopmall
 from loopmall.config import Settings
-from loopmall.core import migrate
-from loopmall.core.db import make_engine
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.flashsale.gate_redis import SaleKeys
@@ -48,7 +48,6 @@ from loopmall.flashsale.models import FlashTicket
 
 REDIS_URL = os.environ.get("LOOPMALL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "bench-flashsale-secret"
-BIN = Path(sys.executable).parent
 HELLO_SECONDS = 10
 
 
@@ -77,48 +76,10 @@ class Setup:
         return f"{self.server} ×{self.apps}{extra}, {gate} gate"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _loopmall(*args: str) -> list[str]:
-    script = BIN / "loopmall"
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-c", "from loopmall.cli import app; app()", *args]
-
-
 @asynccontextmanager
-async def _database(backend: str, tmp: Path) -> Any:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / 'flash.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
+async def _database(backend: str, tmp: Path) -> AsyncIterator[str]:
+    async with fresh_database(backend, tmp, "loopmall_bench_flash") as url:
         yield url
-        return
-    from bench.harness import PG_URL
-
-    name = f"loopmall_bench_flash_{os.getpid()}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    try:
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await admin.dispose()
 
 
 def _env(settings: Settings, *, background: bool) -> dict[str, str]:
@@ -141,41 +102,8 @@ def _env(settings: Settings, *, background: bool) -> dict[str, str]:
     return env
 
 
-class Processes:
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-        out = log.open("ab")
-        proc = subprocess.Popen(
-            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
 async def _wait_http(url: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=url) as client:
-        while time.monotonic() < deadline:
-            with suppress(httpx.HTTPError):
-                if (await client.get("/hello")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"the server at {url} did not come up")
+    await wait_http(url, "/hello", timeout)
 
 
 def _profiler(target: Path | None, pid: int, log_dir: Path) -> subprocess.Popen[bytes] | None:
