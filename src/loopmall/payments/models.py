@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -180,6 +181,25 @@ class PaymentCode(TenantMixin, IdMixin, Base):
         UniqueConstraint("merchant_id", "store_id", "guide_staff_id"),
         CheckConstraint(
             "store_id IS NOT NULL OR guide_staff_id IS NOT NULL", name="store_or_guide"
+        ),
+        # One active code per store and per guide. The unique constraint above does not
+        # hold for store codes (guide_staff_id NULL: NULLs never collide), so two first
+        # views of a store could each make one; these let a write lose cleanly instead.
+        Index(
+            "ux_payment_codes_store",
+            "merchant_id",
+            "store_id",
+            unique=True,
+            sqlite_where=text("guide_staff_id IS NULL AND active"),
+            postgresql_where=text("guide_staff_id IS NULL AND active"),
+        ),
+        Index(
+            "ux_payment_codes_guide",
+            "merchant_id",
+            "guide_staff_id",
+            unique=True,
+            sqlite_where=text("guide_staff_id IS NOT NULL AND active"),
+            postgresql_where=text("guide_staff_id IS NOT NULL AND active"),
         ),
     )
 
