@@ -19,6 +19,7 @@ from loopmall.core.pagination import Page
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
+from loopmall.identity.guards import MALL, SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.payments import (
@@ -75,7 +76,9 @@ def _started_out(started: flows.Started) -> PaymentStartOut:
 # --- callbacks ------------------------------------------------------------------------
 
 
-@router.post("/payments/callbacks/{provider}/{account}", include_in_schema=False)
+@router.post(
+    "/payments/callbacks/{provider}/{account}", include_in_schema=False, dependencies=[SIGNED]
+)
 async def provider_callback(
     request: Request,
     provider: str = Path(..., pattern=r"^(wechatpay|alipay|sandbox)$"),
@@ -101,7 +104,9 @@ async def _mall(uow: UnitOfWork, slug: str) -> Tenant:
     return tenant
 
 
-@router.post("/mall/{slug}/payments", status_code=201, response_model=PaymentStartOut)
+@router.post(
+    "/mall/{slug}/payments", status_code=201, response_model=PaymentStartOut, dependencies=[MALL]
+)
 async def start_payment(
     body: PaymentStartIn, request: Request, slug: str = Slug
 ) -> PaymentStartOut:
@@ -128,7 +133,7 @@ async def start_payment(
     return _started_out(started)
 
 
-@router.get("/mall/{slug}/payments/{payment}", response_model=PaymentOut)
+@router.get("/mall/{slug}/payments/{payment}", response_model=PaymentOut, dependencies=[MALL])
 async def read_payment(request: Request, slug: str = Slug, payment: str = PublicId) -> PaymentOut:
     """The attempt's state; an attempt open for a while is queried at the provider first
     (query-on-return), so a lost callback does not leave the customer waiting."""
@@ -146,7 +151,9 @@ def _customer(shopper: object) -> int | None:
     return customer_id
 
 
-@router.post("/mall/{slug}/payments/{payment}/sandbox-pay", response_model=PaymentOut)
+@router.post(
+    "/mall/{slug}/payments/{payment}/sandbox-pay", response_model=PaymentOut, dependencies=[MALL]
+)
 async def sandbox_pay(request: Request, slug: str = Slug, payment: str = PublicId) -> PaymentOut:
     """The sandbox's pay button (demo): a signed callback reaches our callback route.
     403 `sandbox_payments_disabled` (and nothing changes) unless sandbox payments are on."""
@@ -163,7 +170,12 @@ async def sandbox_pay(request: Request, slug: str = Slug, payment: str = PublicI
         return payment_out(await service.get_payment(uow.session, tenant, payment))
 
 
-@router.post("/mall/{slug}/codes/{code}/payments", status_code=201, response_model=PaymentStartOut)
+@router.post(
+    "/mall/{slug}/codes/{code}/payments",
+    status_code=201,
+    response_model=PaymentStartOut,
+    dependencies=[MALL],
+)
 async def pay_by_code(
     body: FaceToFaceIn,
     request: Request,

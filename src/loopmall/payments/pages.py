@@ -19,6 +19,7 @@ from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.http import client_ip, get_state
 from loopmall.core.money import parse_yuan
 from loopmall.core.uow import UnitOfWork
+from loopmall.identity.guards import MALL
 from loopmall.orders import service as orders
 from loopmall.payments import accounts, codes, flows, sandbox, service
 from loopmall.payments import shopper as shoppers
@@ -134,7 +135,7 @@ async def _context(
     return state, shopper, tenant, look, order, methods, payment
 
 
-@router.get("/m/{slug}/pay/{order}")
+@router.get("/m/{slug}/pay/{order}", dependencies=[MALL])
 async def pay_page(
     request: Request,
     slug: str = Slug,
@@ -185,7 +186,7 @@ async def pay_page(
     )
 
 
-@router.post("/m/{slug}/pay/{order}")
+@router.post("/m/{slug}/pay/{order}", dependencies=[MALL])
 async def start_from_page(
     request: Request,
     slug: str = Slug,
@@ -220,7 +221,7 @@ async def start_from_page(
     )
 
 
-@router.post("/m/{slug}/pay/{order}/sandbox")
+@router.post("/m/{slug}/pay/{order}/sandbox", dependencies=[MALL])
 async def sandbox_pay(
     request: Request,
     slug: str = Slug,
@@ -239,7 +240,7 @@ async def sandbox_pay(
     return RedirectResponse(f"/m/{slug}/pay/{order}?payment={payment}", status_code=303)
 
 
-@router.get("/m/{slug}/pay/{order}/status")
+@router.get("/m/{slug}/pay/{order}/status", dependencies=[MALL])
 async def pay_status(
     request: Request, slug: str = Slug, order: str = OrderId, payment: str | None = PaymentParam
 ) -> JSONResponse:
@@ -267,7 +268,7 @@ async def pay_status(
     )
 
 
-@router.get("/m/{slug}/qr/{code}")
+@router.get("/m/{slug}/qr/{code}", dependencies=[MALL])
 async def code_page(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
     state = get_state(request)
     shopper = await shoppers.optional(request, slug)
@@ -291,7 +292,7 @@ async def code_page(request: Request, slug: str = Slug, code: str = CodePath) ->
     )
 
 
-@router.post("/m/{slug}/qr/{code}")
+@router.post("/m/{slug}/qr/{code}", dependencies=[MALL])
 async def pay_by_code(
     request: Request,
     slug: str = Slug,
