@@ -349,3 +349,49 @@ async def test_a_declined_discount_cancels_the_sale_and_gives_the_units_back(
     )
     assert late.status_code == 409
     assert await _credited(state) == []
+
+
+async def test_the_fitting_outcome_takes_a_discount_not_a_price(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    world, cashier, _manager, _mh = await _setup(state, client, frozen_clock)
+    await _cap(client, world, 1000)
+    hold = await _hold(client, world, world.guide_headers)
+    conversation = (
+        await client.get("/api/v1/guides/conversations", headers=world.guide_headers)
+    ).json()[0]["id"]
+    booked = await client.post(
+        "/api/v1/guides/fittings",
+        json={"conversation": conversation, "starts_at": "2026-11-23T10:30:00+08:00", "hold": hold},
+        headers=world.guide_headers,
+    )
+    assert booked.status_code == 201, booked.text
+    outcome = f"/api/v1/guides/fittings/{booked.json()['id']}/outcome"
+    for unit_fen in (0, 100_000_000):
+        minted = await client.post(
+            outcome, json={"outcome": "sold", "unit_fen": unit_fen}, headers=world.guide_headers
+        )
+        assert (minted.status_code, minted.json()["code"]) == (422, "validation_failed")
+    wrong = await client.post(
+        outcome,
+        json={"outcome": "released", "discount": {"off_bp": 500}},
+        headers=world.guide_headers,
+    )
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "validation_failed")
+    assert await _count(state, Order) == 0
+    sold = await client.post(
+        outcome,
+        json={"outcome": "sold", "discount": {"off_bp": 500}},
+        headers=world.guide_headers,
+    )
+    assert sold.status_code == 200, sold.text
+    order = sold.json()["order"]
+    sale = (await client.get(f"/api/v1/store-sales/{order}", headers=cashier)).json()
+    assert (sale["status"], sale["total_fen"]) == ("created", 56905)
+    assert sale["lines"][0]["discount_approval"] == "within_cap"
+    assert await _credited(state) == []
+    paid = await client.post(
+        f"/api/v1/store-sales/{order}/receipt", json={"amount_fen": 56905}, headers=cashier
+    )
+    assert paid.status_code == 200, paid.text
+    assert await _credited(state) == [56905]
