@@ -24,8 +24,10 @@ from loopmall.config import Settings, get_settings
 from loopmall.core import jobs, migrate
 from loopmall.core.errors import LoopmallError, Unauthorized
 from loopmall.core.outbox import Dispatcher
+from loopmall.core.production import check as check_production
 from loopmall.core.state import AppState
 from loopmall.identity.guards import PUBLIC
+from loopmall.web.edge import BodyLimit, SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +211,7 @@ def create_server_app(settings: Settings | None = None) -> Any:
 
 def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
+    check_production(settings)  # LOOPMALL_ENV=prod: refuse to start unsafe, naming why
     run_background = settings.run_background if background is None else background
 
     @asynccontextmanager
@@ -257,6 +260,10 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     install_error_handlers(app)
     app.add_middleware(RefuseNulBytes)
     app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
+    # Outermost: a body over the limit is refused before anything reads it, and every
+    # answer (the refusal too) carries the security headers (web.edge).
+    app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(SecurityHeaders)
     _load(HANDLER_MODULES)
     for module in _load(API_MODULES):
         app.include_router(module.router, prefix="/api/v1")

@@ -9,13 +9,22 @@ import os
 import typer
 from rich.console import Console
 
-from loopmall.config import get_settings
-from loopmall.core import migrate
+from loopmall.config import Settings, get_settings
+from loopmall.core import migrate, production
 
 app = typer.Typer(help="Loopmall: social commerce + O2O platform", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    """LOOPMALL_ENV=prod: print every reason the settings are unsafe and exit 1."""
+    try:
+        production.check(settings)
+    except production.UnsafeProductionSettings as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @db_app.command("upgrade")
@@ -45,6 +54,7 @@ def serve(
 ) -> None:
     """Serve the app (migrates the embedded database first)."""
     settings = get_settings()
+    _refuse_unsafe(settings)
     host, port = host or settings.host, port or settings.port
     if server == "granian":
         from granian import Granian
@@ -124,6 +134,7 @@ def worker() -> None:
 
     logging.basicConfig(level=logging.INFO)
     settings = get_settings()
+    _refuse_unsafe(settings)
     _load(HANDLER_MODULES)
 
     async def main() -> None:

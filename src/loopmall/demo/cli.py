@@ -31,6 +31,9 @@ def demo(serve: bool = typer.Option(False, "--serve", help="Serve after loading"
     with --serve, start the stand-ins (WeChat Pay, Alipay, WeChat, SMS) and serve."""
     console = Console()
     settings = get_settings()
+    if serve and settings.env == "prod":  # the demo serves the sandboxes: never in production
+        console.print("[red]LOOPMALL_ENV=prod: `loopmall demo --serve` is for demos only[/red]")
+        raise typer.Exit(1)
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.effective_database_url)
