@@ -22,6 +22,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.guards import MALL, SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
+from loopmall.o2o.rules import new_visitor_id, valid_visitor_id
 from loopmall.payments import (
     accounts,
     callbacks,
@@ -179,13 +180,18 @@ async def sandbox_pay(request: Request, slug: str = Slug, payment: str = PublicI
 async def pay_by_code(
     body: FaceToFaceIn,
     request: Request,
+    response: Response,
     slug: str = Slug,
     code: str = Path(..., max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
 ) -> PaymentStartOut:
     """Face-to-face (面对面收钱): an order for the typed amount, credited to the code's
-    store/guide, and its payment started. Idempotent with `Idempotency-Key`."""
+    store/guide, and its payment started. Idempotent with `Idempotency-Key`, per payer: the
+    logged-in shopper, else the device's visitor cookie (set on the answer when missing)."""
     state = get_state(request)
     shopper = await shoppers.optional(request, slug)
+    scope = f"mall:{slug}:" + (
+        f"customer:{shopper.customer_id}" if shopper else _payer_scope(request, response)
+    )
     async with UnitOfWork(state.write_factory) as uow:
         tenant = await _mall(uow, slug)
 
@@ -200,7 +206,6 @@ async def pay_by_code(
             )
             return {"order": order.public_id}
 
-        scope = f"mall:{slug}:" + (f"customer:{shopper.customer_id}" if shopper else "anonymous")
         answer = await run_idempotent(request, uow, scope, work)
     order_public_id = _json(answer)["order"]
     started = await flows.start_payment(
@@ -213,6 +218,26 @@ async def pay_by_code(
         client_ip=client_ip(request),
     )
     return _started_out(started)
+
+
+def _payer_scope(request: Request, response: Response) -> str:
+    """An anonymous payer's own namespace for Idempotency-Keys: the device's visitor id
+    (the cookie QR scans set), or a new one given to the device now. Every passer-by once
+    shared one scope, so the same key gave the second the first one's order (issue #11,
+    case 18); a retry from the same device still replays."""
+    settings = get_state(request).settings
+    visitor = valid_visitor_id(request.cookies.get(settings.visitor_cookie))
+    if visitor is None:
+        visitor = new_visitor_id()
+        response.set_cookie(
+            settings.visitor_cookie,
+            visitor,
+            max_age=settings.visitor_ttl_seconds,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+        )
+    return f"visitor:{visitor}"
 
 
 def _json(response: JSONResponse) -> dict[str, str]:
