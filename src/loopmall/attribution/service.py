@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution.ledger import credit_order as credit_order
@@ -255,6 +255,17 @@ async def bound_customers(
     if store_id is not None:
         stmt = stmt.where(Binding.store_id == store_id)
     return list(await session.scalars(stmt.order_by(Binding.bound_at.desc(), Binding.id.desc())))
+
+
+async def bound_counts_by_guide(session: AsyncSession, tenant: Tenant) -> dict[int, int]:
+    """How many customers are bound to each guide (staff id → count; guides with none are
+    missing). One grouped count: a chain's 500,000 bindings are never loaded to count them."""
+    rows = await session.execute(
+        select(Binding.guide_staff_id, func.count())
+        .where(Binding.merchant_id == tenant.id, Binding.guide_staff_id.is_not(None))
+        .group_by(Binding.guide_staff_id)
+    )
+    return {int(staff_id): int(n) for staff_id, n in rows.all()}
 
 
 async def active_guide(session: AsyncSession, tenant: Tenant, staff_id: int) -> Staff:

@@ -255,9 +255,5 @@ async def hand_over(
 
 
 async def customer_counts(session: AsyncSession, tenant: Tenant) -> dict[int, int]:
-    """Bound customers per guide staff id."""
-    counts: dict[int, int] = {}
-    for binding in await attribution.bound_customers(session, tenant):
-        if binding.guide_staff_id is not None:
-            counts[binding.guide_staff_id] = counts.get(binding.guide_staff_id, 0) + 1
-    return counts
+    """Bound customers per guide staff id (guides with none are missing)."""
+    return await attribution.bound_counts_by_guide(session, tenant)
