@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopmall import __version__
 from loopmall.config import Settings, get_settings
@@ -26,6 +25,8 @@ from loopmall.core.errors import LoopmallError, Unauthorized
 from loopmall.core.outbox import Dispatcher
 from loopmall.core.production import check as check_production
 from loopmall.core.state import AppState
+from loopmall.core.text import INVALID_TEXT
+from loopmall.core.text_guard import RefuseInvalidText
 from loopmall.identity.guards import PUBLIC
 from loopmall.web.edge import BodyLimit, SecurityHeaders
 
@@ -140,6 +141,20 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid"}
         detail = f"{'.'.join(first['loc'])}: {first['msg']}" if errors else "Invalid request"
+        refused = next((e for e in errors if e["type"] == INVALID_TEXT), None)
+        if refused is not None:  # core.text's rule: its own code, naming the field
+            loc = refused["loc"]
+            where = loc[1:] if loc[:1] in (["body"], ["query"], ["path"]) else loc
+            field = ".".join(str(p) for p in where)
+            body = _problem(
+                422,
+                INVALID_TEXT,
+                "The text contains characters that are not allowed",
+                f"{field}: {refused['msg']}",
+                field=field,
+                errors=errors,
+            )
+            return _error_response(request, 422, body)
         body = _problem(422, "validation_failed", "The request is not valid", detail, errors=errors)
         return _error_response(request, 422, body)
 
@@ -168,34 +183,6 @@ def install_error_handlers(app: FastAPI) -> None:
             "Something went wrong on our side; it has been logged.",
         )
         return _error_response(request, 500, body)
-
-
-class RefuseNulBytes:
-    """A NUL is never valid in a URL (and PostgreSQL refuses it in text): a path with one
-    names nothing (404), a query with one is invalid input (422), before any route runs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw_path = scope.get("raw_path") or scope.get("path", "").encode()
-            query = scope.get("query_string", b"")
-            body = None
-            if "\x00" in scope.get("path", "") or b"%00" in raw_path.lower():
-                body = _problem(404, "not_found", "Not found", "No such resource")
-            elif b"\x00" in query or b"%00" in query.lower():
-                body = _problem(
-                    422,
-                    "validation_failed",
-                    "The request is not valid",
-                    "NUL characters are not allowed in query parameters",
-                )
-            if body is not None:
-                response = JSONResponse(body, status_code=body["status"], media_type=PROBLEM)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _load(modules: tuple[str, ...]) -> list[Any]:
@@ -258,7 +245,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(RefuseNulBytes)
+    app.add_middleware(RefuseInvalidText)
     app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
     # Outermost: a body over the limit is refused before anything reads it, and every
     # answer (the refusal too) carries the security headers (web.edge).

@@ -395,3 +395,59 @@ async def test_the_fitting_outcome_takes_a_discount_not_a_price(
     )
     assert paid.status_code == 200, paid.text
     assert await _credited(state) == [56905]
+
+
+async def test_the_console_page_takes_the_money_and_approves_discounts(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: clock.FrozenClock
+) -> None:
+    world, cashier, _manager, manager_headers = await _setup(state, client, frozen_clock)
+    await _cap(client, world, 1000)
+    within = (
+        await _sell(client, world, {"discount": {"off_bp": 1000}}, world.guide_headers)
+    ).json()
+    beyond = (
+        await _sell(client, world, {"discount": {"off_bp": 2000}}, world.guide_headers)
+    ).json()
+    page = await client.get("/console/store-sales", headers=cashier)
+    assert page.status_code == 200
+    assert page.text.count('class="store-sale"') == 2
+    # The cashier takes money for the sale within the cap only; approving is not theirs.
+    assert page.text.count("till-form") == 1 and "approve-discount" not in page.text
+    refused = await client.post(
+        f"/console/store-sales/{beyond['order']}/approve", headers=cashier, follow_redirects=False
+    )
+    assert refused.status_code == 403
+    managed = await client.get("/console/store-sales", headers=manager_headers)
+    assert managed.text.count("approve-discount") == 1
+    approved = await client.post(
+        f"/console/store-sales/{beyond['order']}/approve",
+        headers=manager_headers,
+        follow_redirects=False,
+    )
+    assert approved.headers["location"] == "/console/store-sales?notice=approved"
+    typo = await client.post(
+        f"/console/store-sales/{within['order']}/receipt",
+        data={"amount": "五百"},
+        headers=cashier,
+        follow_redirects=False,
+    )
+    assert typo.headers["location"] == "/console/store-sales?error=validation_failed"
+    short = await client.post(
+        f"/console/store-sales/{within['order']}/receipt",
+        data={"amount": "500"},
+        headers=cashier,
+        follow_redirects=False,
+    )
+    assert short.headers["location"] == "/console/store-sales?error=till_amount_mismatch"
+    shown = await client.get(short.headers["location"], headers=cashier)
+    assert "实收金额与应收金额不符" in shown.text
+    paid = await client.post(
+        f"/console/store-sales/{within['order']}/receipt",
+        data={"amount": "539.10"},
+        headers=cashier,
+        follow_redirects=False,
+    )
+    assert paid.headers["location"] == "/console/store-sales?notice=paid"
+    left = await client.get("/console/store-sales", headers=cashier)
+    assert left.text.count('class="store-sale"') == 1 and "till-form" in left.text
+    assert await _credited(state) == [53910]

@@ -18,6 +18,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.guides import chat, customers, fittings, holds, staffing, views
 from loopmall.guides.access import actor_of, path_id, scope_of, viewer_of
 from loopmall.guides.api_mall import GuideRequired, start
+from loopmall.guides.pages_sales import router as sales_router
 from loopmall.guides.rules import Sender
 from loopmall.guides.schemas import message_out
 from loopmall.guides.ws import router as ws_router
@@ -34,6 +35,7 @@ from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(ws_router)
+router.include_router(sales_router)
 
 
 WORK = require(Perm.GUIDE_WORK)

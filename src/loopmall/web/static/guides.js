@@ -174,9 +174,20 @@
     document.querySelectorAll(".fitting-outcome").forEach((button) => button.addEventListener("click", async () => {
       button.disabled = true;
       try {
-        await api("POST", "/api/v1/guides/fittings/" + button.dataset.fitting + "/outcome", { outcome: button.dataset.outcome });
+        const body = { outcome: button.dataset.outcome };
+        const off = document.querySelector(".sale-discount[data-fitting='" + button.dataset.fitting + "']");
+        // The guide asks for a discount (percent, sent as basis points); the price itself
+        // comes from the store's price pipeline on the server.
+        if (button.dataset.outcome === "sold" && off && Number(off.value) > 0) {
+          body.discount = { off_bp: Math.round(Number(off.value) * 100) };
+        }
+        const fitting = await api("POST", "/api/v1/guides/fittings/" + button.dataset.fitting + "/outcome", body);
         button.closest("li").remove();
-        if (button.dataset.outcome === "sold") $("#sale-done").hidden = false;
+        if (button.dataset.outcome === "sold") {
+          const sale = await api("GET", "/api/v1/store-sales/" + fitting.order);
+          const pending = sale.lines.some((x) => x.discount_approval === "pending");
+          $(pending ? "#sale-pending" : "#sale-done").hidden = false;
+        }
       } catch (e) { button.disabled = false; alert(e.message); }
     }));
     document.querySelectorAll(".hold-release").forEach((button) => button.addEventListener("click", async () => {
