@@ -648,7 +648,8 @@ SAMPLES: dict[str, str] = {
     "conversation": "SELECT public_id FROM guide_conversations WHERE merchant_id = :m "
     "ORDER BY id LIMIT 1",
     "sale": "SELECT public_id FROM flash_sales WHERE merchant_id = :m ORDER BY id LIMIT 1",
-    "payment_code": "SELECT code FROM payment_codes WHERE merchant_id = :m ORDER BY id LIMIT 1",
+    "payment_code": "SELECT public_id FROM payment_codes WHERE merchant_id = :m "
+    "ORDER BY id LIMIT 1",
     "settlement": "SELECT public_id FROM commission_settlements WHERE merchant_id = :m "
     "ORDER BY id LIMIT 1",
     "import_job": "SELECT public_id FROM import_jobs WHERE merchant_id = :m ORDER BY id LIMIT 1",
