@@ -28,8 +28,8 @@ ASK = "想要一条晚宴穿的黑色连衣裙，M码"
 ANSWER = "有的，给您推荐一款，很适合晚宴"
 
 
-def _seed(live_server: LiveServer) -> tuple[Mall, MadeStaff]:
-    async def seed(state: AppState) -> tuple[Mall, MadeStaff]:
+def _seed(live_server: LiveServer) -> tuple[Mall, MadeStaff, MadeStaff]:
+    async def seed(state: AppState) -> tuple[Mall, MadeStaff, MadeStaff]:
         mall = await seed_mall(state)
         async with UnitOfWork(state.read_factory) as uow:
             store_id = await uow.session.scalar(select(Store.id).where(Store.code == "S1"))
@@ -42,7 +42,15 @@ def _seed(live_server: LiveServer) -> tuple[Mall, MadeStaff]:
             name="小美",
             store_ids=(store_id,),
         )
-        return mall, guide
+        cashier = await make_staff(
+            state,
+            mall.tenant,
+            phone="13800000005",
+            role="cashier",
+            name="收银",
+            store_ids=(store_id,),
+        )
+        return mall, guide, cashier
 
     return live_server.run(seed)
 
@@ -60,7 +68,7 @@ def _inbox_shows_fitting(page: Any, timeout: float = 15.0) -> None:
 def test_a_conversation_ends_in_a_hold_a_fitting_and_a_store_sale(
     live_server: LiveServer, new_context: Any
 ) -> None:
-    mall, guide = _seed(live_server)
+    mall, guide, cashier = _seed(live_server)
     camel_l = mall.skus["驼/L"]
 
     customer = new_context().new_page()
@@ -117,9 +125,17 @@ def test_a_conversation_ends_in_a_hold_a_fitting_and_a_store_sale(
     _inbox_shows_fitting(customer)
     assert "西单店" in customer.inner_text('.inbox-item[data-topic="fitting.booked"]')
 
-    # At the fitting: a store sale at the till.
+    # At the fitting: the guide rings the sale up at the store's price (#11: no price from
+    # the guide), and the cashier takes the money at the till.
     staff.click(".fitting-outcome[data-outcome='sold']")
     staff.wait_for_selector("#sale-done", state="visible")
+    till = new_context().new_page()
+    console_login(till, cashier)
+    till.goto("/console/store-sales")
+    till.fill(".till-amount", "599.00")
+    till.click(".take-money")
+    till.wait_for_url("**/console/store-sales?notice=paid")
+    till.wait_for_selector("#no-store-sales")
 
     async def check(state: AppState) -> tuple[Any, ...]:
         async with UnitOfWork(state.read_factory) as uow:
