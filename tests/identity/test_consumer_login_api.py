@@ -196,7 +196,7 @@ async def test_wechat_state_and_code_misuse(
     await _wechat_app(state, oa_standin, other, None)
     r = await client.post(
         "/api/v1/mall/acme/auth/wechat/start",
-        json={"redirect_uri": "http://testserver/cb", "scope": "snsapi_base"},
+        json={"redirect_uri": "http://testserver/m/acme/oauth/callback", "scope": "snsapi_base"},
     )
     st = r.json()["state"]
     # a forged code
@@ -221,7 +221,7 @@ async def test_wechat_login_needs_an_account(
     await make_merchant(state, "acme")
     r = await client.post(
         "/api/v1/mall/acme/auth/wechat/start",
-        json={"redirect_uri": "http://testserver/cb", "scope": "snsapi_base"},
+        json={"redirect_uri": "http://testserver/m/acme/oauth/callback", "scope": "snsapi_base"},
     )
     assert r.status_code == 422 and r.json()["code"] == "wechat_login_unavailable"
 

@@ -1,5 +1,6 @@
 """Redirects to a target the request supplied go only to a path on this site (issue #11,
-case 3): the console login (GET and POST), the mall's login forms and the share form."""
+case 3): the console login (GET and POST), the mall's login forms and the share form; and
+the WeChat OAuth start takes only a page of this mall as its ``redirect_uri`` (case 16)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ import re
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
+from loopmall.config import Settings
 from loopmall.core.redirects import is_safe_path, safe_path
 from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.identity.consumer_models import OAuthState
+from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.standins.wechat_oa import WechatOAStandin
 from tests.factories import PASSWORD, make_merchant, make_staff
+from tests.identity.consumer_fixtures import new_appid
 
 # Every one of these leaves the site (or is read differently by a browser than by us).
 OFFSITE = [
@@ -86,7 +94,7 @@ async def test_console_login_never_redirects_off_site(
     assert r.status_code == 303 and r.headers["location"] == "/console/staff"
 
 
-@pytest.mark.parametrize("target", ["/m/acme//evil.example", "///evil.example/x", "/m/acme/\t"])
+@pytest.mark.parametrize("target", ["/m/acme//evil.example", "///evil.example/x", "/m/acme/\\x"])
 async def test_mall_login_keeps_the_shopper_in_the_mall(
     state: AppState, client: httpx.AsyncClient, target: str
 ) -> None:
@@ -113,3 +121,53 @@ async def test_share_form_sends_an_anonymous_visitor_to_login_within_the_mall(
             "/m/acme/shares", data={"target_kind": "product", "target": "x", "back": back}
         )
         assert r.status_code == 303 and r.headers["location"] == expected, back
+
+
+# --- the WeChat OAuth start (case 16) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://evil.example/m/acme/oauth/callback",
+        "http://testserver.evil.example/m/acme/oauth/callback",
+        "http://testserver:8443/m/acme/oauth/callback",
+        "https://testserver/m/acme/oauth/callback",
+        "http://user@testserver/m/acme/oauth/callback",
+        "http://testserver/m/other/oauth/callback",
+        "http://testserver/console",
+        "http://testserver//evil.example/m/acme/",
+        "http://testserver/m/acme/\\x",
+        "http://testserver/m/acme/oauth/callback#x",
+    ],
+)
+async def test_wechat_start_takes_only_a_page_of_this_mall(
+    standin_settings: Settings,
+    state: AppState,
+    client: httpx.AsyncClient,
+    oa_standin: WechatOAStandin,
+    redirect_uri: str,
+) -> None:
+    tenant = await make_merchant(state, "acme")
+    await make_merchant(state, "other")
+    appid, secret = new_appid()
+    oa_standin.add_app(appid, secret)
+    async with UnitOfWork(state.write_factory) as uow:
+        await add_wechat_app(uow.session, tenant, appid=appid, secret=secret)
+        await uow.commit()
+
+    r = await client.post(
+        "/api/v1/mall/acme/auth/wechat/start",
+        json={"redirect_uri": redirect_uri, "scope": "snsapi_base"},
+    )
+
+    assert r.status_code == 422 and r.json()["code"] == "redirect_uri_not_allowed"
+    assert r.json()["field"] == "redirect_uri"
+    async with UnitOfWork(state.read_factory) as uow:
+        states = await uow.session.scalar(select(func.count()).select_from(OAuthState))
+    assert states == 0, "no login was started"
+    ok = await client.post(
+        "/api/v1/mall/acme/auth/wechat/start",
+        json={"redirect_uri": "http://testserver/m/acme/oauth/callback", "scope": "snsapi_base"},
+    )
+    assert ok.status_code == 201, ok.text

@@ -22,6 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from loopmall.core.ids import new_token
+from loopmall.core.redirects import is_safe_path
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.identity import consumer_service as cs
 from loopmall.identity.consumer_models import Consumer, Customer, OAuthState, SmsCode, WechatApp
@@ -65,6 +67,11 @@ class WechatCodeInvalid(Unauthorized):
 class WechatLoginUnavailable(ValidationFailed):
     code = "wechat_login_unavailable"
     title = "This mall has no WeChat account set up"
+
+
+class RedirectUriNotAllowed(ValidationFailed):
+    code = "redirect_uri_not_allowed"
+    title = "WeChat may only send the login back to this mall's own pages"
 
 
 class SandboxLoginDisabled(Forbidden):
@@ -265,6 +272,32 @@ def oa_client(settings: Settings, app: WechatApp) -> WechatOAClient:
     )
 
 
+def check_redirect_uri(settings: Settings, tenant: Tenant, redirect_uri: str) -> None:
+    """WeChat sends the login's ``code`` to ``redirect_uri``: it must be this deployment's
+    own origin (``settings.base_url``: scheme, host and port) and a path inside this mall
+    (``/m/{slug}/``, by the rule of ``core.redirects``). Anywhere else, whoever owns that
+    page would receive a code for the merchant's account and could log in as the shopper;
+    WeChat's own check is only the domain registered for the account, which may be wider
+    than this mall. Raises :class:`RedirectUriNotAllowed`."""
+    base = urlsplit(settings.base_url)
+    try:
+        target = urlsplit(redirect_uri)
+        port, base_port = target.port, base.port
+    except ValueError:
+        raise RedirectUriNotAllowed(field="redirect_uri") from None
+    path = target.path + (f"?{target.query}" if target.query else "")
+    if (
+        target.scheme.lower() != base.scheme.lower()
+        or (target.hostname or "") != (base.hostname or "").lower()
+        or port != base_port
+        or target.username is not None
+        or target.password is not None
+        or target.fragment
+        or not is_safe_path(path, within=f"/m/{tenant.slug}/")
+    ):
+        raise RedirectUriNotAllowed(field="redirect_uri")
+
+
 async def start_wechat_login(
     session: AsyncSession,
     tenant: Tenant,
@@ -275,7 +308,11 @@ async def start_wechat_login(
     next_url: str = "",
     browser_key: str = "",
 ) -> str:
-    """Record a fresh ``state`` and return WeChat's authorize URL."""
+    """Record a fresh ``state`` and return WeChat's authorize URL. Raises 422
+    ``redirect_uri_not_allowed`` unless ``redirect_uri`` is a page of this mall on this
+    deployment (:func:`check_redirect_uri`), 422 ``wechat_login_unavailable`` without a
+    WeChat account."""
+    check_redirect_uri(settings, tenant, redirect_uri)
     app = await primary_app(session, tenant)
     if app is None:
         raise WechatLoginUnavailable()
