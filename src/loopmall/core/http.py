@@ -28,4 +28,8 @@ async def write_uow(request: Request) -> AsyncIterator[UnitOfWork]:
 
 
 def client_ip(request: Request) -> str:
+    """The peer's address. ``X-Forwarded-For`` is not read here — anyone can send it, and
+    login throttling counts per address. Behind a reverse proxy the server rewrites the peer
+    from the proxy's header only for the proxies it is told to trust (uvicorn:
+    ``--forwarded-allow-ips`` / ``FORWARDED_ALLOW_IPS``, by default only 127.0.0.1)."""
     return request.client.host if request.client else "unknown"

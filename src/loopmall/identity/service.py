@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -12,11 +13,12 @@ from loopmall.core import clock
 from loopmall.core.errors import TooManyRequests, Unauthorized
 from loopmall.core.ids import new_token
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import is_clean
 from loopmall.identity.models import AuthSession, Operator, Staff, StaffStore
 from loopmall.identity.passwords import verify_password
 from loopmall.identity.permissions import Role
 from loopmall.identity.principal import Principal
-from loopmall.identity.throttle import Throttle
+from loopmall.identity.throttle import Limit, Taken, Throttle, login_limits
 from loopmall.merchants.models import Merchant
 
 
@@ -30,21 +32,18 @@ class LoginThrottled(TooManyRequests):
     title = "Too many failed logins; wait a few minutes and try again"
 
 
-def _plain(text: str) -> bool:
-    """No control characters: such a login cannot exist, and PostgreSQL refuses NUL."""
-    return not any(ord(c) < 32 or ord(c) == 127 for c in text)
-
-
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _check_throttle(
-    session: AsyncSession, throttle: Throttle, keys: list[str], max_failures: int, window: int
-) -> None:
-    for key in keys:
-        if await throttle.failures(session, key) >= max_failures:
-            raise LoginThrottled(retry_after=window)
+async def _take_try(
+    session: AsyncSession, throttle: Throttle, limits: Sequence[Limit], window: int
+) -> Taken:
+    """Win a try for this attempt (counted before the password is checked), or 429."""
+    taken = await throttle.take(session, limits)
+    if taken is None:
+        raise LoginThrottled(retry_after=window)
+    return taken
 
 
 async def authenticate_staff(
@@ -60,17 +59,16 @@ async def authenticate_staff(
 ) -> Staff:
     """Check a staff login. Raises ``LoginThrottled`` or ``InvalidCredentials``.
 
-    Failures are counted per account and per client address; the caller commits so
-    that a failure is remembered.
+    Failures are counted per account and address, per address and per account, with the
+    limits of ``throttle.login_limits`` (an attacker failing from one address locks only
+    that address out, never the owner elsewhere); the caller commits so that a failure is
+    remembered.
     """
-    if not _plain(merchant_slug) or not _plain(phone):
+    # A login core.text refuses cannot exist (and PostgreSQL refuses NUL).
+    if not is_clean(merchant_slug) or not is_clean(phone):
         raise InvalidCredentials()
-    account_key = f"staff:{merchant_slug.lower()}:{phone}"
-    ip_key = f"ip:{client_ip}"
-    await _check_throttle(
-        session, throttle, [account_key, ip_key], max_failures * 4, window_seconds
-    )
-    await _check_throttle(session, throttle, [account_key], max_failures, window_seconds)
+    limits = login_limits(f"staff:{merchant_slug.lower()}:{phone}", client_ip, max_failures)
+    taken = await _take_try(session, throttle, limits, window_seconds)
     staff = await session.scalar(
         select(Staff)
         .join(Merchant, Merchant.id == Staff.merchant_id)
@@ -83,10 +81,8 @@ async def authenticate_staff(
     )
     ok = await verify_password(staff.password_hash if staff else None, password)
     if staff is None or not ok:
-        await throttle.record_failure(session, account_key)
-        await throttle.record_failure(session, ip_key)
         raise InvalidCredentials()
-    await throttle.clear(session, account_key)
+    await throttle.give_back(session, taken, clear=limits[0].key)
     return staff
 
 
@@ -101,19 +97,17 @@ async def authenticate_operator(
     window_seconds: int,
 ) -> Operator:
     """Check a platform operator's login. Raises ``LoginThrottled`` or ``InvalidCredentials``."""
-    if not _plain(email):
+    if not is_clean(email):
         raise InvalidCredentials()
-    key = f"operator:{email.lower()}"
-    await _check_throttle(session, throttle, [key], max_failures, window_seconds)
+    limits = login_limits(f"operator:{email.lower()}", client_ip, max_failures)
+    taken = await _take_try(session, throttle, limits, window_seconds)
     operator = await session.scalar(
         select(Operator).where(Operator.email == email.lower(), Operator.active.is_(True))
     )
     ok = await verify_password(operator.password_hash if operator else None, password)
     if operator is None or not ok:
-        await throttle.record_failure(session, key)
-        await throttle.record_failure(session, f"ip:{client_ip}")
         raise InvalidCredentials()
-    await throttle.clear(session, key)
+    await throttle.give_back(session, taken, clear=limits[0].key)
     return operator
 
 
