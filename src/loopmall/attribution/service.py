@@ -265,7 +265,7 @@ async def bound_counts_by_guide(session: AsyncSession, tenant: Tenant) -> dict[i
         .where(Binding.merchant_id == tenant.id, Binding.guide_staff_id.is_not(None))
         .group_by(Binding.guide_staff_id)
     )
-    return {int(staff_id): int(n) for staff_id, n in rows.all()}
+    return {int(staff_id): int(n) for staff_id, n in rows.all() if staff_id is not None}
 
 
 async def active_guide(session: AsyncSession, tenant: Tenant, staff_id: int) -> Staff:
