@@ -15,8 +15,21 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="10 minutes (default: 60 s)")
     parser.add_argument("--seconds", type=float, help="override the duration")
     parser.add_argument("--rate", type=float, help="override the journeys a second")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the app's and the worker's allocations; print what grew (slower)",
+    )
     args = parser.parse_args()
-    asyncio.run(run_soak(wide_console(), full=args.full, seconds=args.seconds, rate=args.rate))
+    asyncio.run(
+        run_soak(
+            wide_console(),
+            full=args.full,
+            seconds=args.seconds,
+            rate=args.rate,
+            tracemalloc=args.tracemalloc,
+        )
+    )
 
 
 if __name__ == "__main__":

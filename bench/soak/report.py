@@ -37,6 +37,17 @@ def sparkline(values: list[float]) -> str:
     return "".join(BARS[min(len(BARS) - 1, int((v - lo) / span * len(BARS)))] for v in values)
 
 
+def _cpu_share(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, float]:
+    """The app's and the worker's CPU between two samples, in % of one core."""
+    if a is None or b["at"] <= a["at"]:
+        return {"app_cpu": 0.0, "worker_cpu": 0.0}
+    span = b["at"] - a["at"]
+    return {
+        "app_cpu": 100 * (b.get("app_cpu_s", 0.0) - a.get("app_cpu_s", 0.0)) / span,
+        "worker_cpu": 100 * (b.get("worker_cpu_s", 0.0) - a.get("worker_cpu_s", 0.0)) / span,
+    }
+
+
 def summarize(f: dict[str, Any]) -> dict[str, Any]:
     seconds, start = f["seconds"], f["start"]
     samples = [{**s, "t": s["at"] - start} for s in f["samples"]]
@@ -44,6 +55,7 @@ def summarize(f: dict[str, Any]) -> dict[str, Any]:
     second_half = [s for s in during if s["t"] >= seconds / 2]
     interval = 60.0 if seconds >= 300 else 10.0
     buckets: list[dict[str, Any]] = []
+    prev = during[0] if during else None
     windows = f["traffic"]["windows"]
     for b in range(int(-(-seconds // interval))):
         lo, hi = b * interval, (b + 1) * interval
@@ -51,6 +63,8 @@ def summarize(f: dict[str, Any]) -> dict[str, Any]:
             min(during, key=lambda s: abs(s["t"] - hi))
         ]
         last = inside[-1]
+        cpu = _cpu_share(prev, last)
+        prev = last
         win = [w for w in windows if lo <= w["t"] < hi]
         steps: dict[str, dict[str, float]] = {}
         for step in ("browse", "checkout", "pay", "chat"):
@@ -71,6 +85,7 @@ def summarize(f: dict[str, Any]) -> dict[str, Any]:
                 "errors": sum(sum(x["errors"].values()) for w in win for x in w["steps"].values()),
                 "steps": steps,
                 "load1": last["load1"],
+                **cpu,
             }
         )
     fifth = max(seconds / 5, 1.0)
@@ -89,6 +104,7 @@ def summarize(f: dict[str, Any]) -> dict[str, Any]:
         "errors": errors,
         "error_count": sum(errors.values()),
         "tracebacks": f["tracebacks"],
+        "tracemalloc": f.get("tracemalloc", {}),
         "error_samples": f["traffic"]["error_samples"],
         "app_mib_start": during[0]["app_mib"] if during else 0.0,
         "app_mib_end": during[-1]["app_mib"] if during else 0.0,
@@ -113,6 +129,7 @@ def summarize(f: dict[str, Any]) -> dict[str, Any]:
         "max_in_flight": f["traffic"]["max_in_flight"],
         "max_schedule_slip_ms": f["traffic"]["max_schedule_slip_ms"],
         "load1_mean": statistics.fmean(s["load1"] for s in during) if during else 0.0,
+        **(_cpu_share(during[0], during[-1]) if during else {"app_cpu": 0.0, "worker_cpu": 0.0}),
     }
 
 
@@ -152,6 +169,8 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
         "checkout p50/p99",
         "pay p50/p99",
         "chat p50/p99",
+        "app CPU %",
+        "worker CPU %",
         "load",
     ):
         m.add_column(col, justify="right")
@@ -171,6 +190,8 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
             str(b["pending"]),
             f"{b['oldest_s']:.1f}",
             *lat,
+            f"{b['app_cpu']:.0f}",
+            f"{b['worker_cpu']:.0f}",
             f"{b['load1']:.1f}",
         )
     console.print(m)
@@ -194,9 +215,15 @@ def print_report(console: Console, s: dict[str, Any]) -> None:
     console.print(
         f"  errors: {errs}; tracebacks in logs {s['tracebacks']}; journeys {s['journeys']};"
         f" max in flight {s['max_in_flight']}, schedule slip ≤ {s['max_schedule_slip_ms']:.0f} ms,"
-        f" load average {s['load1_mean']:.1f}",
+        f" load average {s['load1_mean']:.1f}; CPU app {s['app_cpu']:.0f} %,"
+        f" worker {s['worker_cpu']:.0f} % of a core",
         markup=False,
     )
+    for who, lines in s["tracemalloc"].items():
+        if lines:
+            console.print(f"  tracemalloc, what grew in the {who} after warm-up:", markup=False)
+            for line in lines:
+                console.print(f"    {line}", markup=False)
     for e in s["error_samples"][:10]:
         console.print(f"    t={e['t']} s {e['step']} {e['kind']}: {e['detail']}", markup=False)
 
@@ -218,6 +245,9 @@ def rows_of(s: dict[str, Any]) -> list[Row]:
         ("outbox pending, first fifth (mean)", s["outbox_start"]["pending_mean"], "events"),
         ("outbox pending, last fifth (mean)", s["outbox_end"]["pending_mean"], "events"),
         ("schedule slip max", s["max_schedule_slip_ms"], "ms"),
+        ("app CPU (mean)", s["app_cpu"], "% of a core"),
+        ("worker CPU (mean)", s["worker_cpu"], "% of a core"),
+        ("load average (mean)", s["load1_mean"], "load"),
     ]
     values += [(f"errors: {k}", float(n), "errors") for k, n in s["errors"].items()]
     for step, v in s["steps"].items():

@@ -19,11 +19,16 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 SMALL_SECONDS, FULL_SECONDS = 60.0, 600.0
 # Journeys a second that this 2-core machine carries with the app, the worker, the
 # stand-ins, PostgreSQL, Redis and the generator on it (README: how it was measured).
-RATE = 10.0
+RATE = 6.0
 
 
 async def run_soak(
-    console: Console, *, full: bool, seconds: float | None = None, rate: float | None = None
+    console: Console,
+    *,
+    full: bool,
+    seconds: float | None = None,
+    rate: float | None = None,
+    tracemalloc: bool = False,
 ) -> list[Row]:
     if not await postgres_reachable():
         console.print(
@@ -39,7 +44,9 @@ async def run_soak(
     console.print(
         f"  soak: {rate:g} journeys/s for {seconds:.0f} s on PostgreSQL + Redis (logs {logs})"
     )
-    figures = await soak(seconds=seconds, rate=rate, log_dir=logs, console=console)
+    figures = await soak(
+        seconds=seconds, rate=rate, log_dir=logs, console=console, tracemalloc=tracemalloc
+    )
     summary = summarize(figures)
     print_report(console, summary)
     RESULTS.mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from bench.flashsale.replay import REDIS_URL, Processes, _free_port, _loopmall, _wait_http
+from bench.soak import memtrace
 from bench.soak.sampler import Sample, sample
 from bench.soak.world import fresh_database, load_world, plan_of
 from loopmall.config import Settings
@@ -72,8 +73,27 @@ def _tracebacks(log: Path) -> int:
     return log.read_text(errors="replace").count("Traceback") if log.exists() else 0
 
 
-async def soak(*, seconds: float, rate: float, log_dir: Path, console: Console) -> dict[str, Any]:
-    """Run one soak of ``seconds`` at ``rate`` journeys a second; its raw figures."""
+def _traced(env: dict[str, str], out: Path | None, every: float) -> dict[str, str]:
+    """``env`` with tracemalloc on (``memtrace/sitecustomize.py``) when ``out`` is given."""
+    if out is None:
+        return env
+    out.mkdir(exist_ok=True)
+    return {
+        **env,
+        "PYTHONPATH": f"{memtrace.HERE}{os.pathsep}{env['PYTHONPATH']}",
+        "SOAK_TRACEMALLOC_DIR": str(out),
+        "SOAK_TRACEMALLOC_EVERY": f"{every:g}",
+    }
+
+
+async def soak(
+    *, seconds: float, rate: float, log_dir: Path, console: Console, tracemalloc: bool = False
+) -> dict[str, Any]:
+    """Run one soak of ``seconds`` at ``rate`` journeys a second; its raw figures. With
+    ``tracemalloc`` the app and the worker trace their allocations (slower) and the figures
+    say which sites grew from the second snapshot to the last."""
+    traces = log_dir / "tracemalloc" if tracemalloc else None
+    every = max(10.0, seconds / 10)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lm-soak-") as tmp_name:
         tmp = Path(tmp_name)
@@ -119,12 +139,12 @@ async def soak(*, seconds: float, rate: float, log_dir: Path, console: Console) 
                 base = f"http://127.0.0.1:{port}"
                 server = procs.start(
                     _loopmall("serve", "--port", str(port), "--no-access-log"),
-                    _env(settings, base, outside, background=False),
+                    _traced(_env(settings, base, outside, background=False), traces, every),
                     log_dir / "server.log",
                 )
                 worker = procs.start(
                     _loopmall("worker"),
-                    _env(settings, base, outside, background=True),
+                    _traced(_env(settings, base, outside, background=True), traces, every),
                     log_dir / "worker.log",
                 )
                 await _wait_http(base)
@@ -187,6 +207,10 @@ async def soak(*, seconds: float, rate: float, log_dir: Path, console: Console) 
                         "app": _tracebacks(log_dir / "server.log"),
                         "worker": _tracebacks(log_dir / "worker.log"),
                         "standins": _tracebacks(log_dir / "standins.log"),
+                    },
+                    "tracemalloc": {
+                        "app": memtrace.growth(traces, server.pid) if traces else [],
+                        "worker": memtrace.growth(traces, worker.pid) if traces else [],
                     },
                     "wall_s": time.perf_counter() - wall,
                 }

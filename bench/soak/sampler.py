@@ -40,6 +40,20 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its children that still run."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in [pid, *_children(pid)]:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 @dataclass
 class Sample:
     at: float  # time.monotonic() (the same clock as the load generator's)
@@ -49,6 +63,8 @@ class Sample:
     oldest_s: float
     dead: int
     load1: float
+    app_cpu_s: float = 0.0
+    worker_cpu_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,4 +98,6 @@ async def sample(state: AppState, app_pid: int, worker_pid: int) -> Sample:
         oldest_s=oldest,
         dead=dead,
         load1=os.getloadavg()[0],
+        app_cpu_s=cpu_seconds(app_pid),
+        worker_cpu_s=cpu_seconds(worker_pid),
     )
