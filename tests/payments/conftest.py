@@ -197,7 +197,7 @@ async def world(
         uow.session.add(store)
         await uow.session.flush()
         await codes.ensure_codes(uow.session, tenant)
-        views = await codes.list_codes(uow.session, tenant)
+        views = (await codes.list_page(uow.session, tenant, codes.CodeQuery())).views
         await uow.commit()
     return World(
         state,

@@ -79,7 +79,8 @@ async def test_face_to_face_payment_by_a_store_code_is_credited_to_the_store(
 ) -> None:
     codes = await world.client.get("/api/v1/payments/codes", headers=world.staff_headers)
     assert codes.status_code == 200
-    [code] = codes.json()
+    [code] = codes.json()["items"]
+    assert codes.json()["next_cursor"] is None
     assert code["url"].endswith(f"/m/{world.tenant.slug}/qr/{world.code}")
     assert code["label"] == "静安门店"
 

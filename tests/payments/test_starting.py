@@ -86,7 +86,7 @@ async def test_a_guides_code_credits_the_guide_and_their_store(world: World) -> 
     async with UnitOfWork(world.state.write_factory) as uow:
         made = await codes.ensure_codes(uow.session, world.tenant)
         again = await codes.ensure_codes(uow.session, world.tenant)
-        views = await codes.list_codes(uow.session, world.tenant)
+        views = (await codes.list_page(uow.session, world.tenant, codes.CodeQuery())).views
         await uow.commit()
     assert (made, again) == (1, 0)
     [store_code, guide_code] = views

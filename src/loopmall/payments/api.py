@@ -352,25 +352,37 @@ async def run_reconciliation(
     return report_out(report)
 
 
-@router.get("/payments/codes", response_model=list[CodeOut])
+@router.get("/payments/codes", response_model=Page[CodeOut])
 async def list_codes(
     request: Request,
     principal: Principal = Depends(require(Perm.ORDERS_READ)),
-    uow: UnitOfWork = Depends(write_uow),
-) -> list[CodeOut]:
-    """Every store's and guide's payment code (made on first sight), with its URL."""
+    store: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
+    q: str = Query("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    cursor: str | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=200),
+) -> Page[CodeOut]:
+    """A page of payment codes, stores first, then guides (a code is made the first time
+    its store or guide is listed), with their URLs. ``store`` keeps one store's code and
+    its guides'; ``q`` searches store and guide names. 404 for a store not yours."""
     tenant = principal.require_tenant()
-    await codes.ensure_codes(uow.session, tenant)
-    await uow.commit()
-    base = get_state(request).settings.base_url
-    slug = principal.tenant.slug if principal.tenant else ""
-    return [
-        CodeOut(
-            id=v.code.public_id,
-            url=codes.code_url(base, slug, v.code.code),
-            store=v.store_public_id,
-            guide=v.guide_public_id,
-            label=v.label,
-        )
-        for v in await codes.list_codes(uow.session, tenant, store_ids=principal.store_ids)
-    ]
+    state = get_state(request)
+    async with UnitOfWork(state.read_factory) as uow:
+        store_id = await codes.store_filter(uow.session, tenant, store, principal.store_ids)
+    query = codes.CodeQuery(store_ids=principal.store_ids, store=store_id, q=q.strip())
+    page = await codes.shown_page(
+        state.read_factory, state.write_factory, tenant, query, cursor=cursor, limit=limit
+    )
+    base = state.settings.base_url
+    return Page[CodeOut](
+        items=[
+            CodeOut(
+                id=v.code.public_id,
+                url=codes.code_url(base, tenant.slug, v.code.code),
+                store=v.store_public_id,
+                guide=v.guide_public_id,
+                label=v.label,
+            )
+            for v in page.views
+        ],
+        next_cursor=page.next_cursor,
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.errors import LoopmallError, NotFound
@@ -163,18 +163,29 @@ async def run_reconciliation(
     return RedirectResponse(f"/console/reconciliation?ran={when.isoformat()}", status_code=303)
 
 
+QR_PAGE = 24
+
+
 @router.get("/console/qrcodes")
 async def qrcodes_page(
-    request: Request, principal: Principal = Depends(require(Perm.ORDERS_READ))
+    request: Request,
+    principal: Principal = Depends(require(Perm.ORDERS_READ)),
+    store: str = Query("", max_length=40, pattern=r"^[a-z0-9_]*$"),
+    q: str = Query("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    cursor: str | None = Query(None, max_length=200),
 ) -> Response:
+    """A page of printable codes (stores, then guides), searchable by name and filtered by
+    store; codes are made the first time their store or guide is shown."""
     tenant = principal.require_tenant()
     state = get_state(request)
-    async with UnitOfWork(state.write_factory) as uow:
-        await codes.ensure_codes(uow.session, tenant)
-        await uow.commit()
-        views = await codes.list_codes(uow.session, tenant, store_ids=principal.store_ids)
+    async with UnitOfWork(state.read_factory) as uow:
+        store_id = await codes.store_filter(uow.session, tenant, store, principal.store_ids)
+    query = codes.CodeQuery(store_ids=principal.store_ids, store=store_id, q=q.strip())
+    page = await codes.shown_page(
+        state.read_factory, state.write_factory, tenant, query, cursor=cursor, limit=QR_PAGE
+    )
     cards = []
-    for view in views:
+    for view in page.views:
         url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
         cards.append(
             {
@@ -184,7 +195,16 @@ async def qrcodes_page(
                 "public_id": view.code.public_id,
             }
         )
-    return render(request, "payments/console_qrcodes.html", {"cards": cards})
+    return render(
+        request,
+        "payments/console_qrcodes.html",
+        {
+            "cards": cards,
+            "filters": {"q": q.strip(), "store": store},
+            "next_cursor": page.next_cursor,
+            "paged": bool(cursor),
+        },
+    )
 
 
 @router.get("/console/qrcodes/{code}.{kind}")
@@ -198,10 +218,7 @@ async def qrcode_file(
     tenant = principal.require_tenant()
     state = get_state(request)
     async with UnitOfWork(state.read_factory) as uow:
-        views = await codes.list_codes(uow.session, tenant, store_ids=principal.store_ids)
-    view = next((v for v in views if v.code.public_id == code), None)
-    if view is None:
-        raise NotFound("No such payment code")
+        view = await codes.get_code_by_id(uow.session, tenant, code, store_ids=principal.store_ids)
     url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
     if kind == "png":
         return Response(codes.qr_png(url, scale=10), media_type="image/png")
