@@ -10,11 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import func, select, text
 
 from loopmall.config import Settings
 from loopmall.core import clock
-from loopmall.core.db import UtcDateTime
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
@@ -22,6 +21,7 @@ from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
 from loopmall.payments import codes
 from loopmall.payments.models import PaymentCode
+from tests.chain_rows import insert_chain
 from tests.factories import make_merchant, make_staff, token_for
 from tests.statement_params import LIMIT, counting_params
 
@@ -54,48 +54,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def _numbers(backend: str, n: str) -> str:
-    """A row source of x = 1..n, server-side (no parameter per row)."""
-    if backend == "postgres":
-        return f"FROM generate_series(1, {n}) AS g(x)"
-    return (
-        f"FROM (WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {n}) "
-        "SELECT x FROM g)"
-    )
-
-
 async def _chain(state: AppState, backend: str, tenant: Tenant, *, stores: int = STORES) -> None:
-    """``stores`` stores, GUIDES guides (guide i works in store i), in three INSERT …
-    SELECTs."""
-    true = "true" if backend == "postgres" else "1"
-    concat = "||"
-    async with UnitOfWork(state.write_factory) as uow:
-        now = bindparam("now", clock.now(), type_=UtcDateTime)
-        await uow.session.execute(
-            text(
-                "INSERT INTO stores (merchant_id, public_id, code, name, city, district, address, "
-                "phone, opening_hours, pickup_enabled, status, note, created_at, updated_at) "
-                f"SELECT :m, 'st_scale' {concat} x, 'S' {concat} x, '门店' {concat} x, '', '', '', "
-                f"'', '{{}}', {true}, 'open', '', :now, :now " + _numbers(backend, ":n")
-            ).bindparams(now, m=tenant.id, n=stores)
-        )
-        await uow.session.execute(
-            text(
-                "INSERT INTO staff (merchant_id, public_id, phone, name, role, employee_no, "
-                "active, created_at, updated_at) "
-                f"SELECT :m, 'stf_scale' {concat} x, '139' {concat} x, '导购' {concat} x, 'guide', "
-                f"'', {true}, :now, :now " + _numbers(backend, ":n")
-            ).bindparams(now, m=tenant.id, n=GUIDES)
-        )
-        await uow.session.execute(
-            text(
-                "INSERT INTO staff_stores (merchant_id, staff_id, store_id) "
-                "SELECT st.merchant_id, st.id, s.id FROM staff st JOIN stores s "
-                f"ON s.merchant_id = st.merchant_id AND s.code = 'S' {concat} substr(st.phone, 4) "
-                "WHERE st.merchant_id = :m AND st.role = 'guide'"
-            ).bindparams(m=tenant.id)
-        )
-        await uow.commit()
+    await insert_chain(state, backend, tenant, stores=stores, guides=GUIDES)
 
 
 async def _code_count(state: AppState) -> int:

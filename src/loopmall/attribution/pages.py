@@ -20,6 +20,7 @@ from loopmall.attribution.service import GUIDE_ROLES
 from loopmall.core.http import get_state
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.core.valueset import one_of
 from loopmall.identity.deps import require
 from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm
@@ -70,7 +71,7 @@ async def _choices(
 ) -> tuple[list[Any], list[Any]]:
     stores = select(Store.id, Store.public_id, Store.name).where(Store.merchant_id == tenant.id)
     if store_ids is not None:
-        stores = stores.where(Store.id.in_(sorted(store_ids)))
+        stores = stores.where(one_of(Store.id, store_ids))
     guides = select(Staff.id, Staff.public_id, Staff.name).where(
         Staff.merchant_id == tenant.id, Staff.role.in_(sorted(GUIDE_ROLES))
     )

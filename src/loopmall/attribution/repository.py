@@ -19,6 +19,7 @@ from loopmall.attribution.models import Credit, Touch
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 
 IN_CHUNK = 5_000
 
@@ -100,7 +101,7 @@ class LedgerFilter:
         if self.until is not None:
             out.append(Credit.at < self.until)
         if self.store_ids is not None:
-            out.append(Credit.store_id.in_(sorted(self.store_ids)))
+            out.append(one_of(Credit.store_id, self.store_ids))
         return out
 
 

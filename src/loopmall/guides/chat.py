@@ -17,6 +17,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.guides.models import ChatMessage, Conversation
 from loopmall.guides.rules import MAX_TEXT, MessageKind, Sender
 from loopmall.guides.staffing import guide_store, require_guide
@@ -49,7 +50,7 @@ async def get_conversation(
     if guide_staff_id is not None:
         stmt = stmt.where(Conversation.guide_staff_id == guide_staff_id)
     if store_ids is not None:
-        stmt = stmt.where(Conversation.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(Conversation.store_id, store_ids))
     if customer_id is not None:
         stmt = stmt.where(Conversation.customer_id == customer_id)
     found: Conversation | None = await session.scalar(stmt)
@@ -227,7 +228,7 @@ async def list_conversations(
     if guide_staff_id is not None:
         stmt = stmt.where(Conversation.guide_staff_id == guide_staff_id)
     if store_ids is not None:
-        stmt = stmt.where(Conversation.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(Conversation.store_id, store_ids))
     stmt = stmt.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit)
     return [(c, k) for c, k in (await session.execute(stmt)).all()]
 

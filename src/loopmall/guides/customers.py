@@ -12,6 +12,7 @@ from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.guides import chat, fittings, holds
 from loopmall.guides.models import Conversation, CustomerTag, Fitting, GuideHold
 from loopmall.guides.rules import MAX_TAG, MAX_TAGS, CustomerNotFound
@@ -61,7 +62,7 @@ async def check_access(
         assert viewer.store_ids is not None
         if binding is not None and binding.store_id in viewer.store_ids:
             return
-        talks = talks.where(Conversation.store_id.in_(viewer.store_ids))
+        talks = talks.where(one_of(Conversation.store_id, viewer.store_ids))
     if await session.scalar(talks.limit(1)) is None:
         raise CustomerNotFound("No such customer")
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.guides.models import Fitting, GuideHold, GuideSettings
 from loopmall.guides.rules import (
     DEFAULT_MAX_HOLD_SECONDS,
@@ -90,7 +91,7 @@ async def in_scope(
     if guide_staff_id is not None:
         stmt = stmt.where(model.guide_staff_id == guide_staff_id)
     if store_ids is not None:
-        stmt = stmt.where(model.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(model.store_id, store_ids))
     found: InScope | None = await session.scalar(stmt)
     if found is None:
         raise NotFound(missing)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import Role
 from loopmall.merchants.models import Store
@@ -37,7 +38,7 @@ def parse_role(role: Role | str) -> Role:
 
 
 def _in_stores(store_ids: Collection[int]) -> Any:
-    return Staff.id.in_(select(StaffStore.staff_id).where(StaffStore.store_id.in_(list(store_ids))))
+    return Staff.id.in_(select(StaffStore.staff_id).where(one_of(StaffStore.store_id, store_ids)))
 
 
 async def get_staff(
@@ -140,7 +141,7 @@ async def stores_of(
         .order_by(Store.code)
     )
     if visible is not None:
-        stmt = stmt.where(Store.id.in_(list(visible)))
+        stmt = stmt.where(one_of(Store.id, visible))
     result: dict[int, list[Store]] = {i: [] for i in staff_ids}
     for staff_id, store in await session.execute(stmt):
         result[staff_id].append(store)
@@ -168,7 +169,7 @@ async def staff_counts_by_store(
         .join(Staff, Staff.id == StaffStore.staff_id)
         .where(
             StaffStore.merchant_id == tenant.id,
-            StaffStore.store_id.in_(list(store_ids)),
+            one_of(StaffStore.store_id, store_ids),
             Staff.active.is_(True),
         )
         .group_by(StaffStore.store_id)

@@ -17,6 +17,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.inventory.models import Location
 from loopmall.inventory.repository import AnySelect, cut, insert_ignore, keyset
 from loopmall.inventory.rules import LocationCodeTaken, LocationKind, clean_text, could_be_id
@@ -153,7 +154,7 @@ def _infos_stmt(tenant: Tenant, store_ids: frozenset[int] | None) -> AnySelect:
         .where(Location.merchant_id == tenant.id)
     )
     if store_ids is not None:
-        stmt = stmt.where(Location.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(Location.store_id, store_ids))
     return stmt
 
 
@@ -263,7 +264,7 @@ async def visible_location_ids(
         return None
     ids = await session.scalars(
         select(Location.id).where(
-            Location.merchant_id == tenant.id, Location.store_id.in_(store_ids)
+            Location.merchant_id == tenant.id, one_of(Location.store_id, store_ids)
         )
     )
     return frozenset(ids)
@@ -285,6 +286,6 @@ async def store_choices(
         Store.merchant_id == tenant.id
     )
     if store_ids is not None:
-        stmt = stmt.where(Store.id.in_(store_ids))
+        stmt = stmt.where(one_of(Store.id, store_ids))
     rows = (await session.execute(stmt.order_by(Store.code))).all()
     return [StoreChoice(*r) for r in rows]

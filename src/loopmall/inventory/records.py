@@ -12,6 +12,7 @@ from loopmall.catalog.models import Product, Sku
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
+from loopmall.core.valueset import one_of
 from loopmall.identity.models import Staff
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.repository import AnySelect, cut, keyset
@@ -109,7 +110,7 @@ async def list_holds(
     if sku_ids is not None:
         stmt = stmt.where(StockLevel.sku_id.in_(sku_ids))
     if location_ids is not None:
-        stmt = stmt.where(StockLevel.location_id.in_(location_ids))
+        stmt = stmt.where(one_of(StockLevel.location_id, location_ids))
     if reference is not None:
         stmt = stmt.where(Hold.reference == reference)
     if hold_ids is not None:
@@ -156,7 +157,7 @@ async def list_movements(
     if sku_ids is not None:
         stmt = stmt.where(StockMovement.sku_id.in_(sku_ids))
     if location_ids is not None:
-        stmt = stmt.where(StockMovement.location_id.in_(location_ids))
+        stmt = stmt.where(one_of(StockMovement.location_id, location_ids))
     if kinds:
         stmt = stmt.where(StockMovement.kind.in_(kinds))
     if hold_id is not None:

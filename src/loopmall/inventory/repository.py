@@ -22,6 +22,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant
+from loopmall.core.valueset import one_of
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.rules import HoldStatus, could_be_id
 from loopmall.merchants.models import Store
@@ -117,7 +118,7 @@ async def stock_for_sku(
     """The SKU at every location that has a level for it (optionally only ``location_ids``)."""
     criteria: list[Any] = [StockLevel.sku_id == sku_id]
     if location_ids is not None:
-        criteria.append(StockLevel.location_id.in_(location_ids))
+        criteria.append(one_of(StockLevel.location_id, location_ids))
     return await _views(session, tenant, *criteria)
 
 
@@ -252,7 +253,7 @@ async def list_levels(
     if sku_ids is not None:
         stmt = stmt.where(StockLevel.sku_id.in_(sku_ids))
     if location_ids is not None:
-        stmt = stmt.where(StockLevel.location_id.in_(location_ids))
+        stmt = stmt.where(one_of(StockLevel.location_id, location_ids))
     stmt = keyset(stmt, StockLevel.id, cursor, limit)
     rows = [LevelRow(*r) for r in (await session.execute(stmt)).all()]
     return cut(rows, limit)

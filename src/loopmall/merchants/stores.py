@@ -26,6 +26,7 @@ from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.merchants import hours as opening_hours
 from loopmall.merchants.models import Store
 
@@ -287,7 +288,7 @@ def stores_query(
     if status:
         stmt = stmt.where(Store.status == status)
     if visible is not None:
-        stmt = stmt.where(Store.id.in_(list(visible)))
+        stmt = stmt.where(one_of(Store.id, visible))
     return stmt
 
 
@@ -317,7 +318,7 @@ async def count_stores(
 ) -> int:
     stmt = select(func.count()).select_from(Store).where(Store.merchant_id == tenant.id)
     if visible is not None:
-        stmt = stmt.where(Store.id.in_(list(visible)))
+        stmt = stmt.where(one_of(Store.id, visible))
     return int(await session.scalar(stmt) or 0)
 
 
@@ -327,7 +328,7 @@ async def cities(
     """The cities the merchant has stores in, for filters."""
     stmt = select(Store.city).where(Store.merchant_id == tenant.id, Store.city != "").distinct()
     if visible is not None:
-        stmt = stmt.where(Store.id.in_(list(visible)))
+        stmt = stmt.where(one_of(Store.id, visible))
     return sorted(await session.scalars(stmt))
 
 

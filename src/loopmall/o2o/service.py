@@ -22,6 +22,7 @@ from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.identity.models import Staff, StaffStore
 from loopmall.merchants.models import Store
 from loopmall.o2o import members
@@ -231,7 +232,7 @@ def _visible(stmt: Any, store_ids: frozenset[int] | None, guide_staff_id: int | 
     if guide_staff_id is not None:
         stmt = stmt.where(QrChannel.guide_staff_id == guide_staff_id)
     if store_ids is not None:
-        stmt = stmt.where(QrChannel.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(QrChannel.store_id, store_ids))
     return stmt
 
 

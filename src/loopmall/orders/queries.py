@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.merchants.models import Store
 from loopmall.orders.models import Order, OrderLine, OrderRefund, OrderStep
 from loopmall.orders.rules import OrderStatus
@@ -53,7 +54,7 @@ async def list_orders(
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     criteria: list[Any] = []
     if store_ids is not None:
-        criteria.append(Order.store_id.in_(store_ids))
+        criteria.append(one_of(Order.store_id, store_ids))
     if filters.status is not None:
         criteria.append(Order.status == filters.status.value)
     if filters.store_id is not None:

@@ -30,6 +30,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.inventory.locations import location_for_store
 from loopmall.inventory.models import Hold, StockLevel
 from loopmall.merchants.mall import guide_discount_cap
@@ -177,7 +178,7 @@ async def _lock_sale(
     unknown one."""
     criteria = [Order.public_id == public_id, Order.kind == OrderKind.STORE_SALE.value]
     if store_ids is not None:
-        criteria.append(Order.store_id.in_(sorted(store_ids)))
+        criteria.append(one_of(Order.store_id, store_ids))
     return await lock_order(session, tenant, *criteria, missing=MISSING)
 
 
@@ -187,7 +188,7 @@ async def get_store_sale(
     """The store sale and its lines, in the caller's stores; NotFound otherwise."""
     criteria = [Order.public_id == public_id, Order.kind == OrderKind.STORE_SALE.value]
     if store_ids is not None:
-        criteria.append(Order.store_id.in_(sorted(store_ids)))
+        criteria.append(one_of(Order.store_id, store_ids))
     order = await session.scalar(scoped(Order, tenant, *criteria))
     if order is None:
         raise NotFound(MISSING)
@@ -295,7 +296,7 @@ async def unpaid_store_sales(
         Order.status == OrderStatus.CREATED.value,
     ]
     if store_ids is not None:
-        criteria.append(Order.store_id.in_(sorted(store_ids)))
+        criteria.append(one_of(Order.store_id, store_ids))
     orders = list(
         (
             await session.scalars(

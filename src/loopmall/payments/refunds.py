@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.orders import service as orders
 from loopmall.payments import settle
 from loopmall.payments.models import Payment, PaymentRefund
@@ -90,7 +91,7 @@ async def list_payments(
     if provider:
         criteria.append(Payment.provider == provider)
     if store_ids is not None:
-        criteria.append(Payment.store_id.in_(store_ids))
+        criteria.append(one_of(Payment.store_id, store_ids))
     if order_id is not None:
         criteria.append(Payment.order_id == order_id)
     return await paginate_by_id(
@@ -104,7 +105,7 @@ async def recent_payments(
     """The newest payments first (the console list)."""
     stmt = scoped(Payment, tenant, Payment.state != PaymentState.CREATED.value)
     if store_ids is not None:
-        stmt = stmt.where(Payment.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(Payment.store_id, store_ids))
     rows = await session.scalars(stmt.order_by(Payment.id.desc()).limit(limit))
     return list(rows.all())
 

@@ -21,6 +21,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.orders import service as orders
 from loopmall.rebates import distributors
 from loopmall.rebates.models import CommissionEntry
@@ -221,7 +222,7 @@ def entries_query(tenant: Tenant, f: EntryFilter) -> Select[Any]:
     if f.store_id is not None:
         stmt = stmt.where(CommissionEntry.store_id == f.store_id)
     if f.store_ids is not None:
-        stmt = stmt.where(CommissionEntry.store_id.in_(f.store_ids))
+        stmt = stmt.where(one_of(CommissionEntry.store_id, f.store_ids))
     if f.settled is not None:
         column = CommissionEntry.settlement_id
         stmt = stmt.where(column.is_not(None) if f.settled else column.is_(None))
@@ -275,7 +276,7 @@ async def unsettled_by_earner(
         .order_by(net.desc(), CommissionEntry.earner_kind, CommissionEntry.earner_id)
     )
     if store_ids is not None:
-        stmt = stmt.where(CommissionEntry.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(CommissionEntry.store_id, store_ids))
     return [(k, int(i), s, int(c), int(n)) for k, i, s, c, n in (await session.execute(stmt)).all()]
 
 
@@ -293,7 +294,7 @@ async def entries_of_order(
     order = await orders.get_order(session, tenant, order_public_id)
     stmt = scoped(CommissionEntry, tenant, CommissionEntry.order_id == order.id)
     if store_ids is not None:
-        stmt = stmt.where(CommissionEntry.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(CommissionEntry.store_id, store_ids))
     rows = list((await session.scalars(stmt.order_by(CommissionEntry.id))).all())
     if store_ids is not None and not rows and order.store_id not in store_ids:
         raise NotFound("No such order")

@@ -18,6 +18,7 @@ from loopmall.core import clock
 from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.rebates.models import CommissionEntry, Settlement, SettlementLine
 
 
@@ -143,6 +144,6 @@ async def get_settlement(
         raise NotFound("No such settlement")
     stmt = scoped(SettlementLine, tenant, SettlementLine.settlement_id == found.id)
     if store_ids is not None:
-        stmt = stmt.where(SettlementLine.store_id.in_(store_ids))
+        stmt = stmt.where(one_of(SettlementLine.store_id, store_ids))
     lines = list((await session.scalars(stmt.order_by(SettlementLine.id))).all())
     return found, lines
