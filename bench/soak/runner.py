@@ -16,10 +16,11 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.flashsale.replay import REDIS_URL, Processes, _free_port, _loopmall, _wait_http
+from bench.flashsale.replay import REDIS_URL
+from bench.serving import Processes, free_port, fresh_database, loopmall_command, wait_http
 from bench.soak import memtrace
 from bench.soak.sampler import Sample, sample
-from bench.soak.world import fresh_database, load_world, plan_of
+from bench.soak.world import load_world, plan_of
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 
@@ -97,7 +98,7 @@ async def soak(
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lm-soak-") as tmp_name:
         tmp = Path(tmp_name)
-        async with fresh_database() as url:
+        async with fresh_database("postgres", tmp, "loopmall_bench_soak") as url:
             settings = Settings(
                 database_url=url,
                 data_dir=tmp,
@@ -135,19 +136,20 @@ async def soak(
                 )
                 await _wait_file(tmp / "outside.json", standins, "the stand-ins")
                 outside = json.loads((tmp / "outside.json").read_text())
-                port = _free_port()
+                port = free_port()
                 base = f"http://127.0.0.1:{port}"
                 server = procs.start(
-                    _loopmall("serve", "--port", str(port), "--no-access-log"),
+                    loopmall_command("serve", "--port", str(port), "--no-access-log"),
                     _traced(_env(settings, base, outside, background=False), traces, every),
                     log_dir / "server.log",
                 )
                 worker = procs.start(
-                    _loopmall("worker"),
+                    loopmall_command("worker"),
                     _traced(_env(settings, base, outside, background=True), traces, every),
                     log_dir / "worker.log",
                 )
-                await _wait_http(base)
+                # Traced, the app imports slowly (and the machine is shared).
+                await wait_http(base, timeout=300 if traces else 120)
                 samples: list[Sample] = [await sample(state, server.pid, worker.pid)]
                 loadgen = await asyncio.create_subprocess_exec(
                     sys.executable,

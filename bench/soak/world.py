@@ -1,24 +1,16 @@
-"""The soak's world: a fresh PostgreSQL database (migrated), the demo world loaded through its
-own loader, the demo merchants' outside accounts (WeChat Pay, Alipay, service account) with
+"""The soak's world, in a fresh migrated database: the demo world loaded through its own loader, the demo merchants' outside accounts (WeChat Pay, Alipay, service account) with
 keys kept in the run's data dir, and the plan the load generator reads (what to browse, which
 SKUs to buy, which QR codes to scan, the guides and their session cookies).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select, text
 
-from bench.harness import PG_URL
 from loopmall.catalog.models import Category, Product, Sku
 from loopmall.config import Settings
-from loopmall.core import migrate
-from loopmall.core.db import make_engine
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.demo.outside import MerchantKeys, connect_accounts, load_keys
@@ -31,31 +23,6 @@ from loopmall.o2o.models import QrChannel
 
 SHOP = "vero"  # the fashion chain: stores, guides, QR codes, a WeChat Pay account
 BROWSE = ("vero", "duck", "fruit")
-
-
-@asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    """A new, migrated PostgreSQL database; dropped afterwards (its sessions ended first)."""
-    name = f"loopmall_bench_soak_{os.getpid()}"
-    admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    try:
-        await asyncio.to_thread(migrate.upgrade, url)
-        yield url
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await admin.dispose()
 
 
 async def load_world(state: AppState) -> dict[str, MerchantKeys]:
