@@ -1,6 +1,7 @@
-"""The soak's world, in a fresh migrated database: the demo world loaded through its own loader, the demo merchants' outside accounts (WeChat Pay, Alipay, service account) with
-keys kept in the run's data dir, and the plan the load generator reads (what to browse, which
-SKUs to buy, which QR codes to scan, the guides and their session cookies).
+"""The soak's world, in a fresh migrated database: the demo world loaded through its own
+loader, the demo merchants' outside accounts (WeChat Pay, Alipay, service account) with keys
+kept in the run's data dir, and the plan the load generator reads (what to browse, which SKUs
+to buy, which QR codes to scan, the guides and their session cookies).
 """
 
 from __future__ import annotations
