@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from loopmall.attribution import service as attribution
 from loopmall.core import clock
@@ -130,12 +131,30 @@ async def post(
     )
     session.add(message)
     conversation.last_message_at = now
+    await _count_unread(session, tenant, conversation, for_guide=sender is Sender.CUSTOMER)
     if sender is Sender.CUSTOMER:
         conversation.guide_unread += 1
         await _contact(session, tenant, conversation)
     else:
         conversation.customer_unread += 1
     await session.flush()
+async def _count_unread(
+    session: AsyncSession, tenant: Tenant, conversation: Conversation, *, for_guide: bool
+) -> None:
+    """One more unread message for the other side, counted in the database: ``+= 1`` on
+    the loaded row lost messages sent at once (each wrote back what it had read + 1)."""
+    column = Conversation.guide_unread if for_guide else Conversation.customer_unread
+    counted = await session.scalar(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.merchant_id == tenant.id)
+        .values({column: column + 1})
+        .returning(column)
+        .execution_options(synchronize_session=False)
+    )
+    # The loaded row learns the count without marking it changed (no stale write-back).
+    set_committed_value(conversation, column.key, counted)
+
+
     return message
 
 
