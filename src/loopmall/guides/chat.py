@@ -133,11 +133,11 @@ async def post(
     conversation.last_message_at = now
     await _count_unread(session, tenant, conversation, for_guide=sender is Sender.CUSTOMER)
     if sender is Sender.CUSTOMER:
-        conversation.guide_unread += 1
         await _contact(session, tenant, conversation)
-    else:
-        conversation.customer_unread += 1
     await session.flush()
+    return message
+
+
 async def _count_unread(
     session: AsyncSession, tenant: Tenant, conversation: Conversation, *, for_guide: bool
 ) -> None:
@@ -153,9 +153,6 @@ async def _count_unread(
     )
     # The loaded row learns the count without marking it changed (no stale write-back).
     set_committed_value(conversation, column.key, counted)
-
-
-    return message
 
 
 async def _contact(session: AsyncSession, tenant: Tenant, conversation: Conversation) -> None:
