@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -40,10 +42,17 @@ async def update_rules(session: AsyncSession, tenant: Tenant, rates: Rates, *, a
     """Replace the merchant's rules. Raises 422 ``commission_rules_over_100`` (nothing is
     written) when the rates sum over 100 %, 422 ``validation_failed`` for a bad value."""
     check_rates(rates)
+    # No check-then-act on the missing row: the first saves of two people at once both
+    # insert-or-skip, then update the one row under its lock.
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(CommissionRules)
+        .values(merchant_id=tenant.id, updated_at=clock.now(), updated_by=actor[:60])
+        .on_conflict_do_nothing()
+    )
     row = await session.scalar(scoped(CommissionRules, tenant).with_for_update())
-    if row is None:
-        row = CommissionRules(merchant_id=tenant.id)
-        session.add(row)
+    assert row is not None
     row.store_bp = rates.store_bp
     row.guide_bp = rates.guide_bp
     row.level1_bp = rates.level1_bp
