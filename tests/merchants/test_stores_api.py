@@ -100,7 +100,7 @@ BAD_STORES = [
     pytest.param(_with(code="X" * 41), "validation_failed", id="long-code"),
     pytest.param(_with(name="  "), "validation_failed", id="blank-name"),
     pytest.param(_with(phone="call me"), "validation_failed", id="bad-phone"),
-    pytest.param(_with(city="上\x00海"), "validation_failed", id="control-char"),
+    pytest.param(_with(city="上\x00海"), "invalid_text", id="control-char"),
     pytest.param(_with(status="closed"), "validation_failed", id="status-on-create"),
     pytest.param(_with(pickup_enabled="maybe"), "validation_failed", id="pickup-not-bool"),
 ]

@@ -17,7 +17,6 @@ from loopmall.attribution import repository, service, views
 from loopmall.attribution.names import id_of
 from loopmall.attribution.rulebook import get_rules, save_rules
 from loopmall.attribution.schemas import (
-    PLAIN,
     BindingIn,
     CustomerAttributionOut,
     LedgerOut,
@@ -28,6 +27,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_models import Customer
 from loopmall.identity.deps import require
@@ -44,7 +44,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such customer, store or guide (or not one of yours)"},
     422: {"description": "`attribution_rules_invalid`, `not_a_guide`, `validation_failed`"},
 }
-CUSTOMER = Path(..., min_length=1, max_length=48, pattern=PLAIN, description="customer id")
+CUSTOMER = Path(..., min_length=1, max_length=48, description="customer id")
 Role = Literal["store", "guide", "sharer", "upstream_sharer", "placement"]
 
 
@@ -106,12 +106,12 @@ async def write_rules(
 @router.get("/ledger", response_model=LedgerOut, responses=ERRORS)
 async def read_ledger(
     role: Role | None = Query(None),
-    store: str | None = Query(None, max_length=48, pattern=PLAIN, description="store id"),
-    guide: str | None = Query(None, max_length=48, pattern=PLAIN, description="staff id"),
+    store: PlainText | None = Query(None, max_length=48, description="store id"),
+    guide: PlainText | None = Query(None, max_length=48, description="staff id"),
     rule: str | None = Query(None, max_length=40, pattern=r"^[a-z_:]+$"),
     day_from: date | None = Query(None, alias="from", description="first day (Asia/Shanghai)"),
     day_to: date | None = Query(None, alias="to", description="last day, included"),
-    cursor: str | None = Query(None, max_length=200, pattern=PLAIN),
+    cursor: PlainText | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.ATTRIBUTION_READ)),
     uow: UnitOfWork = Depends(read_uow),

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PLAIN = r"^[^\x00-\x1f\x7f]*$"
+from loopmall.core.numbers import StrictInt
+
 PUBLIC_ID = r"^[a-z]{1,8}_[0-9a-z]{1,40}$"
 
 
@@ -32,10 +33,10 @@ class RulesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    window_days: int | None = Field(None, ge=1, le=365)
+    window_days: StrictInt | None = Field(None, ge=1, le=365)
     precedence: Literal["last_touch", "first_touch", "binding"] | None = None
     bind_on_first_touch: bool | None = None
-    takeover_after_days: int | None = Field(None, ge=0, le=3650)
+    takeover_after_days: StrictInt | None = Field(None, ge=0, le=3650)
     bound_store_keeps_online: bool | None = None
 
     def values(self) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from loopmall.catalog.views import category_out, node_out, product_out, sku_out,
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import MAX_LIMIT, Page
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -49,7 +50,6 @@ from loopmall.identity.principal import Principal
 router = APIRouter(tags=["catalog"])
 
 # Free text from a query string: anything printable.
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 
 # ---------------------------------------------------------------------------- categories
@@ -102,10 +102,10 @@ async def update_category(
 
 @router.get("/products", response_model=Page[ProductSummaryOut], responses=READ_PROBLEMS)
 async def list_products(
-    q: str | None = Query(None, max_length=100, pattern=TEXT_PATTERN),
+    q: PlainText | None = Query(None, max_length=100),
     category: str | None = Query(None, pattern=PUBLIC_ID_PATTERN),
     status: ProductStatus | None = Query(None),
-    tag: str | None = Query(None, max_length=20, pattern=TEXT_PATTERN),
+    tag: PlainText | None = Query(None, max_length=20),
     cursor: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     principal: Principal = Depends(require(Perm.CATALOG_READ)),

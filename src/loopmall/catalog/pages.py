@@ -26,6 +26,7 @@ from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.pagination import decode_cursor
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -36,7 +37,6 @@ from loopmall.web.templating import render, translator
 router = APIRouter()
 
 PAGE_SIZE = 30
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 
 class FormInvalid(Exception):
@@ -50,10 +50,10 @@ def _product_path() -> Any:
 @router.get("/console/products")
 async def product_list(
     request: Request,
-    q: str = Query("", max_length=100, pattern=TEXT_PATTERN),
+    q: PlainText = Query("", max_length=100),
     category: str = Query("", max_length=40),
     status: str = Query("", max_length=20),
-    tag: str = Query("", max_length=20, pattern=TEXT_PATTERN),
+    tag: PlainText = Query("", max_length=20),
     cursor: str = Query("", max_length=200),
     principal: Principal = Depends(require(Perm.CATALOG_READ)),
     uow: UnitOfWork = Depends(read_uow),

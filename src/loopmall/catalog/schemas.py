@@ -1,19 +1,17 @@
 """Request models of the catalog: what a product, SKU, category or price may look like.
 
 Money is integer fen and strictly so: ``12.5``, ``"12"``, ``true`` and negatives are
-refused (422) before anything is written. Text is stripped and may not carry control
-characters (PostgreSQL refuses NUL; nobody means to type the others).
+refused (422) before anything is written (``core.numbers``). Text is stripped and follows
+``core.text``'s rule (422 ``invalid_text``).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,9 +20,10 @@ from pydantic import (
 )
 
 from loopmall.catalog.pricing import Channel, SalesScope
+from loopmall.core.numbers import MAX_FEN as MAX_FEN
+from loopmall.core.numbers import FenAmount
+from loopmall.core.text import MULTI_LINE_RULE, SINGLE_LINE_RULE
 
-# Above any real price, below PostgreSQL's INTEGER limit (2,147,483,647).
-MAX_FEN = 1_000_000_000
 MAX_OPTIONS = 3
 MAX_SKUS = 200
 MAX_TAGS = 20
@@ -33,54 +32,40 @@ PUBLIC_ID_PATTERN = r"^[a-z]{2,4}_[0-9a-z]{16}$"
 SKU_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"
 
 
-def _single_line(value: str) -> str:
-    for char in value:
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            raise ValueError("must not contain control characters or line breaks")
-    return value
-
-
-def _multi_line(value: str) -> str:
-    for char in value:
-        if char not in "\n\t" and unicodedata.category(char) in ("Cc", "Cs"):
-            raise ValueError("must not contain control characters")
-    return value
-
-
-Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN, description="Integer fen (分)")]
+Fen = FenAmount
 PublicId = Annotated[str, Field(pattern=PUBLIC_ID_PATTERN, max_length=40)]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-    AfterValidator(_single_line),
+    SINGLE_LINE_RULE,
 ]
 Subtitle = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=0, max_length=200),
-    AfterValidator(_single_line),
+    SINGLE_LINE_RULE,
 ]
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=20_000), AfterValidator(_multi_line)
+    str, StringConstraints(strip_whitespace=True, max_length=20_000), MULTI_LINE_RULE
 ]
 CategoryName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
-    AfterValidator(_single_line),
+    SINGLE_LINE_RULE,
 ]
 Tag = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=20),
-    AfterValidator(_single_line),
+    SINGLE_LINE_RULE,
 ]
 OptionName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=20),
-    AfterValidator(_single_line),
+    SINGLE_LINE_RULE,
 ]
 OptionValue = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=30),
-    AfterValidator(_single_line),
+    SINGLE_LINE_RULE,
 ]
 SkuCode = Annotated[
     str,

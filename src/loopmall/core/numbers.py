@@ -42,11 +42,14 @@ BasisPoints = Annotated[
 
 
 class NotAWholeNumber(ValidationFailed):
+    """A form's number that is not a whole number within its bounds. The detail is the
+    title, so that pages translate it (``_(error.detail)``); the bounds travel as extras."""
+
     code = "invalid_number"
     title = "Enter a whole number"
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"{field}: {detail}", field=field)
+    def __init__(self, field: str, **bounds: int) -> None:
+        super().__init__(self.title, field=field, **bounds)
 
 
 def form_int(value: str | None, *, field: str, ge: int | None = None, le: int | None = None) -> int:
@@ -56,12 +59,11 @@ def form_int(value: str | None, *, field: str, ge: int | None = None, le: int | 
     ``int()`` alone would take ``"１２"`` and ``"1_000"``.
     """
     text = (value or "").strip()
-    digits = text[1:] if text[:1] in "+-" else text
+    digits = text[1:] if text[:1] in ("+", "-") else text
     if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 12:
-        raise NotAWholeNumber(field, "must be a whole number")
+        raise NotAWholeNumber(field)
     number = int(text)
-    if ge is not None and number < ge:
-        raise NotAWholeNumber(field, f"must be at least {ge}")
-    if le is not None and number > le:
-        raise NotAWholeNumber(field, f"must be at most {le}")
+    if (ge is not None and number < ge) or (le is not None and number > le):
+        limits = {k: v for k, v in (("min", ge), ("max", le)) if v is not None}
+        raise NotAWholeNumber(field, **limits)
     return number

@@ -27,8 +27,9 @@ themselves, and :func:`first_invalid` where a caller needs only a yes or no.
 
 from __future__ import annotations
 
+import base64
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -78,20 +79,65 @@ def describe(char: str) -> str:
     return f"must not contain control or invisible characters (U+{ord(char):04X})"
 
 
-def _validator(multiline: bool) -> Any:
-    def validate(value: str) -> str:
-        char = first_invalid(value, multiline=multiline)
-        if char is not None:
-            # The error's type is the problem code: the app's validation handler answers
-            # ``invalid_text`` when a request fails on it.
-            raise PydanticCustomError(INVALID_TEXT, describe(char))
-        return value
-
-    return AfterValidator(validate)
+def _refuse_in_model(value: str, *, multiline: bool) -> str:
+    char = first_invalid(value, multiline=multiline)
+    if char is not None:
+        # The error's type is the problem code: the app's validation handler answers
+        # ``invalid_text`` when a request fails on it.
+        raise PydanticCustomError(INVALID_TEXT, describe(char))
+    return value
 
 
-PlainText = Annotated[str, _validator(multiline=False)]
+def single_line(value: str) -> str:
+    """The rule as a Pydantic validator (``field_validator`` bodies may call it)."""
+    return _refuse_in_model(value, multiline=False)
+
+
+def multi_line(value: str) -> str:
+    """The multi-line rule as a Pydantic validator."""
+    return _refuse_in_model(value, multiline=True)
+
+
+# The rule as Pydantic metadata, for types that also strip or bound the text: put it after
+# ``StringConstraints`` so that what is checked is what is kept.
+SINGLE_LINE_RULE = AfterValidator(single_line)
+MULTI_LINE_RULE = AfterValidator(multi_line)
+
+PlainText = Annotated[str, SINGLE_LINE_RULE]
 """One line of text: no control characters at all (and none of the refused invisibles)."""
 
-MultilineText = Annotated[str, _validator(multiline=True)]
+MultilineText = Annotated[str, MULTI_LINE_RULE]
 """Notes, addresses, messages: TAB, LF and CR allowed; nothing else the rule refuses."""
+
+
+# Raw bodies kept as evidence (payment callbacks, pushed messages, gateway answers): they
+# are recorded before they are judged, so the rule above cannot refuse them. Clean UTF-8
+# text is kept as it came; anything else — bytes that are not UTF-8, or text the rule
+# refuses, NUL above all (PostgreSQL would refuse the whole record) — is kept as base64
+# behind a prefix. Clean text that itself starts with the prefix is encoded as well, so
+# the stored form always says which it is.
+RAW_PREFIX = "base64:"
+
+
+def storable(raw: bytes) -> str:
+    """``raw`` as text any database stores; :func:`original` gives the bytes back."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and is_clean(text, multiline=True) and not text.startswith(RAW_PREFIX):
+        return text
+    return RAW_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
+def original(stored: str) -> bytes:
+    """The bytes :func:`storable` kept."""
+    if stored.startswith(RAW_PREFIX):
+        return base64.b64decode(stored[len(RAW_PREFIX) :])
+    return stored.encode("utf-8")
+
+
+def escaped(text: str) -> str:
+    """``text`` written down by us about outside input (a reason, a log line): every
+    character the rule refuses shown as its ``\\uXXXX`` escape, the rest unchanged."""
+    return _SINGLE_LINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -20,6 +20,7 @@ from loopmall.core import clock
 from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.money import parse_yuan
+from loopmall.core.numbers import form_int
 from loopmall.core.uow import UnitOfWork
 from loopmall.flashsale import service
 from loopmall.flashsale.repository import get_sale, sale_counts
@@ -60,10 +61,7 @@ def _local(text: str, field: str) -> datetime:
 
 
 def _whole(text: str, field: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationFailed("Enter a whole number", field=field) from None
+    return form_int(text, field=field)
 
 
 async def _sku_choices(uow: UnitOfWork, merchant_id: int) -> list[dict[str, str]]:

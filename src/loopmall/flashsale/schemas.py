@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from loopmall.core.numbers import StrictInt
 from loopmall.flashsale.models import FlashSale
 from loopmall.flashsale.repository import SaleCounts
 from loopmall.flashsale.rules import MAX_PER_PERSON, MAX_STOCK
@@ -17,14 +18,14 @@ PUBLIC_ID = r"^[a-z0-9_]+$"
 class SaleIn(BaseModel):
     sku: str = Field(..., max_length=40, pattern=PUBLIC_ID)
     title: str = Field(..., min_length=1, max_length=120)
-    price_fen: int = Field(..., ge=1, le=100_000_000)
-    stock: int = Field(..., ge=1, le=MAX_STOCK)
+    price_fen: StrictInt = Field(..., ge=1, le=100_000_000)
+    stock: StrictInt = Field(..., ge=1, le=MAX_STOCK)
     reserve_from: AwareDatetime
     reserve_until: AwareDatetime
     starts_at: AwareDatetime
     ends_at: AwareDatetime
-    per_person_limit: int = Field(1, ge=1, le=MAX_PER_PERSON)
-    pay_within_seconds: int | None = Field(None, ge=60, le=86_400)
+    per_person_limit: StrictInt = Field(1, ge=1, le=MAX_PER_PERSON)
+    pay_within_seconds: StrictInt | None = Field(None, ge=60, le=86_400)
 
 
 class SaleOut(BaseModel):

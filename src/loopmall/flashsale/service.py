@@ -18,6 +18,7 @@ from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.flashsale.models import FlashBucket, FlashReservation, FlashSale
 from loopmall.flashsale.repository import insert_ignoring
 from loopmall.flashsale.rules import (
@@ -88,8 +89,8 @@ def _check(setup: SaleSetup, pay_within: int) -> None:
         raise bad("reserve_until", "Reservations must close after they open")
     if not setup.reserve_from <= setup.starts_at < setup.ends_at:
         raise bad("starts_at", "The sale starts after reservations open and ends after it starts")
-    title = setup.title.strip()
-    if not title or len(title) > 120 or any(ord(c) < 32 for c in title):
+    title = check_text(setup.title.strip(), field="title")
+    if not title or len(title) > 120:
         raise bad("title", "The title must be 1 to 120 characters")
 
 

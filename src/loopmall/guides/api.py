@@ -17,6 +17,7 @@ from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides import chat, fittings, holds, staffing, views
 from loopmall.guides.access import PROBLEMS, WORK, actor_of, path_id, scope_of
@@ -138,7 +139,7 @@ async def send_message(
 
 @work_router.get("/cards", response_model=list[CardOut], responses=PROBLEMS)
 async def search_cards(
-    q: str = Query("", max_length=60, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    q: PlainText = Query("", max_length=60),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(read_uow),
 ) -> list[CardOut]:

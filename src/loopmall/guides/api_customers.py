@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 
 from loopmall.core.http import read_uow, write_uow
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides import customers, staffing, views
 from loopmall.guides.access import PROBLEMS, WORK, actor_of, path_id, viewer_of
@@ -108,7 +109,7 @@ async def add_tag(
 @work_router.delete("/customers/{customer}/tags/{tag}", status_code=204, responses=PROBLEMS)
 async def remove_tag(
     customer: str = path_id(),
-    tag: str = Path(..., min_length=1, max_length=30, pattern=r"^[^\x00-\x1f\x7f/]*$"),
+    tag: PlainText = Path(..., min_length=1, max_length=30),
     principal: Principal = Depends(WORK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> None:

@@ -18,20 +18,20 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
 from loopmall.guides.models import ChatMessage, Conversation
 from loopmall.guides.rules import MAX_TEXT, MessageKind, Sender
 from loopmall.guides.staffing import guide_store, require_guide
 from loopmall.identity.consumer_models import Customer
-from loopmall.inventory.rules import CONTROL
 
 OPEN = "open"
 
 
 def clean_body(text: str, *, required: bool = True) -> str:
     """Message text: stripped, 1–1000 characters, no control characters except newlines."""
-    text = (text or "").strip()
-    if (required and not text) or len(text) > MAX_TEXT or CONTROL.search(text.replace("\n", "")):
+    text = check_text((text or "").strip(), field="body", multiline=True)
+    if (required and not text) or len(text) > MAX_TEXT:
         raise ValidationFailed(f"A message is 1–{MAX_TEXT} characters of text", field="body")
     return text
 

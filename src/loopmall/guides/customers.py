@@ -12,6 +12,7 @@ from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
 from loopmall.guides import chat, fittings, holds
 from loopmall.guides.models import Conversation, CustomerTag, Fitting, GuideHold
@@ -19,7 +20,6 @@ from loopmall.guides.rules import MAX_TAG, MAX_TAGS, CustomerNotFound
 from loopmall.guides.staffing import require_guide
 from loopmall.identity.consumer_models import Customer
 from loopmall.identity.permissions import Role
-from loopmall.inventory.rules import CONTROL
 from loopmall.orders.models import Order
 
 
@@ -124,8 +124,8 @@ async def tags_of(
 
 
 def clean_tag(tag: str) -> str:
-    tag = (tag or "").strip()
-    if not tag or len(tag) > MAX_TAG or CONTROL.search(tag):
+    tag = check_text((tag or "").strip(), field="tag")
+    if not tag or len(tag) > MAX_TAG:
         raise ValidationFailed(f"A tag is 1–{MAX_TAG} characters of text", field="tag")
     return tag
 

@@ -8,15 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from loopmall.core.clock import local
+from loopmall.core.numbers import BasisPoints, StrictInt
+from loopmall.core.text import MultilineText, PlainText
 from loopmall.guides.models import ChatMessage, Conversation, Fitting, GuideHold
 from loopmall.guides.rules import MAX_TAG, MAX_TEXT
 from loopmall.orders.store_discount import DiscountAsk
 
 PUBLIC_ID = r"^[a-z0-9_]+$"
 PublicId = Annotated[str, Field(min_length=1, max_length=40, pattern=PUBLIC_ID)]
-# Message text may hold newlines; no other control characters.
-TEXT = r"^[^\x00-\x09\x0b-\x1f\x7f]*$"
-PLAIN = r"^[^\x00-\x1f\x7f]*$"
 
 
 class _Input(BaseModel):
@@ -25,13 +24,13 @@ class _Input(BaseModel):
 
 class GuideMessageIn(_Input):
     kind: Literal["text", "card"] = "text"
-    body: str = Field("", max_length=MAX_TEXT, pattern=TEXT)
+    body: MultilineText = Field("", max_length=MAX_TEXT)
     sku: PublicId | None = Field(None, description="SKU public id, for a card")
 
 
 class ShopperMessageIn(_Input):
     conversation: PublicId | None = Field(None, description="Default: the open conversation")
-    body: str = Field("", max_length=MAX_TEXT, pattern=TEXT)
+    body: MultilineText = Field("", max_length=MAX_TEXT)
     pick: PublicId | None = Field(None, description="A card message id: 'I'd like to try this'")
 
 
@@ -42,17 +41,17 @@ class OpenChatIn(_Input):
 class HoldIn(_Input):
     conversation: PublicId
     sku: PublicId
-    quantity: int = Field(1, ge=1, le=99)
-    ttl_seconds: int = Field(..., ge=1, le=30 * 24 * 3600)
+    quantity: StrictInt = Field(1, ge=1, le=99)
+    ttl_seconds: StrictInt = Field(..., ge=1, le=30 * 24 * 3600)
 
 
 class DiscountIn(_Input):
     """A discount the guide asks for off the store's price (per unit), in one form. The
     price itself always comes from the price pipeline; a client never sets it (#11)."""
 
-    off_fen: int | None = Field(None, ge=0, le=100_000_000, description="Amount off a unit")
-    off_bp: int | None = Field(None, ge=0, le=10_000, description="Percentage off, in bp")
-    final_unit_fen: int | None = Field(None, ge=0, le=100_000_000, description="Final price")
+    off_fen: StrictInt | None = Field(None, ge=0, le=100_000_000, description="Amount off a unit")
+    off_bp: BasisPoints | None = Field(None, description="Percentage off, in bp")
+    final_unit_fen: StrictInt | None = Field(None, ge=0, le=100_000_000, description="Final price")
 
     def ask(self) -> DiscountAsk:
         return DiscountAsk(self.off_fen, self.off_bp, self.final_unit_fen)
@@ -66,7 +65,7 @@ class FittingIn(_Input):
     conversation: PublicId
     starts_at: AwareDatetime
     hold: PublicId | None = None
-    note: str = Field("", max_length=200, pattern=PLAIN)
+    note: PlainText = Field("", max_length=200)
 
 
 class OutcomeIn(_Input):
@@ -75,12 +74,12 @@ class OutcomeIn(_Input):
 
 
 class TagIn(_Input):
-    tag: str = Field(min_length=1, max_length=MAX_TAG, pattern=PLAIN)
+    tag: PlainText = Field(min_length=1, max_length=MAX_TAG)
 
 
 class SettingsIn(_Input):
-    max_hold_seconds: int = Field(..., ge=1, le=30 * 24 * 3600)
-    slot_minutes: int = Field(..., ge=1, le=24 * 60)
+    max_hold_seconds: StrictInt = Field(..., ge=1, le=30 * 24 * 3600)
+    slot_minutes: StrictInt = Field(..., ge=1, le=24 * 60)
 
 
 class SettingsOut(BaseModel):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import is_clean
 from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.bulk import (
@@ -170,7 +171,7 @@ async def load_staff_context(session: AsyncSession, tenant: Tenant) -> StaffImpo
 
 
 def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
-    # Names and numbers must be printable, as when adding one person (identity.staff).
+    # Names and numbers follow core.text's rule, as when adding one person (identity.staff).
     return cell_text(
         values,
         key,
@@ -178,7 +179,7 @@ def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue])
         issues,
         required=key in REQUIRED_STAFF_FIELDS,
         max_length=MAX_LENGTH.get(key),
-        allowed=str.isprintable,
+        allowed=is_clean,
     )
 
 

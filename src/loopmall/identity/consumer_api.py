@@ -17,6 +17,7 @@ from loopmall.core import clock
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.pagination import Page, paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity import consumer_login, consumer_service
 from loopmall.identity.consumer_deps import Shopper, require_shopper
@@ -33,7 +34,7 @@ router = APIRouter(tags=["consumer auth"])
 
 
 class SandboxLoginIn(BaseModel):
-    name: str = Field("体验用户", min_length=1, max_length=32)
+    name: PlainText = Field("体验用户", min_length=1, max_length=32)
     # Only a reserved test number (100 and 8 digits), see consumer_login.sandbox_sign_in.
     phone: str | None = Field(None, max_length=20)
 

@@ -6,23 +6,21 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Query and path parameters that reach the database: no control characters (PostgreSQL
-# refuses NUL in text, which would otherwise surface as a 500).
-TEXT_PARAM = r"^[^\x00-\x1f\x7f]*$"
+from loopmall.core.text import PlainText
+
+# Text follows core.text (PlainText; the middleware core.text_guard covers query and path).
 ID_PARAM = r"^[\x21-\x7e]{1,40}$"
 
 
 class TokenRequest(BaseModel):
-    merchant: str = Field(
-        ..., min_length=1, max_length=40, pattern=TEXT_PARAM, description="Merchant slug"
-    )
-    phone: str = Field(..., min_length=1, max_length=20, pattern=TEXT_PARAM)
+    merchant: PlainText = Field(..., min_length=1, max_length=40, description="Merchant slug")
+    phone: PlainText = Field(..., min_length=1, max_length=20)
     password: str = Field(..., min_length=1, max_length=200)
     label: str = Field("", max_length=100, description="What the token is for")
 
 
 class OperatorTokenRequest(BaseModel):
-    email: str = Field(..., min_length=3, max_length=120, pattern=TEXT_PARAM)
+    email: PlainText = Field(..., min_length=3, max_length=120)
     password: str = Field(..., min_length=1, max_length=200)
 
 

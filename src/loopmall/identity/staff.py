@@ -25,6 +25,7 @@ from loopmall.core import clock
 from loopmall.core.errors import Conflict, Forbidden, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import check_text
 from loopmall.identity.bulk import normalize_phone
 from loopmall.identity.directory import get_staff, parse_role
 from loopmall.identity.models import AuthSession, Staff, StaffStore
@@ -85,15 +86,15 @@ def check_password(password: str, *, field: str = "password") -> None:
 
 
 def check_person_name(name: str, *, field: str = "name") -> str:
-    value = name.strip() if isinstance(name, str) else ""
-    if not value or len(value) > NAME_MAX or not value.isprintable():
+    value = check_text(name.strip(), field=field) if isinstance(name, str) else ""
+    if not value or len(value) > NAME_MAX:
         raise ValidationFailed(f"The name must be 1–{NAME_MAX} printable characters", field=field)
     return value
 
 
 def _employee_no(value: str) -> str:
-    value = value.strip() if isinstance(value, str) else ""
-    if len(value) > EMPLOYEE_NO_MAX or (value and not value.isprintable()):
+    value = check_text(value.strip(), field="employee_no") if isinstance(value, str) else ""
+    if len(value) > EMPLOYEE_NO_MAX:
         raise ValidationFailed(
             f"The employee number takes at most {EMPLOYEE_NO_MAX} characters", field="employee_no"
         )

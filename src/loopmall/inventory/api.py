@@ -33,7 +33,7 @@ from loopmall.inventory.api_common import (
     visible_hold,
 )
 from loopmall.inventory.api_holds import router as holds_router
-from loopmall.inventory.rules import PLAIN_TEXT, MovementKind
+from loopmall.inventory.rules import MovementKind
 from loopmall.inventory.schemas import (
     LocationCreate,
     LocationOut,
@@ -194,9 +194,7 @@ async def list_movements(
     sku: str | None = SkuFilter,
     location: str | None = LocationFilter,
     kind: MovementKind | None = Query(None),
-    hold: str | None = Query(
-        None, max_length=40, pattern=PLAIN_TEXT, description="A hold id (`hld_…`)"
-    ),
+    hold: str | None = Query(None, max_length=40, description="A hold id (`hld_…`)"),
     cursor: str | None = Cursor,
     limit: int = Limit,
     principal: Principal = Depends(require(Perm.INVENTORY_READ)),

@@ -15,7 +15,6 @@ from loopmall.inventory import locations, records, repository
 from loopmall.inventory.locations import LocationInfo
 from loopmall.inventory.records import HoldRow, MovementRow
 from loopmall.inventory.repository import LevelRow
-from loopmall.inventory.rules import PLAIN_TEXT
 from loopmall.inventory.schemas import HoldOut, LocationOut, MovementOut, StockLevelOut
 
 
@@ -40,15 +39,14 @@ WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 Limit = Query(50, ge=1, le=MAX_LIMIT)
-Cursor = Query(None, max_length=200, pattern=PLAIN_TEXT)
-SkuFilter = Query(None, max_length=40, pattern=PLAIN_TEXT, description="A SKU id (`sku_…`)")
+Cursor = Query(None, max_length=200)
+SkuFilter = Query(None, max_length=40, description="A SKU id (`sku_…`)")
 LocationFilter = Query(
     None,
     max_length=40,
-    pattern=PLAIN_TEXT,
     description="A location id (`loc_…`), a store id (`st_…`) or `online`",
 )
-HoldId = Path(..., max_length=40, pattern=PLAIN_TEXT)
+HoldId = Path(..., max_length=40)
 
 
 def location_out(info: LocationInfo) -> LocationOut:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -27,7 +28,7 @@ from loopmall.inventory.api_common import (
     list_filters,
     visible_hold,
 )
-from loopmall.inventory.rules import PLAIN_TEXT, HoldStatus
+from loopmall.inventory.rules import HoldStatus
 from loopmall.inventory.schemas import HoldCreate, HoldExtend, HoldOut
 
 router = APIRouter(tags=["inventory"])
@@ -72,7 +73,7 @@ async def list_holds(
     status: HoldStatus | None = Query(None, description="As in effect: expired → lapsed"),
     sku: str | None = SkuFilter,
     location: str | None = LocationFilter,
-    reference: str | None = Query(None, max_length=100, pattern=PLAIN_TEXT),
+    reference: PlainText | None = Query(None, max_length=100),
     cursor: str | None = Cursor,
     limit: int = Limit,
     principal: Principal = Depends(require(Perm.INVENTORY_READ)),

@@ -21,6 +21,7 @@ from loopmall.core.errors import (
     ValidationFailed,
 )
 from loopmall.core.http import read_uow, write_uow
+from loopmall.core.numbers import form_int
 from loopmall.core.pagination import MAX_LIMIT
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
@@ -255,10 +256,7 @@ async def adjust_submit(
 ) -> Response:
     tenant = principal.require_tenant()
     try:
-        try:
-            change = int(delta.strip())
-        except ValueError:
-            raise ValidationFailed("delta must be a whole number", field="delta") from None
+        change = form_int(delta, field="delta")
         sku_id = await repository.sku_id_for(uow.session, tenant, sku)
         loc = await locations.resolve_location(
             uow.session, tenant, location, create=True, store_ids=principal.store_ids

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from enum import StrEnum
 
 from loopmall.core.errors import Conflict, IllegalTransition, ValidationFailed
+from loopmall.core.text import check_text, is_clean
 
 # A level never counts more than this many units, so sums stay far inside a 32-bit int.
 MAX_UNITS = 1_000_000_000
@@ -14,9 +14,6 @@ MAX_UNITS = 1_000_000_000
 MAX_HOLD_TTL = timedelta(days=7)
 MIN_HOLD_TTL = timedelta(seconds=1)
 SYSTEM_ACTOR = "system"
-# Control characters: nobody means to type them, and PostgreSQL refuses NUL in text.
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 class LocationKind(StrEnum):
@@ -116,8 +113,8 @@ def check_quantity(quantity: int, field: str = "quantity") -> None:
 
 def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
     """``value`` stripped; 422 if empty (when required), too long or with control chars."""
-    value = value.strip()
-    if (required and not value) or len(value) > max_length or CONTROL.search(value):
+    value = check_text(value.strip(), field=field)
+    if (required and not value) or len(value) > max_length:
         raise ValidationFailed(
             f"{field} must be {'1' if required else '0'}–{max_length} characters of text",
             field=field,
@@ -127,4 +124,4 @@ def clean_text(value: str, *, field: str, max_length: int, required: bool = True
 
 def could_be_id(value: str) -> bool:
     """An id with control characters cannot exist (and must not reach PostgreSQL)."""
-    return bool(value) and len(value) <= 64 and not CONTROL.search(value)
+    return bool(value) and len(value) <= 64 and is_clean(value)

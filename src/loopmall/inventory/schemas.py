@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from loopmall.inventory.rules import MAX_HOLD_TTL, MAX_UNITS, PLAIN_TEXT, HoldReason, HoldStatus
+from loopmall.core.text import PlainText
+from loopmall.inventory.rules import MAX_HOLD_TTL, MAX_UNITS, HoldReason, HoldStatus
 
 MAX_TTL_SECONDS = int(MAX_HOLD_TTL.total_seconds())
 
@@ -23,10 +24,8 @@ class _In(BaseModel):
 
 
 class LocationCreate(_In):
-    code: str = Field(
-        ..., min_length=1, max_length=60, pattern=PLAIN_TEXT, description="The merchant's own code"
-    )
-    name: str = Field(..., min_length=1, max_length=100, pattern=PLAIN_TEXT)
+    code: PlainText = Field(..., min_length=1, max_length=60, description="The merchant's own code")
+    name: PlainText = Field(..., min_length=1, max_length=100)
 
 
 class LocationOut(BaseModel):
@@ -40,24 +39,22 @@ class LocationOut(BaseModel):
 
 
 class StockAdjust(_In):
-    sku: str = Field(..., max_length=40, pattern=PLAIN_TEXT, description="The SKU's id (`sku_…`)")
-    location: str = Field(..., max_length=40, pattern=PLAIN_TEXT, description=LOCATION_REF)
+    sku: PlainText = Field(..., max_length=40, description="The SKU's id (`sku_…`)")
+    location: PlainText = Field(..., max_length=40, description=LOCATION_REF)
     delta: StrictInt = Field(
         ..., ge=-MAX_UNITS, le=MAX_UNITS, description="Units to add (+) or remove (−); not 0"
     )
-    reason: str = Field(
-        ..., min_length=1, max_length=200, pattern=PLAIN_TEXT, description="Why, for the ledger"
-    )
+    reason: PlainText = Field(..., min_length=1, max_length=200, description="Why, for the ledger")
     kind: Literal["adjust", "receive"] = Field(
         "adjust", description="`receive`: goods arrived (delta > 0); `adjust`: a correction"
     )
 
 
 class StockCount(_In):
-    sku: str = Field(..., max_length=40, pattern=PLAIN_TEXT)
-    location: str = Field(..., max_length=40, pattern=PLAIN_TEXT, description=LOCATION_REF)
+    sku: PlainText = Field(..., max_length=40)
+    location: PlainText = Field(..., max_length=40, description=LOCATION_REF)
     on_hand: StrictInt = Field(..., ge=0, le=MAX_UNITS, description="The counted units")
-    reason: str = Field(..., min_length=1, max_length=200, pattern=PLAIN_TEXT)
+    reason: PlainText = Field(..., min_length=1, max_length=200)
 
 
 class StockOut(BaseModel):
@@ -76,16 +73,14 @@ class StockLevelOut(StockOut):
 
 
 class HoldCreate(_In):
-    sku: str = Field(..., max_length=40, pattern=PLAIN_TEXT)
-    location: str = Field(..., max_length=40, pattern=PLAIN_TEXT, description=LOCATION_REF)
+    sku: PlainText = Field(..., max_length=40)
+    location: PlainText = Field(..., max_length=40, description=LOCATION_REF)
     quantity: StrictInt = Field(..., ge=1, le=MAX_UNITS)
     ttl_seconds: StrictInt = Field(
         ..., ge=1, le=MAX_TTL_SECONDS, description="How long the hold lasts (up to 7 days)"
     )
     reason: HoldReason = Field(HoldReason.GUIDE, description="order | guide | other")
-    reference: str = Field(
-        "", max_length=100, pattern=PLAIN_TEXT, description="e.g. the order or customer"
-    )
+    reference: PlainText = Field("", max_length=100, description="e.g. the order or customer")
 
 
 class HoldExtend(_In):

@@ -13,26 +13,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
+from loopmall.core.text import multi_line, single_line
+
 MAX_BLOCKS = 30
 BLOCK_TYPES = ("banner", "product_grid", "coupon_strip", "article", "store_locator")
 
 # A link or image on a merchant's page: a path on this site or an http(s) address. Nothing
 # else (no ``javascript:``, no ``data:``), since the storefront puts it in href/src.
 _URL = re.compile(r"^(https?://[^\s<>\"']+|/(?!/)[^\s<>\"']*)$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 PUBLIC_ID_PATTERN = r"^[a-z]{2,5}_[0-9a-z]{16}$"
 
 
 def _clean_text(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
+    return single_line(value.strip())
 
 
 def _clean_url(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value) or (value and not _URL.match(value)):
+    value = single_line(value.strip())
+    if value and not _URL.match(value):
         raise ValueError("must be an http(s) address or a path starting with /")
     return value
 
@@ -87,10 +85,8 @@ class ArticleBlock(_Block):
     @field_validator("body")
     @classmethod
     def _body(cls, value: str) -> str:
-        # Newlines and tabs are the article's own; other control characters are not.
-        if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
-            raise ValueError("must not contain control characters")
-        return value.strip()
+        # Line breaks and tabs are the article's own (core.text's multi-line rule).
+        return multi_line(value).strip()
 
 
 class StoreLocatorBlock(_Block):

@@ -27,6 +27,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import is_clean
 from loopmall.merchants import hours as opening_hours
 from loopmall.merchants.models import Merchant, Store
 
@@ -51,7 +52,6 @@ MAX_LENGTH = {"code": 40, "name": 100, "city": 50, "district": 50, "address": 25
 YES = frozenset({"是", "yes", "y", "1", "true", "t", "开", "开启", "on"})
 NO = frozenset({"否", "no", "n", "0", "false", "f", "关", "关闭", "off"})
 _STORE_PHONE = re.compile(r"^\+?[0-9][0-9\- ()]{4,29}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 # Each rule a row can break, as an English message with %(name)s placeholders. The codes are
 # stable (API clients match on them); the messages are translated where they are shown.
@@ -152,11 +152,6 @@ def cell_text(
     return text
 
 
-def _no_control_chars(text: str) -> bool:
-    # Stores' text may hold any printable character, full-width spaces included.
-    return _CONTROL.search(text) is None
-
-
 def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
     return cell_text(
         values,
@@ -165,7 +160,7 @@ def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue])
         issues,
         required=key in REQUIRED_STORE_FIELDS,
         max_length=MAX_LENGTH.get(key),
-        allowed=_no_control_chars,
+        allowed=is_clean,
     )
 
 

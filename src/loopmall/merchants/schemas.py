@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loopmall.core.numbers import BasisPoints
 from loopmall.merchants.blocks import MAX_BLOCKS, Block
 
 COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
@@ -133,7 +134,7 @@ class GuideDiscountIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cap_bp: int = Field(..., ge=0, le=10_000, description="Basis points of the store's price")
+    cap_bp: BasisPoints = Field(..., description="Basis points of the store's price")
 
 
 class GuideDiscountOut(BaseModel):

@@ -20,6 +20,7 @@ from loopmall.core.errors import Conflict, IllegalTransition, NotFound, Validati
 from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import check_text
 from loopmall.identity.models import Staff
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import Role
@@ -94,8 +95,8 @@ def clean_slug(slug: str) -> str:
 
 
 def clean_merchant_name(name: str, *, field: str = "name") -> str:
-    value = name.strip() if isinstance(name, str) else ""
-    if not value or len(value) > MERCHANT_NAME_MAX or not value.isprintable():
+    value = check_text(name.strip(), field=field) if isinstance(name, str) else ""
+    if not value or len(value) > MERCHANT_NAME_MAX:
         raise ValidationFailed(
             f"The name must be 1–{MERCHANT_NAME_MAX} printable characters", field=field
         )

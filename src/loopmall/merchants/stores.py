@@ -26,6 +26,7 @@ from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
 from loopmall.merchants import hours as opening_hours
 from loopmall.merchants.models import Store
@@ -50,7 +51,6 @@ EDITABLE = frozenset(
     }
 )
 STORE_PHONE = re.compile(r"^\+?[0-9][0-9\- ()]{4,29}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CODE = re.compile(r"^[^\s]+$")
 _PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
 
@@ -82,11 +82,8 @@ def _text(field: str, value: Any) -> str:
         raise ValidationFailed(f"{field} must not be empty", field=field)
     if len(value) > limit:
         raise ValidationFailed(f"{field} takes at most {limit} characters", field=field)
-    # Notes may have line breaks; single-line fields may not.
-    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]") if field == "note" else _CONTROL
-    if control.search(value) or (field != "note" and "\n" in value):
-        raise ValidationFailed(f"{field} must not contain control characters", field=field)
-    return value
+    # Notes may have line breaks; single-line fields may not (core.text's rule).
+    return check_text(value, field=field, multiline=field == "note")
 
 
 def search_text(value: str | None, field: str = "q") -> str | None:
@@ -94,10 +91,7 @@ def search_text(value: str | None, field: str = "q") -> str | None:
     control characters (no stored text has them, and PostgreSQL refuses NUL)."""
     if value is None:
         return None
-    value = value.strip()
-    if _CONTROL.search(value):
-        raise ValidationFailed(f"{field} must not contain control characters", field=field)
-    return value or None
+    return check_text(value.strip(), field=field) or None
 
 
 def parse_hours(value: HoursInput) -> dict[str, list[list[str]]]:

@@ -22,6 +22,7 @@ from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
 from loopmall.identity.models import Staff, StaffStore
 from loopmall.merchants.models import Store
@@ -73,8 +74,8 @@ async def _stores_of(session: AsyncSession, tenant: Tenant, staff_id: int) -> li
 
 
 def _text(value: str, field: str, max_length: int) -> str:
-    value = value.strip()
-    if len(value) > max_length or any(ord(c) < 32 and c not in "\n\t" for c in value):
+    value = check_text(value.strip(), field=field, multiline=True)
+    if len(value) > max_length:
         raise ValidationFailed(f"{field} must be up to {max_length} characters", field=field)
     return value
 

@@ -17,6 +17,7 @@ from loopmall.core import clock
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.pagination import Page
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -28,7 +29,6 @@ from loopmall.orders.api_mall import router as mall_router
 from loopmall.orders.models import Order
 from loopmall.orders.rules import OrderStatus
 from loopmall.orders.schemas import (
-    PLAIN,
     OrderOut,
     PickupCodeIn,
     ReasonIn,
@@ -69,12 +69,12 @@ async def store_id_of(session: AsyncSession, tenant: Tenant, public_id: str | No
 @staff.get("", response_model=Page[OrderOut], responses=PROBLEMS)
 async def list_orders(
     status: OrderStatus | None = Query(None),
-    store: str | None = Query(None, max_length=64, pattern=PLAIN, description="store public id"),
+    store: PlainText | None = Query(None, max_length=64, description="store public id"),
     kind: str | None = Query(None, pattern="^(mall|face_to_face)$"),
-    q: str | None = Query(None, max_length=40, pattern=PLAIN, description="number, code, phone"),
+    q: PlainText | None = Query(None, max_length=40, description="number, code, phone"),
     created_from: date | None = Query(None, description="first day (Asia/Shanghai)"),
     created_to: date | None = Query(None, description="last day, included"),
-    cursor: str | None = Query(None, max_length=200, pattern=PLAIN),
+    cursor: PlainText | None = Query(None, max_length=200),
     limit: int = Query(20, ge=1, le=200),
     principal: Principal = Depends(require(Perm.ORDERS_READ)),
     uow: UnitOfWork = Depends(read_uow),

@@ -13,13 +13,13 @@ from pydantic import BaseModel
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import Shopper, require_shopper
 from loopmall.orders import cart, checkout, fulfilment, queries, service
 from loopmall.orders.api_common import list_page
 from loopmall.orders.rules import OrderStatus
 from loopmall.orders.schemas import (
-    PLAIN,
     CartItemIn,
     CartOut,
     CartQuantityIn,
@@ -72,7 +72,7 @@ async def _cart(uow: UnitOfWork, shopper: Shopper, store: str | None) -> CartOut
 
 @router.get("/cart", response_model=CartOut, responses=PROBLEMS)
 async def get_cart(
-    store: str | None = Query(None, max_length=64, pattern=PLAIN, description="pickup store"),
+    store: PlainText | None = Query(None, max_length=64, description="pickup store"),
     shopper: Shopper = Depends(require_shopper),
     uow: UnitOfWork = Depends(read_uow),
 ) -> CartOut:
@@ -194,7 +194,7 @@ async def _detail(uow: UnitOfWork, shopper: Shopper, public_id: str) -> OrderOut
 @router.get("/orders", response_model=Page[OrderOut], responses=PROBLEMS)
 async def my_orders(
     status: OrderStatus | None = Query(None),
-    cursor: str | None = Query(None, max_length=200, pattern=PLAIN),
+    cursor: PlainText | None = Query(None, max_length=200),
     limit: int = Query(20, ge=1, le=100),
     shopper: Shopper = Depends(require_shopper),
     uow: UnitOfWork = Depends(read_uow),

@@ -7,7 +7,6 @@ code; cash on delivery is offered where the mall enables it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.inventory.locations import default_warehouse, location_for_store
 from loopmall.merchants.mall import get_mall_settings
 from loopmall.merchants.models import Store
@@ -38,8 +38,6 @@ from loopmall.orders.rules import (
 from loopmall.orders.service import new_order_number, unique_pickup_code
 from loopmall.orders.steps import announce, record_step
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
 
 @dataclass(frozen=True, slots=True)
 class Address:
@@ -58,8 +56,8 @@ class CheckoutRequest:
 
 
 def _text(value: str, field: str, max_length: int, *, required: bool) -> str:
-    value = value.strip()
-    if (required and not value) or len(value) > max_length or CONTROL.search(value):
+    value = check_text(value.strip(), field=field)
+    if (required and not value) or len(value) > max_length:
         raise ValidationFailed(f"{field} must be up to {max_length} characters", field=field)
     return value
 

@@ -7,21 +7,21 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from loopmall.core.numbers import StrictInt
+from loopmall.core.text import PlainText
 from loopmall.orders.cart import CartView
 from loopmall.orders.models import Order, OrderLine, OrderRefund, OrderStep
 from loopmall.orders.queries import OrderDetail
 from loopmall.orders.rules import MAX_LINE_QUANTITY
 
-PLAIN = r"^[^\x00-\x1f\x7f]*$"
-
 
 class CartItemIn(BaseModel):
-    sku: str = Field(min_length=1, max_length=64, pattern=PLAIN, description="SKU public id")
-    quantity: int = Field(1, ge=1, le=MAX_LINE_QUANTITY)
+    sku: PlainText = Field(min_length=1, max_length=64, description="SKU public id")
+    quantity: StrictInt = Field(1, ge=1, le=MAX_LINE_QUANTITY)
 
 
 class CartQuantityIn(BaseModel):
-    quantity: int = Field(ge=0, le=MAX_LINE_QUANTITY, description="0 removes the line")
+    quantity: StrictInt = Field(ge=0, le=MAX_LINE_QUANTITY, description="0 removes the line")
 
 
 class CartLineOut(BaseModel):
@@ -74,17 +74,17 @@ def cart_out(view: CartView) -> CartOut:
 
 
 class AddressIn(BaseModel):
-    name: str = Field(min_length=1, max_length=50, pattern=PLAIN)
-    phone: str = Field(min_length=1, max_length=30, pattern=PLAIN)
-    address: str = Field(min_length=1, max_length=255, pattern=PLAIN)
+    name: PlainText = Field(min_length=1, max_length=50)
+    phone: PlainText = Field(min_length=1, max_length=30)
+    address: PlainText = Field(min_length=1, max_length=255)
 
 
 class CheckoutIn(BaseModel):
     fulfilment: Literal["delivery", "pickup"]
     payment_method: Literal["online", "cod"] = "online"
     address: AddressIn | None = None
-    store: str | None = Field(None, max_length=64, pattern=PLAIN, description="pickup store")
-    note: str = Field("", max_length=200, pattern=PLAIN)
+    store: PlainText | None = Field(None, max_length=64, description="pickup store")
+    note: PlainText = Field("", max_length=200)
 
 
 class OrderLineOut(BaseModel):
@@ -144,16 +144,16 @@ class OrderOut(BaseModel):
 
 
 class ShipIn(BaseModel):
-    carrier: str = Field("", max_length=40, pattern=PLAIN)
-    tracking_no: str = Field("", max_length=60, pattern=PLAIN)
+    carrier: PlainText = Field("", max_length=40)
+    tracking_no: PlainText = Field("", max_length=60)
 
 
 class ReasonIn(BaseModel):
-    reason: str = Field("", max_length=200, pattern=PLAIN)
+    reason: PlainText = Field("", max_length=200)
 
 
 class PickupCodeIn(BaseModel):
-    code: str = Field(min_length=1, max_length=20, pattern=PLAIN)
+    code: PlainText = Field(min_length=1, max_length=20)
 
 
 def line_out(line: OrderLine) -> OrderLineOut:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import escaped, is_clean, storable
 from loopmall.core.uow import UnitOfWork
 from loopmall.payments import accounts, settle
 from loopmall.payments.models import CallbackRecord, PaymentAccount
@@ -64,8 +65,10 @@ def _record(
     reason: str = "",
     payment_id: int | None = None,
 ) -> CallbackRecord:
+    # Kept as received, whatever it holds (core.text.storable: a NUL or bytes that are not
+    # UTF-8 are kept as base64), so that the attempt is recorded first and refused after.
     kept = {
-        k.lower(): v
+        k.lower(): v if is_clean(v) else storable(v.encode("utf-8", "surrogatepass"))
         for k, v in headers.items()
         if k.lower() in _KEPT_HEADERS or k.lower().startswith(("wechatpay-", "x-sandbox-"))
     }
@@ -76,16 +79,16 @@ def _record(
         source=source,
         verified=verified,
         kind=event.kind if event else "unknown",
-        provider_event_id=(event.provider_event_id if event else "")[:128],
-        out_trade_no=(event.out_trade_no if event else "")[:64],
-        out_refund_no=((event.out_refund_no or "") if event else "")[:64],
+        provider_event_id=escaped(event.provider_event_id if event else "")[:128],
+        out_trade_no=escaped(event.out_trade_no if event else "")[:64],
+        out_refund_no=escaped((event.out_refund_no or "") if event else "")[:64],
         amount_fen=event.amount_fen if event else None,
         payment_id=payment_id,
         outcome=str(outcome),
-        reason=reason[:255],
+        reason=escaped(reason)[:255],
         http_status=reply.status_code if reply else 0,
         headers=kept,
-        body=body.decode("utf-8", "replace")[:MAX_BODY_KEPT],
+        body=storable(body[:MAX_BODY_KEPT]),
         received_at=clock.now(),
     )
     session.add(record)

@@ -7,24 +7,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loopmall.core.numbers import StrictInt
+from loopmall.core.text import PlainText
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund, ReconciliationReport
 from loopmall.payments.providers import PayMethod
-
-PLAIN = r"^[^\x00-\x1f\x7f]*$"
 
 
 class PaymentStartIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order: str = Field(..., max_length=40, pattern=PLAIN, description="The order's public id")
+    order: PlainText = Field(..., max_length=40, description="The order's public id")
     method: PayMethod
-    openid: str | None = Field(None, max_length=128, pattern=PLAIN)
+    openid: PlainText | None = Field(None, max_length=128)
 
 
 class FaceToFaceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_fen: int = Field(..., ge=1, le=100_000_000)
+    amount_fen: StrictInt = Field(..., ge=1, le=100_000_000)
     method: PayMethod
-    note: str = Field("", max_length=100, pattern=PLAIN)
+    note: PlainText = Field("", max_length=100)
 
 
 class PaymentStartOut(BaseModel):
@@ -55,9 +55,9 @@ class PaymentOut(BaseModel):
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order: str = Field(..., max_length=40, pattern=PLAIN)
-    amount_fen: int = Field(..., ge=1, le=100_000_000)
-    reason: str = Field("", max_length=80, pattern=PLAIN)
+    order: PlainText = Field(..., max_length=40)
+    amount_fen: StrictInt = Field(..., ge=1, le=100_000_000)
+    reason: PlainText = Field("", max_length=80)
 
 
 class RefundOut(BaseModel):

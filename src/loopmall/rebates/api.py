@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import paginate_by_id
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import Shopper, require_shopper
 from loopmall.identity.deps import require
@@ -36,8 +37,6 @@ from loopmall.rebates.schemas import (
 
 router = APIRouter(tags=["commission"])
 
-PLAIN = r"^[^\x00-\x1f\x7f]*$"
-
 
 def public_id() -> Any:
     """A public id in the path (one ``Path`` per parameter: FastAPI keeps the first name)."""
@@ -60,7 +59,7 @@ class EntryQuery:
 
     def __init__(
         self,
-        role: str | None = Query(None, max_length=20, pattern=PLAIN),
+        role: PlainText | None = Query(None, max_length=20),
         kind: str | None = Query(None, pattern="^(earning|clawback)$"),
         earner: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
         store: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
@@ -115,7 +114,7 @@ async def put_rules(
 @router.get("/commission/entries", response_model=EntryPage, responses=PROBLEMS)
 async def list_entries(
     query: EntryQuery = Depends(),
-    cursor: str | None = Query(None, max_length=200, pattern=PLAIN),
+    cursor: PlainText | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.COMMISSION_READ)),
     uow: UnitOfWork = Depends(read_uow),

@@ -6,18 +6,19 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loopmall.core.numbers import BasisPoints, StrictInt
 from loopmall.rebates.rules import DistributorPolicy, Rates
 
-BP = Field(0, ge=0, le=10_000, description="basis points (100 = 1 %)")
+BP = Field(0, description="basis points (100 = 1 %)")
 
 
 class RulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    store_bp: int = BP
-    guide_bp: int = BP
-    level1_bp: int = Field(0, ge=0, le=10_000, description="the direct sharer (distributor)")
-    level2_bp: int = Field(0, ge=0, le=10_000, description="the sharer's sharer; 0 = off")
-    distributor_cap_fen: int | None = Field(
+    store_bp: BasisPoints = BP
+    guide_bp: BasisPoints = BP
+    level1_bp: BasisPoints = Field(0, description="the direct sharer (distributor)")
+    level2_bp: BasisPoints = Field(0, description="the sharer's sharer; 0 = off")
+    distributor_cap_fen: StrictInt | None = Field(
         None, ge=0, le=100_000_000, description="most one distributor earns per order"
     )
     distributors: DistributorPolicy = DistributorPolicy.APPROVED

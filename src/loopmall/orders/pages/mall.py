@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.errors import LoopmallError, NotFound
 from loopmall.core.http import get_state, read_uow, write_uow
+from loopmall.core.numbers import NotAWholeNumber, form_int
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import Shopper, optional_shopper
 from loopmall.orders import cart, checkout, fulfilment, queries, service
@@ -104,9 +105,9 @@ async def add_to_cart(
     if shopper is None:
         return _login(slug, request)
     try:
-        quantity = int(qty.strip() or "1")
-    except ValueError:
-        quantity = 0
+        quantity = form_int(qty.strip() or "1", field="qty")
+    except NotAWholeNumber:
+        quantity = 0  # refused by the cart as any bad quantity is
     try:
         await cart.add_to_cart(uow.session, shopper.tenant, shopper.customer_id, sku, quantity)
         await uow.commit()
@@ -132,8 +133,8 @@ async def set_quantity(
         return _login(slug, request)
     try:
         try:
-            quantity = int(qty.strip() or "0")
-        except ValueError:
+            quantity = form_int(qty.strip() or "0", field="qty")
+        except NotAWholeNumber:
             quantity = -1
         await cart.set_quantity(uow.session, shopper.tenant, shopper.customer_id, sku, quantity)
         await uow.commit()
