@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import segno
@@ -416,6 +417,9 @@ def qr_png(content: str, *, scale: int = 8) -> bytes:
     return out.getvalue()
 
 
+# A code's picture never changes, and drawing one costs ~40 ms of pure-Python CPU: the
+# list page draws its page of cards off the event loop and keeps the last few hundred.
+@lru_cache(maxsize=512)
 def qr_svg(content: str, *, scale: int = 8) -> bytes:
     out = io.BytesIO()
     segno.make(content, error="m").save(out, kind="svg", scale=scale, border=2, xmldecl=False)

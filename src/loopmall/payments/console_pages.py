@@ -4,6 +4,7 @@ payment codes (收款码) and the refund form's POST (the form is on the order d
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -184,17 +185,12 @@ async def qrcodes_page(
     page = await codes.shown_page(
         state.read_factory, state.write_factory, tenant, query, cursor=cursor, limit=QR_PAGE
     )
-    cards = []
-    for view in page.views:
-        url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
-        cards.append(
-            {
-                "view": view,
-                "url": url,
-                "svg": codes.qr_svg(url, scale=5).decode(),
-                "public_id": view.code.public_id,
-            }
-        )
+    urls = [codes.code_url(state.settings.base_url, tenant.slug, v.code.code) for v in page.views]
+    svgs = await asyncio.to_thread(lambda: [codes.qr_svg(u, scale=5).decode() for u in urls])
+    cards = [
+        {"view": view, "url": url, "svg": svg, "public_id": view.code.public_id}
+        for view, url, svg in zip(page.views, urls, svgs, strict=True)
+    ]
     return render(
         request,
         "payments/console_qrcodes.html",
@@ -221,5 +217,7 @@ async def qrcode_file(
         view = await codes.get_code_by_id(uow.session, tenant, code, store_ids=principal.store_ids)
     url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
     if kind == "png":
-        return Response(codes.qr_png(url, scale=10), media_type="image/png")
-    return Response(codes.qr_svg(url, scale=10), media_type="image/svg+xml")
+        png = await asyncio.to_thread(codes.qr_png, url, scale=10)
+        return Response(png, media_type="image/png")
+    svg = await asyncio.to_thread(codes.qr_svg, url, scale=10)
+    return Response(svg, media_type="image/svg+xml")
