@@ -4,7 +4,8 @@ Every route of the app declares its guard (``identity.guards``); one that does n
 here, so a new route must say who may call it. Then each staff role calls every staff route
 (path ids are dummies: a guard answers before the route looks anything up) and is refused —
 403 ``forbidden`` naming the permission — exactly when ``ROLE_PERMISSIONS`` says it lacks
-the route's permission, never when it holds it. ``docs/PERMISSIONS.md`` is checked current.
+the route's permission, never when it holds it; with no login, every staff and shopper
+route answers 401. ``docs/PERMISSIONS.md`` is checked current.
 """
 
 from __future__ import annotations
@@ -172,7 +173,21 @@ async def test_each_role_is_refused_exactly_what_it_lacks(
             elif isinstance(found.guard, Perm) and body.get("permission") != found.guard.value:
                 wrong.append(f"{role.value} {method} {found.path}: refused for {body}")
 
+    # Nobody logged in: every staff route and every shopper route asks for a login.
+    anonymous = [(m, p, f.path) for m, p, f in calls]
+    anonymous += [
+        (method, _sample_path(r.path), r.path)
+        for r in route_guards(app)
+        if r.guard is Audience.SHOPPER and not r.websocket
+        for method in r.methods
+    ]
+    for method, path, declared_path in anonymous:
+        response = await client.request(method, path)
+        if response.status_code != 401:
+            wrong.append(f"anonymous {method} {declared_path}: {response.status_code}")
+
     elapsed = time.perf_counter() - started
     assert not wrong, "\n".join(wrong)
     assert len(calls) > 180
-    print(f"{len(calls)} staff routes x {len(headers)} roles in {elapsed:.1f} s")
+    print(f"{len(calls)} staff routes x {len(headers)} roles, {len(anonymous)} anonymous calls")
+    print(f"in {elapsed:.1f} s")
