@@ -74,3 +74,20 @@ async def test_parallel_right_guesses_spend_the_code_once(
     )
 
     assert sorted(a.status_code for a in answers) == [201, 401, 401, 401]
+
+
+async def test_parallel_code_requests_text_one_code(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    """One code a minute per phone holds for requests that arrive together, too."""
+    await make_merchant(state, "acme")
+
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/mall/acme/auth/sms/code", json={"phone": PHONE}) for _ in range(10))
+    )
+
+    assert sorted(a.status_code for a in answers) == [202] + [429] * 9
+    assert {a.json()["code"] for a in answers if a.status_code == 429} == {"sms_code_too_soon"}
+    async with UnitOfWork(state.read_factory) as uow:
+        codes = (await uow.session.scalars(select(SmsCode.id))).all()
+    assert len(codes) == 1

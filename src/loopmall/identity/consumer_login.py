@@ -35,6 +35,7 @@ from loopmall.core.redirects import is_safe_path
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.identity import consumer_service as cs
 from loopmall.identity.consumer_models import Consumer, Customer, OAuthState, SmsCode, WechatApp
+from loopmall.identity.throttle import lock_keys
 from loopmall.integrations.wechat import WechatApiError, WechatOAClient
 
 CODE_RESEND_SECONDS = 60
@@ -108,6 +109,9 @@ async def request_sms_code(
     session: AsyncSession, tenant: Tenant, phone: str, *, secret: str, ttl_seconds: int
 ) -> tuple[SmsCode, str]:
     """A new login code for ``phone`` in this mall; the caller commits, then texts it."""
+    # The resend and hourly limits are counts, then an insert: one step per phone, or
+    # parallel requests all read "none sent yet" and each texts a code (issue #11).
+    await lock_keys(session, [f"sms-code:{tenant.id}:{phone}"])
     now = clock.now()
     last = await session.scalar(
         select(func.max(SmsCode.created_at)).where(

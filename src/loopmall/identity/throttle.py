@@ -80,16 +80,21 @@ class Throttle(Protocol):
     async def failures(self, session: AsyncSession, key: str) -> int: ...
 
 
+async def lock_keys(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Hold ``keys`` until the transaction ends, so that a count and the insert it allows
+    are one step (PostgreSQL: advisory transaction locks, in key order so that two callers
+    never wait on each other in a circle; SQLite: the write transaction's BEGIN IMMEDIATE
+    already holds the database)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
 class DatabaseThrottle:
     def __init__(self, window_seconds: int) -> None:
         self.window = timedelta(seconds=window_seconds)
-
-    async def _lock(self, session: AsyncSession, keys: Sequence[str]) -> None:
-        if session.get_bind().dialect.name != "postgresql":
-            return  # SQLite: the write transaction already holds the database
-        for key in sorted(set(keys)):
-            lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
     async def failures(self, session: AsyncSession, key: str) -> int:
         since = clock.now() - self.window
@@ -99,7 +104,7 @@ class DatabaseThrottle:
         return int(count or 0)
 
     async def take(self, session: AsyncSession, limits: Sequence[Limit]) -> Taken | None:
-        await self._lock(session, [limit.key for limit in limits])
+        await lock_keys(session, [limit.key for limit in limits])
         for limit in limits:
             if await self.failures(session, limit.key) >= limit.max_failures:
                 return None
