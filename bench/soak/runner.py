@@ -150,6 +150,8 @@ async def soak(
                 )
                 # Traced, the app imports slowly (and the machine is shared).
                 await wait_http(base, timeout=300 if traces else 120)
+                if traces is not None:
+                    (traces / "go").touch()
                 samples: list[Sample] = [await sample(state, server.pid, worker.pid)]
                 loadgen = await asyncio.create_subprocess_exec(
                     sys.executable,

@@ -1,7 +1,9 @@
-"""Loaded by a soak process started with ``--tracemalloc`` (this folder first on PYTHONPATH):
-trace allocations from the start and dump a snapshot every ``SOAK_TRACEMALLOC_EVERY``
-seconds into ``SOAK_TRACEMALLOC_DIR`` (``<pid>-<n>.snap``), for ``bench.soak.memtrace``
-to compare after the run. Not loaded otherwise."""
+"""Loaded by a soak process started with ``--tracemalloc`` (this folder first on PYTHONPATH).
+Once the runner creates ``$SOAK_TRACEMALLOC_DIR/go`` (the app answers; traced from the start,
+its imports take minutes on a busy machine, and a soak looks for growth after warm-up anyway),
+trace allocations and dump a snapshot every ``SOAK_TRACEMALLOC_EVERY`` seconds into that
+folder (``<pid>-<n>.snap``), for ``bench.soak.memtrace`` to compare after the run. Not loaded
+otherwise."""
 
 from __future__ import annotations
 
@@ -13,13 +15,13 @@ if _out:
     import time
     import tracemalloc
 
-    tracemalloc.start(int(os.environ.get("SOAK_TRACEMALLOC_FRAMES", "8")))
-    _every = float(os.environ.get("SOAK_TRACEMALLOC_EVERY", "60"))
-
-    def _dump(out: str) -> None:
+    def _dump(out: str, every: float, frames: int) -> None:
+        while not os.path.exists(os.path.join(out, "go")):
+            time.sleep(0.5)
+        tracemalloc.start(frames)
         n = 0
         while True:
-            time.sleep(_every)
+            time.sleep(every)
             snapshot = tracemalloc.take_snapshot().filter_traces(
                 [tracemalloc.Filter(False, tracemalloc.__file__)]
             )
@@ -28,4 +30,13 @@ if _out:
             os.replace(target + ".tmp", target)
             n += 1
 
-    threading.Thread(target=_dump, args=(_out,), name="soak-tracemalloc", daemon=True).start()
+    threading.Thread(
+        target=_dump,
+        args=(
+            _out,
+            float(os.environ.get("SOAK_TRACEMALLOC_EVERY", "60")),
+            int(os.environ.get("SOAK_TRACEMALLOC_FRAMES", "8")),
+        ),
+        name="soak-tracemalloc",
+        daemon=True,
+    ).start()
