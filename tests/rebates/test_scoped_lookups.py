@@ -1,6 +1,7 @@
 """Another store's ids answer exactly as unknown ids do (#11 case 13 and its class): the
 commission lines of an order, and the ``store`` filters of the commission and attribution
-ledgers. A store role learns nothing from a 200 ``[]`` or from a differently worded 404."""
+ledgers and of the order lists (API and console). A store role learns nothing from a 200
+``[]`` or from a differently worded 404."""
 
 from __future__ import annotations
 
@@ -83,7 +84,13 @@ async def test_another_stores_id_in_a_ledger_filter_answers_like_an_unknown_stor
     w = await make_world(state, client)
     _other_id, _here, there = await _two_managers(w)
 
-    for path in ("/api/v1/commission/entries", "/api/v1/attribution/ledger"):
+    filtered = (
+        "/api/v1/commission/entries",
+        "/api/v1/attribution/ledger",
+        "/api/v1/orders",
+        "/console/orders",
+    )
+    for path in filtered:
         unknown = await client.get(path, params={"store": UNKNOWN_STORE}, headers=there)
         hidden = await client.get(path, params={"store": w.store_public_id}, headers=there)
         owner = await client.get(path, params={"store": w.store_public_id}, headers=w.owner)

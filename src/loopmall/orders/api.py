@@ -53,7 +53,15 @@ def shanghai_day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=clock.SHANGHAI)
 
 
-async def store_id_of(session: AsyncSession, tenant: Tenant, public_id: str | None) -> int | None:
+async def store_id_of(
+    session: AsyncSession,
+    tenant: Tenant,
+    public_id: str | None,
+    visible: frozenset[int] | None = None,
+) -> int | None:
+    """The store a list is filtered by (None: no filter). 404 for an unknown store, and
+    exactly alike for one outside ``visible`` (a store role's stores): an empty list would
+    tell that the id exists (#11)."""
     if not public_id:
         return None
     from loopmall.core.errors import NotFound
@@ -61,7 +69,7 @@ async def store_id_of(session: AsyncSession, tenant: Tenant, public_id: str | No
     store_id: int | None = await session.scalar(
         scoped(Store, tenant, Store.public_id == public_id).with_only_columns(Store.id)
     )
-    if store_id is None:
+    if store_id is None or (visible is not None and store_id not in visible):
         raise NotFound("No such store", store=public_id)
     return store_id
 
@@ -83,7 +91,7 @@ async def list_orders(
     tenant = principal.require_tenant()
     filters = queries.OrderFilters(
         status=status,
-        store_id=await store_id_of(uow.session, tenant, store),
+        store_id=await store_id_of(uow.session, tenant, store, principal.store_ids),
         kind=kind,
         q=q,
         created_from=shanghai_day_start(created_from) if created_from else None,

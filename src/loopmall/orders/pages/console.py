@@ -58,7 +58,7 @@ async def orders_page(
     first, last = _day(date_from), _day(date_to)
     filters = queries.OrderFilters(
         status=chosen,
-        store_id=await store_id_of(uow.session, tenant, store or None),
+        store_id=await store_id_of(uow.session, tenant, store or None, principal.store_ids),
         q=q.strip() or None,
         created_from=shanghai_day_start(first) if first else None,
         created_to=shanghai_day_start(last + timedelta(days=1)) if last else None,
