@@ -7,6 +7,7 @@ writes; without JavaScript the field is a plain text area, so the form still wor
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
@@ -14,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.errors import LoopmallError
 from loopmall.core.http import read_uow, write_uow
+from loopmall.core.money import format_yuan
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -42,6 +44,7 @@ def error_messages(locale: str) -> dict[str, str]:
         ),
         "upload_too_large": _("The logo file is too large."),
         "not_an_image": _("The logo must be a PNG, JPEG, WebP or GIF image."),
+        "guide_discount": _("Enter a percentage from 0 to 100 (at most two decimals)."),
     }
 
 
@@ -78,6 +81,10 @@ async def _page(
             "block_types": BLOCK_TYPES,
             "max_blocks": MAX_BLOCKS,
             "can_write": principal.can(Perm.SETTINGS_WRITE),
+            # Basis points shown as a percentage with two decimals: 1000 → "10.00".
+            "guide_discount_percent": format_yuan(
+                await mall.guide_discount_cap(uow.session, principal.require_tenant())
+            ),
             "flash": flash,
         },
         status_code=status_code,
@@ -97,6 +104,34 @@ async def settings_page(
     elif request.query_params.get("saved"):
         flash = _("Saved.")
     return await _page(request, uow, principal, flash=flash)
+
+
+def _percent_to_bp(text: str) -> int:
+    """A percentage as typed ("10", "12.5", at most two decimals) in basis points;
+    ValueError (or Decimal's InvalidOperation) for anything else."""
+    value = Decimal(text.strip().rstrip("%").strip() or "x")
+    bp = value * 100
+    if not value.is_finite() or bp != bp.to_integral_value() or not 0 <= bp <= 10_000:
+        raise ValueError(text)
+    return int(bp)
+
+
+@router.post("/console/settings/guide-discount")
+async def guide_discount_submit(
+    request: Request,
+    principal: Principal = Depends(require(Perm.SETTINGS_WRITE)),
+    uow: UnitOfWork = Depends(write_uow),
+) -> Response:
+    """The most a guide may take off a store sale alone (ADR 0008), typed in percent."""
+    form = await request.form()
+    try:
+        cap_bp = _percent_to_bp(str(form.get("cap_percent", "")))
+    except (ValueError, ArithmeticError):
+        errors = {"guide_discount": error_messages(pick_locale(request))["guide_discount"]}
+        return await _page(request, uow, principal, errors=errors, status_code=422)
+    await mall.set_guide_discount_cap(uow.session, principal.require_tenant(), cap_bp)
+    await uow.commit()
+    return RedirectResponse("/console/settings?saved=1", status_code=303)
 
 
 @router.post("/console/settings")
