@@ -39,9 +39,7 @@ async def test_every_response_carries_the_security_headers(
     _assert_secured(r)
 
 
-async def test_a_ten_mib_json_body_is_refused_before_it_is_read(
-    app: Any, state: AppState
-) -> None:
+async def test_a_ten_mib_json_body_is_refused_before_it_is_read(app: Any, state: AppState) -> None:
     reads = 0
 
     async def receive() -> dict[str, Any]:
