@@ -1,5 +1,5 @@
 """``python -m bench.chainscale [--full | --scale N] [--backend sqlite|postgres|all]
-[--requests N] [--only REGEX] [--probe-seconds S] [--keep]``.
+[--requests N] [--only REGEX] [--probe-seconds S] [--keep | --reuse URL]``.
 
 Writes ``bench/results/chainscale-<backend>-latest.json`` (every route's figures, the
 skipped routes and why, the load times, the other-tenant probe).
@@ -24,6 +24,7 @@ async def main() -> None:
     parser.add_argument("--only", help="time only the routes matching this regex")
     parser.add_argument("--probe-seconds", type=float, default=15.0)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
+    parser.add_argument("--reuse", metavar="URL", help="time a world a --keep run left")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     if "postgres" in backends and not await postgres_reachable():
@@ -38,6 +39,7 @@ async def main() -> None:
             probe_seconds=args.probe_seconds,
             only=args.only,
             keep=args.keep,
+            reuse=args.reuse,
         )
         print_report(report)
 

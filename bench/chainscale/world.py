@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -406,9 +405,9 @@ class OrderMaker:
         self.seed, self.ids, self.pid, self.rnd, self.c = seed, ids, pid, rnd, chunks
         self.m = seed.tenant.id
         self.end = clock.now()
-        self.location_of = dict(
-            zip(seed.stores[-len(seed.store_locations) :], seed.store_locations, strict=True)
-        )
+        # The bulk-loaded stores are the last ones, each with its location.
+        grown = seed.stores[len(seed.stores) - len(seed.store_locations) :]
+        self.location_of = dict(zip(grown, seed.store_locations, strict=True))
 
     def make(self, i: int) -> None:
         rnd, m, ids, pid, add = self.rnd, self.m, self.ids, self.pid, self.c.add
@@ -620,7 +619,40 @@ async def build_world(state: AppState, size: Size) -> World:
     return world
 
 
-SampleQuery = Callable[[int], tuple[str, dict[str, Any]]]
+async def reopen_world(state: AppState) -> World:
+    """The world already loaded in ``state``'s database (``--reuse``): its size counted,
+    fresh owner sessions, the samples again; no load times (the load's own JSON has them)."""
+    async with UnitOfWork(state.read_factory) as uow:
+        s = uow.session
+        merchant = await s.scalar(select(Merchant).where(Merchant.slug == BIG))
+        if merchant is None:
+            raise RuntimeError(f"no merchant {BIG!r} in this database: load a world first")
+        tenant = Tenant(merchant.id, merchant.slug)
+        owner = await s.scalar(
+            select(Staff).where(Staff.merchant_id == tenant.id, Staff.role == "owner")
+        )
+        assert owner is not None
+        counts = {}
+        for name, sql in {
+            "stores": "SELECT count(*) FROM stores WHERE merchant_id = :m",
+            "guides": "SELECT count(*) FROM staff WHERE merchant_id = :m AND role = 'guide'",
+            "customers": "SELECT count(*) FROM customers WHERE merchant_id = :m",
+            "orders": "SELECT count(*) FROM orders WHERE merchant_id = :m",
+        }.items():
+            counts[name] = int(await s.scalar(text(sql), {"m": tenant.id}) or 0)
+    seed = Seed(tenant, owner, 0, 0, [])
+    cookie, token = await _sessions(state, seed)
+    world = World(
+        tenant=tenant,
+        owner_cookie=cookie,
+        owner_token=token,
+        cookie_name=state.settings.session_cookie,
+        small_slug="duck",
+        size=Size(**counts),
+    )
+    world.samples = await samples(state, tenant)
+    return world
+
 
 # One of each thing a path parameter may name, from the big merchant (the busiest rows:
 # the store with the most orders, its busiest guide, a recent paid order, …).
@@ -678,7 +710,3 @@ def load_line(world: World) -> str:
         f"{s.stores:,} stores, {s.guides:,} guides, {s.customers:,} customers, "
         f"{s.orders:,} orders in {world.load_seconds.get('total', 0):.0f} s"
     )
-
-
-def as_of(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M")
