@@ -4,7 +4,9 @@ Same key + same request → the first answer again (header ``Idempotent-Replayed
 same key + a different request → 422 ``idempotency_key_reused``. The record is inserted in
 the same transaction as the work it guards, so either both commit or neither does; two
 concurrent requests with one key serialize on the unique index and the loser replays the
-winner's answer. Keys are scoped to the caller (staff, operator or API client).
+winner's answer. Keys are scoped to the caller (staff, operator or API client; a shopper;
+an anonymous payer's device; a signing-up owner's phone): one caller's key never answers
+another.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ from loopmall.core.uow import UnitOfWork
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+MAX_SCOPE_LENGTH = 80  # idempotency_records.scope
+
+
+def stored_scope(scope: str) -> str:
+    """The scope as stored: itself, or its digest when longer than the column (a mall's
+    40-character slug and a device's visitor id make a scope of up to 92 characters)."""
+    if len(scope) <= MAX_SCOPE_LENGTH:
+        return scope
+    return "sha256:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
 async def fingerprint(request: Request) -> str:
@@ -96,6 +107,7 @@ async def run_idempotent(
         )
     digest = await fingerprint(request)
     session = uow.session
+    scope = stored_scope(scope)
 
     existing = await session.scalar(
         select(IdempotencyRecord).where(

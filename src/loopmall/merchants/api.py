@@ -99,7 +99,9 @@ async def signup(
             merchant=merchant_out(merchant), owner_id=owner.public_id, console_url="/console"
         )
 
-    return await run_idempotent(request, uow, SIGNUP_SCOPE, work)
+    # The caller has no account yet: the scope is the owner's phone, so a stranger who
+    # happens to send the same key is not refused (or answered) for someone else's signup.
+    return await run_idempotent(request, uow, f"{SIGNUP_SCOPE}:{body.owner_phone}", work)
 
 
 @platform.get("/platform/merchants", response_model=Page[MerchantOut], responses=ERRORS)
