@@ -112,3 +112,17 @@ def test_the_cli_exits_non_zero_naming_each_problem(
     assert "LOOPMALL_ENV=prod refuses to start" in result.output
     for name in ("LOOPMALL_SECRET_KEY", "LOOPMALL_COOKIE_SECURE", "LOOPMALL_SANDBOX_PAYMENTS"):
         assert name in result.output, result.output
+
+
+def test_the_demo_is_never_served_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOPMALL_ENV", "prod")
+    monkeypatch.setenv("LOOPMALL_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["demo", "--serve"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1 and "for demos only" in result.output
+    assert not (tmp_path / "loopmall.db").exists(), "nothing was migrated or loaded"
