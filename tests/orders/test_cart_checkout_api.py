@@ -150,7 +150,7 @@ async def test_pickup_checkout_holds_at_the_store_with_its_price_and_a_pickup_co
     a = shop.skus[0]
     await add(client, "shop", me.headers, a.public_id, 2)
     stores = (await client.get("/api/v1/mall/shop/pickup-stores", headers=me.headers)).json()
-    assert [s["id"] for s in stores] == [shop.store.public_id]
+    assert [s["id"] for s in stores["items"]] == [shop.store.public_id]
 
     r = await place(client, "shop", me.headers, pickup_store=shop.store.public_id)
     assert r.status_code == 201, r.text

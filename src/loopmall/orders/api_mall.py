@@ -126,14 +126,19 @@ async def remove_item(
     return out
 
 
-@router.get("/pickup-stores", response_model=list[PickupStoreOut], responses=PROBLEMS)
+@router.get("/pickup-stores", response_model=Page[PickupStoreOut], responses=PROBLEMS)
 async def list_pickup_stores(
+    q: PlainText = Query("", max_length=50, description="name, city, district or address"),
+    cursor: PlainText | None = Query(None, max_length=200),
+    limit: int = Query(checkout.PICKUP_PAGE, ge=1, le=100),
     shopper: Shopper = Depends(require_shopper),
     uow: UnitOfWork = Depends(read_uow),
-) -> list[PickupStoreOut]:
-    """The open stores where orders can be picked up (自提)."""
-    stores = await checkout.pickup_stores(uow.session, shopper.tenant)
-    return [
+) -> Page[PickupStoreOut]:
+    """A page of the open stores where orders can be picked up (自提), by name."""
+    stores, next_cursor = await checkout.pickup_stores(
+        uow.session, shopper.tenant, q=q.strip(), cursor=cursor, limit=limit
+    )
+    items = [
         PickupStoreOut(
             id=s.public_id,
             name=s.name,
@@ -144,6 +149,7 @@ async def list_pickup_stores(
         )
         for s in stores
     ]
+    return Page[PickupStoreOut](items=items, next_cursor=next_cursor)
 
 
 @router.post("/checkout", status_code=201, response_model=OrderOut, responses=PROBLEMS)

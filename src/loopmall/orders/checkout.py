@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import and_, insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.inventory.locations import default_warehouse, location_for_store
@@ -87,10 +89,66 @@ async def pickup_store(session: AsyncSession, tenant: Tenant, store_public_id: s
     return store
 
 
-async def pickup_stores(session: AsyncSession, tenant: Tenant) -> list[Store]:
-    """The merchant's open stores that offer pickup, by name."""
-    stmt = scoped(Store, tenant, Store.pickup_enabled.is_(True), Store.status == "open")
-    return list((await session.scalars(stmt.order_by(Store.name, Store.id))).all())
+PICKUP_PAGE = 20
+
+
+def _pickup_open(tenant: Tenant) -> Any:
+    return scoped(Store, tenant, Store.pickup_enabled.is_(True), Store.status == "open")
+
+
+async def pickup_stores(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    q: str = "",
+    cursor: str | None = None,
+    limit: int = PICKUP_PAGE,
+) -> tuple[list[Store], str | None]:
+    """A page of the merchant's open stores that offer pickup, by name (``q`` searches the
+    name, city, district and address); returns (stores, next cursor). Never every store: a
+    chain has tens of thousands. Raises ``validation_failed`` for a bad cursor or limit."""
+    if limit < 1 or limit > MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    stmt = _pickup_open(tenant)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                *(
+                    column.ilike(like, escape="\\")
+                    for column in (Store.name, Store.city, Store.district, Store.address)
+                )
+            )
+        )
+    if cursor:
+        after = decode_cursor(cursor)
+        if (
+            not isinstance(after, list)
+            or len(after) != 2
+            or not isinstance(after[0], str)
+            or not isinstance(after[1], int)
+            or isinstance(after[1], bool)
+            or not 0 <= after[1] < 2**63
+        ):
+            raise ValidationFailed("The cursor is not valid", field="cursor")
+        stmt = stmt.where(
+            or_(Store.name > after[0], and_(Store.name == after[0], Store.id > after[1]))
+        )
+    rows = list((await session.scalars(stmt.order_by(Store.name, Store.id).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([rows[-1].name, rows[-1].id])
+
+
+async def find_pickup_store(session: AsyncSession, tenant: Tenant, public_id: str) -> Store | None:
+    """The open pickup store with this public id, if there is one (None otherwise)."""
+    if not public_id:
+        return None
+    store: Store | None = await session.scalar(
+        _pickup_open(tenant).where(Store.public_id == public_id)
+    )
+    return store
 
 
 def _describe(view: CartView) -> str:

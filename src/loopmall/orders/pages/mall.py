@@ -158,12 +158,19 @@ async def _checkout_page(
     status_code: int = 200,
 ) -> Response:
     look = await _mall(uow.session, slug)
-    stores = await checkout.pickup_stores(uow.session, shopper.tenant)
     fulfilment_choice = form.get("fulfilment") or "delivery"
+    stores, _more = (
+        await checkout.pickup_stores(uow.session, shopper.tenant, q=form.get("store_q", ""))
+        if fulfilment_choice == "pickup"
+        else ([], None)
+    )
     store = None
     if fulfilment_choice == "pickup":
         chosen = form.get("store") or (stores[0].public_id if stores else "")
         store = next((s for s in stores if s.public_id == chosen), None)
+        if store is None:  # chosen from an earlier search: not on this page of stores
+            store = await checkout.find_pickup_store(uow.session, shopper.tenant, chosen)
+            stores = [store, *stores] if store is not None else stores
         form["store"] = store.public_id if store is not None else ""
     view: CartView = await cart.view_cart(
         uow.session, shopper.tenant, shopper.customer_id, store=store
@@ -191,13 +198,19 @@ async def checkout_page(
     slug: str = SLUG,
     fulfilment: str = Query("delivery", pattern="^(delivery|pickup)$"),
     store: str = Query("", max_length=64),
+    store_q: str = Query("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$"),
     shopper: Shopper | None = Depends(optional_shopper),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     if shopper is None:
         await _mall(uow.session, slug)
         return _login(slug, request)
-    form = {"fulfilment": fulfilment, "store": store, "payment_method": "online"}
+    form = {
+        "fulfilment": fulfilment,
+        "store": store,
+        "store_q": store_q.strip(),
+        "payment_method": "online",
+    }
     return await _checkout_page(request, uow, slug, shopper, form)
 
 
