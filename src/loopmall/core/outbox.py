@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from loopmall.core import clock
 from loopmall.core.models import OutboxEvent
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import escaped
 from loopmall.core.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,9 @@ class Dispatcher:
                     .values(
                         status="dead" if dead else "pending",
                         available_at=clock.now() + backoff(event.attempts),
-                        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                        # What failed may quote outside text (a gateway's answer): kept
+                        # escaped, or a NUL would fail this update on PostgreSQL too.
+                        last_error=escaped(f"{type(exc).__name__}: {exc}")[:2000],
                     )
                 )
                 await uow.commit()

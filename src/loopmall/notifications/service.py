@@ -28,6 +28,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import escaped
 from loopmall.identity.consumer_login import oa_client, primary_app
 from loopmall.identity.consumer_models import Customer
 from loopmall.integrations.sms import SmsFailed, sender_for
@@ -275,14 +276,14 @@ async def send(
         await _failed(session, tenant, n, exc.detail)
         return
     move(n, "sent")
-    n.provider_msg_id = msg_id[:64]
+    n.provider_msg_id = escaped(msg_id)[:64]
     n.sent_at = clock.now()
     await session.flush()
 
 
 async def _failed(session: AsyncSession, tenant: Tenant, n: Notification, why: str) -> None:
     move(n, "failed")
-    n.last_error = why[:2000]
+    n.last_error = escaped(why)[:2000]  # the provider's words, NUL and all
     await session.flush()
 
 
