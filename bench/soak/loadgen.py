@@ -45,6 +45,7 @@ import aiohttp
 MIX = {"browse": 0.55, "scan": 0.15, "checkout": 0.15, "chat": 0.15}
 STEPS = ("browse", "scan", "cart", "checkout", "pay_start", "payer_scan", "pay", "paid", "chat")
 TIMEOUT = 10.0
+SETUP_TIMEOUT = aiohttp.ClientTimeout(total=60)
 CHECKOUT_SHOPPERS = 64
 CHAT_SHOPPERS = 48
 ADDRESS = {"name": "张三", "phone": "13800000000", "address": "上海市静安区南京西路 1266 号"}
@@ -183,25 +184,36 @@ class Traffic:
 
     # -- setup (before the clock) ------------------------------------------------------------
 
+    async def _setup_post(self, url: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        """A setup request (not measured): patient, retried when the busy machine is slow."""
+        for attempt in range(3):
+            try:
+                async with self.http.post(url, json=body, timeout=SETUP_TIMEOUT, **kw) as r:
+                    if r.status in (200, 201):
+                        found: dict[str, Any] = await r.json()
+                        return found
+                    raise RuntimeError(f"setup: POST {url} → {r.status} {await r.text()}")
+            except (TimeoutError, aiohttp.ClientConnectionError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     async def setup(self) -> None:
         base = f"{self.app}/api/v1/mall/{self.shop}"
         guides = self.plan["guides"]
         for i in range(CHECKOUT_SHOPPERS + CHAT_SHOPPERS):
-            r = await self.http.post(f"{base}/auth/sandbox", json={"name": f"逛街的人 {i}"})
-            if r.status != 201:
-                raise RuntimeError(f"sandbox login: {r.status} {await r.text()}")
-            token = (await r.json())["access_token"]
+            login = await self._setup_post(f"{base}/auth/sandbox", {"name": f"逛街的人 {i}"})
+            token = login["access_token"]
             self.tokens.append(token)
             if i < CHECKOUT_SHOPPERS:
                 self.checkout_pool.put_nowait(token)
                 continue
-            guide = guides[i % len(guides)]["id"]
-            r = await self.http.post(
-                f"{base}/chat", json={"guide": guide}, headers={"Authorization": f"Bearer {token}"}
+            opened = await self._setup_post(
+                f"{base}/chat",
+                {"guide": guides[i % len(guides)]["id"]},
+                headers={"Authorization": f"Bearer {token}"},
             )
-            if r.status != 200:
-                raise RuntimeError(f"open chat: {r.status} {await r.text()}")
-            self.chat_pool.put_nowait((token, (await r.json())["id"]))
+            self.chat_pool.put_nowait((token, opened["id"]))
 
     # -- the journeys ----------------------------------------------------------------------
 
@@ -328,7 +340,8 @@ class Traffic:
             self.stats.error("chat", began, "timeout", f"no reply to #{n} in {TIMEOUT:.0f} s")
             raise Failed from exc
         except (aiohttp.ClientError, TypeError, ValueError) as exc:
-            kind = "5xx" if getattr(exc, "status", 0) >= 500 else "connection"
+            status = exc.status if isinstance(exc, aiohttp.WSServerHandshakeError) else 0
+            kind = "5xx" if status >= 500 else "unexpected_4xx" if status >= 400 else "connection"
             self.stats.error("chat", began, kind, f"#{n}: {exc!r}"[:300])
             raise Failed from exc
         self.stats.ok("chat", began)
