@@ -117,3 +117,19 @@ async def test_a_browser_gets_the_error_page(state: AppState, client: httpx.Asyn
     )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("text/html")
+
+
+async def test_the_error_page_says_it_in_chinese_first(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    tenant: Tenant = await make_merchant(state, "acme")
+    await make_staff(state, tenant)
+    csrf = await console_login(client, "acme", "13800000001")
+    form = {"appid": "wx1", "secret": "s" * 32, "name": "\x00", "csrf_token": csrf}
+    html = {"Accept": "text/html"}
+
+    zh = await client.post("/console/wechat/app", data=form, headers=html)
+    en = await client.post("/console/wechat/app?lang=en", data=form, headers=html)
+
+    assert "文字中含有不允许的字符" in zh.text
+    assert "The text contains characters that are not allowed" in en.text
