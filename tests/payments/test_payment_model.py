@@ -32,7 +32,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service as orders
 from loopmall.orders.models import Order
 from loopmall.payments import accounts, refunds, sandbox, service, settle
-from loopmall.payments.models import Payment, PaymentRefund
+from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
 from loopmall.payments.providers import PayMethod
 from loopmall.payments.rules import PAID_STATES
 from loopmall.standins.keys import new_alipay_app, new_wechatpay_merchant
@@ -141,6 +141,7 @@ def machine_for(db_url: str, data_dir: Path) -> type[RuleBasedStateMachine]:
                     amount_fen=TOTAL if right_amount else TOTAL - 1,
                     provider_trade_no="T",
                     paid_at=None,
+                    account=await s.get_one(PaymentAccount, payment.account_id),
                 )
 
             self.write(op)

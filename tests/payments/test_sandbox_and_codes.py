@@ -211,6 +211,7 @@ async def test_reconciliation_reports_a_payment_the_provider_never_took(world: W
             amount_fen=6_00,
             provider_trade_no=None,
             paid_at=None,
+            account=await uow.session.get_one(PaymentAccount, payment.account_id),
         )
         await uow.commit()
 
