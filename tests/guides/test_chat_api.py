@@ -68,9 +68,9 @@ async def test_a_customer_asks_the_guide_answers_with_a_card_and_the_customer_pi
 
     # The customer's message bound them to the guide: the guide's customers list them.
     customers = await client.get("/api/v1/guides/customers", headers=world.guide_headers)
-    assert [c["name"] for c in customers.json()] == ["小红"]
+    assert [c["name"] for c in customers.json()["items"]] == ["小红"]
     other_store = await client.get("/api/v1/guides/customers", headers=world.stranger_headers)
-    assert other_store.json() == []
+    assert other_store.json() == {"items": [], "next_cursor": None}
 
 
 async def test_a_guide_cannot_read_another_stores_customer(
@@ -79,7 +79,7 @@ async def test_a_guide_cannot_read_another_stores_customer(
     world = await make_world(state, client)
     await start_chat(client, world, "你好")
     customers = await client.get("/api/v1/guides/customers", headers=world.guide_headers)
-    customer = customers.json()[0]["id"]
+    customer = customers.json()["items"][0]["id"]
     mine = await client.get(f"/api/v1/guides/customers/{customer}", headers=world.guide_headers)
     assert mine.status_code == 200 and mine.json()["customer"]["name"] == "小红"
     for other in (world.stranger_headers, world.colleague_headers):
@@ -145,7 +145,7 @@ async def test_a_leaving_guide_hands_customers_and_conversations_over(
     history = await client.get("/api/v1/mall/vero/chat/messages", headers=world.shopper)
     assert history.json()[-1]["body"] == "您的专属导购已更换为 小丽"
     staff = await client.get("/api/v1/guides/staff", headers=world.owner)
-    counts = {g["name"]: g["customers"] for g in staff.json()}
+    counts = {g["name"]: g["customers"] for g in staff.json()["items"]}
     assert (counts["小美"], counts["小丽"]) == (0, 1)
 
 

@@ -47,6 +47,6 @@ async def test_guides_api_shows_the_counts(state: AppState, client: httpx.AsyncC
 
     # Then the guide shows both, the other guide none
     assert r.status_code == 200, r.text
-    shown = {g["id"]: g["customers"] for g in r.json()}
+    shown = {g["id"]: g["customers"] for g in r.json()["items"]}
     assert shown[w.guide_public] == 2
     assert sum(shown.values()) == 2

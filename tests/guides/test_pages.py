@@ -26,7 +26,8 @@ async def test_the_workbench_shows_conversations_codes_and_customers(
     hidden = await client.get(f"/guide/c/{conversation}", headers=world.stranger_headers)
     assert hidden.status_code == 404
 
-    customer = (await client.get("/api/v1/guides/customers", headers=world.guide_headers)).json()
+    listed = await client.get("/api/v1/guides/customers", headers=world.guide_headers)
+    customer = listed.json()["items"]
     profile = await client.get(f"/guide/customers/{customer[0]['id']}", headers=world.guide_headers)
     assert profile.status_code == 200 and "小红" in profile.text
     other = await client.get(

@@ -8,6 +8,7 @@ meanings are a contract (channels, social, guides and rebates call them):
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,6 +24,7 @@ from loopmall.attribution.rules import BindingFact, BindingMove, decide_binding
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import Role
 
@@ -257,12 +259,49 @@ async def bound_customers(
     return list(await session.scalars(stmt.order_by(Binding.bound_at.desc(), Binding.id.desc())))
 
 
+async def bindings_page(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    guide_staff_id: int | None = None,
+    store_ids: Collection[int] | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> list[Binding]:
+    """Up to ``limit`` bindings of a guide, or of some stores (all of the merchant's with
+    neither), newest binding first (by id, below ``before_id``): a page for a list, where
+    :func:`bound_customers` would load a chain's every binding."""
+    stmt = scoped(Binding, tenant)
+    if guide_staff_id is not None:
+        stmt = stmt.where(Binding.guide_staff_id == guide_staff_id)
+    if store_ids is not None:
+        stmt = stmt.where(one_of(Binding.store_id, store_ids))
+    if before_id is not None:
+        stmt = stmt.where(Binding.id < before_id)
+    return list(await session.scalars(stmt.order_by(Binding.id.desc()).limit(limit)))
+
+
 async def bound_counts_by_guide(session: AsyncSession, tenant: Tenant) -> dict[int, int]:
     """How many customers are bound to each guide (staff id → count; guides with none are
     missing). One grouped count: a chain's 500,000 bindings are never loaded to count them."""
     rows = await session.execute(
         select(Binding.guide_staff_id, func.count())
         .where(Binding.merchant_id == tenant.id, Binding.guide_staff_id.is_not(None))
+        .group_by(Binding.guide_staff_id)
+    )
+    return {int(staff_id): int(n) for staff_id, n in rows.all() if staff_id is not None}
+
+
+async def bound_counts_of(
+    session: AsyncSession, tenant: Tenant, staff_ids: Collection[int]
+) -> dict[int, int]:
+    """How many customers are bound to each of these guides (a page of them; guides with
+    none are missing)."""
+    if not staff_ids:
+        return {}
+    rows = await session.execute(
+        select(Binding.guide_staff_id, func.count())
+        .where(Binding.merchant_id == tenant.id, one_of(Binding.guide_staff_id, staff_ids))
         .group_by(Binding.guide_staff_id)
     )
     return {int(staff_id): int(n) for staff_id, n in rows.all() if staff_id is not None}

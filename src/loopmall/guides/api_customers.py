@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
+from loopmall.attribution import service as attribution
+from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import read_uow, write_uow
+from loopmall.core.pagination import Page, decode_cursor, encode_cursor
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides import customers, staffing, views
@@ -30,16 +33,19 @@ from loopmall.identity.principal import Principal
 work_router = APIRouter(prefix="/guides", tags=["guides"])
 
 
-@work_router.get("/customers", response_model=list[CustomerOut], responses=PROBLEMS)
+@work_router.get("/customers", response_model=Page[CustomerOut], responses=PROBLEMS)
 async def my_customers(
+    cursor: PlainText | None = Query(None, max_length=200),
+    limit: int = Query(customers.CUSTOMER_PAGE, ge=1, le=200),
     principal: Principal = Depends(require(Perm.CUSTOMERS_READ)),
     uow: UnitOfWork = Depends(read_uow),
-) -> list[CustomerOut]:
-    """Bound customers: a guide's own, a store manager's stores', or all."""
-    rows = await customers.my_customers(
-        uow.session, principal.require_tenant(), viewer_of(principal)
+) -> Page[CustomerOut]:
+    """A page of bound customers, newest binding first: a guide's own, a store manager's
+    stores', or all."""
+    rows, next_cursor = await customers.customers_page(
+        uow.session, principal.require_tenant(), viewer_of(principal), cursor=cursor, limit=limit
     )
-    return [
+    items = [
         CustomerOut(
             id=r.customer.public_id,
             name=r.customer.display_name,
@@ -49,6 +55,7 @@ async def my_customers(
         )
         for r in rows
     ]
+    return Page[CustomerOut](items=items, next_cursor=next_cursor)
 
 
 async def _customer(uow: UnitOfWork, principal: Principal, public_id: str) -> Any:
@@ -143,16 +150,25 @@ async def put_settings(
     return SettingsOut(max_hold_seconds=row.max_hold_seconds, slot_minutes=row.slot_minutes)
 
 
-@work_router.get("/staff", response_model=list[GuideOut], responses=PROBLEMS)
+@work_router.get("/staff", response_model=Page[GuideOut], responses=PROBLEMS)
 async def list_guides(
+    cursor: PlainText | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=200),
     principal: Principal = Depends(require(Perm.STAFF_READ)),
     uow: UnitOfWork = Depends(read_uow),
-) -> list[GuideOut]:
-    """The merchant's guides with their store and bound-customer count."""
+) -> Page[GuideOut]:
+    """A page of the merchant's guides (by id) with their store and bound-customer count."""
     tenant = principal.require_tenant()
-    rows = await staffing.list_guides(uow.session, tenant, store_ids=principal.store_ids)
-    counts = await customers.customer_counts(uow.session, tenant)
-    return [
+    after = decode_cursor(cursor) if cursor else 0
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    rows = await staffing.guides_page(
+        uow.session, tenant, store_ids=principal.store_ids, after_id=after, limit=limit + 1
+    )
+    next_cursor = encode_cursor(rows[limit - 1].staff.id) if len(rows) > limit else None
+    rows = rows[:limit]
+    counts = await attribution.bound_counts_of(uow.session, tenant, [g.staff.id for g in rows])
+    items = [
         GuideOut(
             id=g.staff.public_id,
             name=g.staff.name,
@@ -163,6 +179,7 @@ async def list_guides(
         )
         for g in rows
     ]
+    return Page[GuideOut](items=items, next_cursor=next_cursor)
 
 
 @work_router.post("/hand-over", response_model=HandOverOut, responses=PROBLEMS)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
+from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
@@ -76,24 +77,49 @@ class CustomerRow:
     tags: list[str] = field(default_factory=list)
 
 
+CUSTOMER_PAGE = 50
+
+
 async def my_customers(session: AsyncSession, tenant: Tenant, viewer: Viewer) -> list[CustomerRow]:
-    """The customers bound to the viewer (a guide), to their stores (a store manager), or
-    every bound customer (owner/manager), newest binding first, with tags."""
-    if viewer.own_only:
-        bindings = await attribution.bound_customers(
-            session, tenant, guide_staff_id=viewer.staff_id
-        )
-    elif viewer.store_ids is not None:
-        bindings = []
-        for store_id in sorted(viewer.store_ids):
-            bindings += await attribution.bound_customers(session, tenant, store_id=store_id)
-    else:
-        bindings = await attribution.bound_customers(session, tenant)
+    """The first page of :func:`customers_page` (pages that show a guide's customers)."""
+    rows, _next = await customers_page(session, tenant, viewer)
+    return rows
+
+
+async def customers_page(
+    session: AsyncSession,
+    tenant: Tenant,
+    viewer: Viewer,
+    *,
+    cursor: str | None = None,
+    limit: int = CUSTOMER_PAGE,
+) -> tuple[list[CustomerRow], str | None]:
+    """A page of the customers bound to the viewer (a guide), to their stores (a store
+    manager), or to anyone (owner/manager), newest binding first, with tags; and the next
+    page's cursor. A page, never the chain's every binding. Raises ``validation_failed``
+    for a bad cursor or limit."""
+    if limit < 1 or limit > MAX_LIMIT:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    before_id = None
+    if cursor:
+        before_id = decode_cursor(cursor)
+        if not isinstance(before_id, int) or isinstance(before_id, bool) or before_id < 1:
+            raise ValidationFailed("The cursor is not valid", field="cursor")
+    bindings = await attribution.bindings_page(
+        session,
+        tenant,
+        guide_staff_id=viewer.staff_id if viewer.own_only else None,
+        store_ids=None if viewer.own_only else viewer.store_ids,
+        before_id=before_id,
+        limit=limit + 1,
+    )
+    next_cursor = encode_cursor(bindings[limit - 1].id) if len(bindings) > limit else None
+    bindings = bindings[:limit]
     ids = [b.customer_id for b in bindings]
     if not ids:
-        return []
+        return [], None
     customers = {
-        c.id: c for c in (await session.scalars(scoped(Customer, tenant, Customer.id.in_(ids))))
+        c.id: c for c in (await session.scalars(scoped(Customer, tenant, one_of(Customer.id, ids))))
     }
     tags = await tags_of(session, tenant, ids)
     return [
@@ -106,7 +132,7 @@ async def my_customers(session: AsyncSession, tenant: Tenant, viewer: Viewer) ->
         )
         for b in bindings
         if b.customer_id in customers
-    ]
+    ], next_cursor
 
 
 async def tags_of(

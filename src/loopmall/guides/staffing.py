@@ -104,6 +104,49 @@ class GuideRow:
     store: Store | None
 
 
+async def guides_page(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    store_ids: frozenset[int] | None = None,
+    after_id: int = 0,
+    limit: int,
+) -> list[GuideRow]:
+    """Up to ``limit`` active guides and store managers after ``after_id`` (by id), with
+    their first store; store-scoped viewers see those working in one of their stores."""
+    stmt = scoped(
+        Staff, tenant, Staff.active.is_(True), Staff.role.in_(GUIDE_ROLES), Staff.id > after_id
+    )
+    if store_ids is not None:
+        stmt = stmt.where(
+            select(StaffStore.id)
+            .where(
+                StaffStore.merchant_id == tenant.id,
+                StaffStore.staff_id == Staff.id,
+                one_of(StaffStore.store_id, store_ids),
+            )
+            .exists()
+        )
+    staff = list((await session.scalars(stmt.order_by(Staff.id).limit(limit))).all())
+    if not staff:
+        return []
+    first = (
+        select(func.min(StaffStore.id))
+        .where(
+            StaffStore.merchant_id == tenant.id,
+            one_of(StaffStore.staff_id, [s.id for s in staff]),
+        )
+        .group_by(StaffStore.staff_id)
+    )
+    rows = await session.execute(
+        select(StaffStore.staff_id, Store)
+        .join(Store, Store.id == StaffStore.store_id)
+        .where(StaffStore.id.in_(first))
+    )
+    stores = {staff_id: store for staff_id, store in rows.all()}
+    return [GuideRow(s, stores.get(s.id)) for s in staff]
+
+
 async def list_guides(
     session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None = None
 ) -> list[GuideRow]:
