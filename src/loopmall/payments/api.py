@@ -17,6 +17,7 @@ from loopmall.core.http import client_ip, get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
 from loopmall.core.tenancy import Tenant
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.guards import MALL, SIGNED
@@ -357,7 +358,7 @@ async def list_codes(
     request: Request,
     principal: Principal = Depends(require(Perm.ORDERS_READ)),
     store: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
-    q: str = Query("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    q: PlainText = Query("", max_length=50),
     cursor: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=200),
 ) -> Page[CodeOut]:

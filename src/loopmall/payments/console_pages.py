@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from loopmall.core.errors import LoopmallError, NotFound
 from loopmall.core.http import get_state
 from loopmall.core.money import parse_yuan
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -172,7 +173,7 @@ async def qrcodes_page(
     request: Request,
     principal: Principal = Depends(require(Perm.ORDERS_READ)),
     store: str = Query("", max_length=40, pattern=r"^[a-z0-9_]*$"),
-    q: str = Query("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    q: PlainText = Query("", max_length=50),
     cursor: str | None = Query(None, max_length=200),
 ) -> Response:
     """A page of printable codes (stores, then guides), searchable by name and filtered by

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core.errors import LoopmallError, NotFound
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.numbers import NotAWholeNumber, form_int
+from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import Shopper, optional_shopper
 from loopmall.orders import cart, checkout, fulfilment, queries, service
@@ -198,7 +199,7 @@ async def checkout_page(
     slug: str = SLUG,
     fulfilment: str = Query("delivery", pattern="^(delivery|pickup)$"),
     store: str = Query("", max_length=64),
-    store_q: str = Query("", max_length=50, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    store_q: PlainText = Query("", max_length=50),
     shopper: Shopper | None = Depends(optional_shopper),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
