@@ -70,3 +70,19 @@ async def test_a_scanned_devices_visitor_cookie_is_its_scope(
     assert again.json()["order"] == mine.json()["order"]
     assert theirs.json()["order"] != mine.json()["order"]
     assert "set-cookie" not in mine.headers  # the device keeps the id it has
+
+
+async def test_the_code_page_gives_the_device_its_scope_before_it_pays(world: World) -> None:
+    """A retry of a first answer that never arrived (so neither did any cookie on it) still
+    replays: the device got its visitor id from the code page it paid on."""
+    page = await world.client.get(f"/m/{world.tenant.slug}/qr/{world.code}")
+    assert page.status_code == 200
+    cookie = world.state.settings.visitor_cookie
+    visitor = world.client.cookies[cookie]
+
+    first = await _pay(world.client, world, "lost-1")
+    retried = await _pay(world.client, world, "lost-1")
+
+    assert "set-cookie" not in first.headers
+    assert retried.json()["order"] == first.json()["order"]
+    assert world.client.cookies[cookie] == visitor

@@ -23,7 +23,6 @@ from loopmall.identity.deps import require
 from loopmall.identity.guards import MALL, SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.o2o.rules import new_visitor_id, valid_visitor_id
 from loopmall.payments import (
     accounts,
     callbacks,
@@ -225,20 +224,9 @@ def _payer_scope(request: Request, response: Response) -> str:
     """An anonymous payer's own namespace for Idempotency-Keys: the device's visitor id
     (the cookie QR scans set), or a new one given to the device now. Every passer-by once
     shared one scope, so the same key gave the second the first one's order (issue #11,
-    case 18); a retry from the same device still replays."""
-    settings = get_state(request).settings
-    visitor = valid_visitor_id(request.cookies.get(settings.visitor_cookie))
-    if visitor is None:
-        visitor = new_visitor_id()
-        response.set_cookie(
-            settings.visitor_cookie,
-            visitor,
-            max_age=settings.visitor_ttl_seconds,
-            httponly=True,
-            samesite="lax",
-            secure=settings.cookie_secure,
-        )
-    return f"visitor:{visitor}"
+    case 18); a retry from the same device still replays. The code page gives the device
+    its id before the first payment, so even a retry of a lost first answer replays."""
+    return f"visitor:{shoppers.device_visitor(request, response)}"
 
 
 def _json(response: JSONResponse) -> dict[str, str]:

@@ -277,7 +277,7 @@ async def code_page(request: Request, slug: str = Slug, code: str = CodePath) ->
         view = await codes.get_code(uow.session, tenant, code)
         methods = await accounts.available_methods(uow.session, tenant)
     _ = translator(pick_locale(request))
-    return render(
+    page = render(
         request,
         "payments/code.html",
         {
@@ -290,6 +290,9 @@ async def code_page(request: Request, slug: str = Slug, code: str = CodePath) ->
             "amount": "",
         },
     )
+    # The payer's device has its visitor id before it pays: its Idempotency-Keys' scope.
+    shoppers.device_visitor(request, page)
+    return page
 
 
 @router.post("/m/{slug}/qr/{code}", dependencies=[MALL])

@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from loopmall.core.errors import Unauthorized
+from loopmall.core.http import get_state
+from loopmall.o2o.rules import new_visitor_id, valid_visitor_id
 
 
 async def optional(request: Request, slug: str) -> Any | None:
@@ -32,3 +34,21 @@ async def required(request: Request, slug: str) -> Any:
     if shopper is None:
         raise Unauthorized("Log in to the mall first")
     return shopper
+
+
+def device_visitor(request: Request, response: Response) -> str:
+    """The device's anonymous visitor id (the cookie QR scans set too); a device without
+    one is given one on ``response``. An anonymous payer's Idempotency-Keys live under it."""
+    settings = get_state(request).settings
+    visitor = valid_visitor_id(request.cookies.get(settings.visitor_cookie))
+    if visitor is None:
+        visitor = new_visitor_id()
+        response.set_cookie(
+            settings.visitor_cookie,
+            visitor,
+            max_age=settings.visitor_ttl_seconds,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+        )
+    return visitor
