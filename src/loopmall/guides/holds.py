@@ -192,6 +192,22 @@ async def sell(
         given_by_staff_id=given_by_staff_id,
         actor=actor,
     )
+    # No check-then-act: two taps racing both saw no order above; the conditional UPDATE
+    # lets one claim the hold (PostgreSQL re-checks the row after the other's commit) and
+    # the other rolls back with its order.
+    claimed = await session.execute(
+        update(GuideHold)
+        .where(
+            GuideHold.merchant_id == tenant.id,
+            GuideHold.id == row.id,
+            GuideHold.status == HoldOutcome.ACTIVE.value,
+            GuideHold.order_id.is_(None),
+        )
+        .values(order_id=order.id),
+        execution_options={"synchronize_session": False},
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise HoldNotActive("The hold is rung up already: the till takes the money")
     row.order_id = order.id
     await session.flush()
     return order
@@ -233,16 +249,32 @@ async def give_back(
     """Release the held units (``released`` or ``no_show``). A hold whose time already ran
     out has its units back: only its outcome is recorded."""
     check_hold_move(row.status, outcome)
+    rung_up = HoldNotActive(
+        "The hold is rung up as a sale: the till takes the money, or staff cancel it"
+    )
     if row.order_id is not None:
-        raise HoldNotActive(
-            "The hold is rung up as a sale: the till takes the money, or staff cancel it"
+        raise rung_up
+    now = clock.now()
+    # Conditional, like ``sell``'s claim: a sale rung up meanwhile wins and this refuses.
+    ended = await session.execute(
+        update(GuideHold)
+        .where(
+            GuideHold.merchant_id == tenant.id,
+            GuideHold.id == row.id,
+            GuideHold.status == HoldOutcome.ACTIVE.value,
+            GuideHold.order_id.is_(None),
         )
+        .values(status=outcome.value, ended_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    if getattr(ended, "rowcount", 0) != 1:
+        raise rung_up
     try:
         await release_hold(session, tenant, row.hold_id, actor=actor, reason=outcome.value)
     except IllegalTransition:
         pass  # lapsed meanwhile: inventory gave the units back already
     row.status = outcome.value
-    row.ended_at = clock.now()
+    row.ended_at = now
     await session.flush()
     return row
 
