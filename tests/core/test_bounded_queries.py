@@ -92,3 +92,90 @@ async def test_a_manager_of_many_stores_reads_every_list_with_bounded_statements
     # Then none failed, and none bound a parameter per store
     assert failed == []
     assert wide == []
+
+
+# GET list endpoints of /api/v1 that are not paged by a cursor, and why each stays bounded
+# (reviewed for issue #11 case 2). A list missing here that has neither a cursor nor a
+# capped ``limit`` fails the guard below: page it, or say here why it cannot grow.
+CAPPED_OR_BOUNDED = {
+    "/api/v1/categories": "the category tree, edited by hand (hundreds at most)",
+    "/api/v1/payments/accounts": "one account per provider (three)",
+    "/api/v1/payments/reconciliation": "the newest 60 daily reports",
+    "/api/v1/wechat/apps": "the merchant's WeChat apps (a handful)",
+    "/api/v1/notifications/templates": "the merchant's message templates (a handful)",
+    "/api/v1/mall/{slug}/shares": "the shopper's newest 50 shares",
+    "/api/v1/commission/orders/{order}": "one order's entries (its lines × earners)",
+    "/api/v1/commission/settlements": "the newest 100 settlements",
+    "/api/v1/commission/distributors": "the newest 500 distributors (no next page yet)",
+    "/api/v1/guides/conversations": "the newest 100 open conversations",
+    "/api/v1/guides/conversations/{conversation}/messages": "a page of history before a message",
+    "/api/v1/guides/cards": "the first 20 products that match",
+    "/api/v1/guides/fittings/slots": "one day's slots",
+    "/api/v1/guides/fittings": "the next 50 fittings",
+    "/api/v1/mall/{slug}/chat/guides": "the shopper's guides",
+    "/api/v1/mall/{slug}/chat/messages": "a page of history before a message",
+    "/api/v1/mall/{slug}/fittings": "the shopper's next 50 fittings",
+    "/api/v1/flash-sales": "the newest 50 sales",
+}
+
+
+def _limit_cap(route: APIRoute) -> int | None:
+    for param in route.dependant.query_params:
+        if param.name == "limit":
+            for meta in param.field_info.metadata:
+                if getattr(meta, "le", None) is not None:
+                    return int(meta.le)
+            return -1  # a limit checked by the service (core.pagination.MAX_LIMIT)
+    return None
+
+
+def test_every_api_list_is_paged_capped_or_known_bounded(app: FastAPI) -> None:
+    unpaged, stale = [], []
+    for path, route in get_routes(app):
+        model = route.response_model
+        if not path.startswith("/api/v1/") or model is None:
+            continue
+        paged = "Page" in str(model) or any(
+            p.name == "cursor" for p in route.dependant.query_params
+        )
+        is_list = typing.get_origin(model) is list or paged
+        if not is_list:
+            continue
+        cap = _limit_cap(route)
+        if paged and cap is not None and cap <= 200:
+            if path in CAPPED_OR_BOUNDED:
+                stale.append(path)  # paged now: take it off the list
+            continue
+        if cap is not None and 0 < cap <= 200:
+            continue
+        if path not in CAPPED_OR_BOUNDED:
+            unpaged.append(path)
+    assert unpaged == [], "page these lists (cursor + capped limit) or explain them"
+    assert stale == []
+
+
+async def test_every_limit_is_capped(
+    app: FastAPI, state: AppState, client: httpx.AsyncClient
+) -> None:
+    # Given an owner
+    tenant = await make_merchant(state)
+    await make_staff(state, tenant)
+    headers = await token_for(client, tenant.slug, "13800000001")
+    # When every staff list with a limit is asked for 10,000 rows
+    asked = {}
+    for path, route in get_routes(app):
+        if (
+            not path.startswith("/api/v1/")
+            or "{" in path
+            or "/mall/" in path
+            or "/platform/" in path
+        ):
+            continue
+        required = [p.name for p in route.dependant.query_params if p.field_info.is_required()]
+        if _limit_cap(route) is None or required:
+            continue
+        got = await client.get(path, params={"limit": "10000"}, headers=headers)
+        asked[path] = got.status_code
+    # Then each refuses (422) instead of loading them
+    assert "/api/v1/payments/codes" in asked and "/api/v1/guides/customers" in asked
+    assert {p: s for p, s in asked.items() if s != 422} == {}
