@@ -33,6 +33,7 @@ from loopmall.core.errors import Forbidden, TooManyRequests, Unauthorized, Valid
 from loopmall.core.ids import new_token
 from loopmall.core.redirects import is_safe_path
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import is_clean
 from loopmall.identity import consumer_service as cs
 from loopmall.identity.consumer_models import Consumer, Customer, OAuthState, SmsCode, WechatApp
 from loopmall.identity.throttle import lock_keys
@@ -385,6 +386,10 @@ async def fetch_wechat_identity(client: WechatOAClient, code: str, scope: str) -
         else:
             nickname = str(info.get("nickname") or "")
             avatar = str(info.get("headimgurl") or "")
+            # WeChat's words, not the person's: text core.text refuses is not kept (a NUL
+            # would fail the login on PostgreSQL); the default name and no picture stand in.
+            nickname = nickname if is_clean(nickname) else ""
+            avatar = avatar if is_clean(avatar) else ""
             unionid = str(info["unionid"]) if info.get("unionid") else unionid
     return WechatIdentity(client.appid, token.openid, unionid, nickname, avatar)
 
