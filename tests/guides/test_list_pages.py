@@ -4,9 +4,14 @@ they returned every bound customer (a chain's million) and every guide."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import httpx
+import pytest
 
 from loopmall.core.state import AppState
+from loopmall.guides import pages as guide_pages
 from tests.attribution.world import bind, customer, make_world
 
 
@@ -60,3 +65,24 @@ async def test_guides_come_a_page_at_a_time(state: AppState, client: httpx.Async
     assert len(first.json()["items"]) == 1 and cursor
     assert {g["id"]: g["customers"] for g in everyone}[w.guide_public] == 1
     assert len({g["id"] for g in everyone}) == 2
+
+
+async def test_the_console_guides_page_is_paged(
+    state: AppState, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two guides and a page of one
+    w = await make_world(state, client)
+    monkeypatch.setattr(guide_pages, "GUIDE_PAGE", 1)
+
+    # When the owner opens the guides page, follows its next link, and picks a guide
+    first = await client.get("/console/guides", headers=w.owner)
+    link = re.search(r'rel="next" href="([^"]+)"', first.text)
+    assert first.status_code == 200 and link is not None, first.text
+    second = await client.get(html.unescape(link[1]), headers=w.owner)
+    on_second = re.findall(r'data-guide="([a-z0-9_]+)"', second.text)
+    chosen = await client.get(f"/console/guides?guide={on_second[0]}", headers=w.owner)
+
+    # Then each page lists one guide, and a guide of another page can still be chosen
+    assert len(re.findall(r'data-guide="', first.text)) == 1
+    assert len(on_second) == 1 and on_second[0] not in first.text
+    assert chosen.status_code == 200 and 'id="guide-customers"' in chosen.text

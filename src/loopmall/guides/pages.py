@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from loopmall.core.errors import LoopmallError
+from loopmall.attribution import service as attribution
+from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
+from loopmall.core.pagination import decode_cursor, encode_cursor
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides import chat, customers, fittings, holds, staffing, views
 from loopmall.guides.access import actor_of, path_id, scope_of, viewer_of
@@ -198,19 +200,38 @@ async def mall_chat(
     return render(request, "guides/chat.html", context)
 
 
+GUIDE_PAGE = 100
+
+
 @router.get("/console/guides")
 async def console_guides(
     request: Request,
     guide: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
     done: str | None = Query(None, max_length=40),
+    cursor: str | None = Query(None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
     principal: Principal = Depends(require(Perm.STAFF_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    """Guides with their customer counts; one guide's customers; the hand-over form."""
+    """A page of guides (by id) with their customer counts; one guide's customers; the
+    hand-over form (to a guide of the page)."""
     tenant = principal.require_tenant()
-    rows = await staffing.list_guides(uow.session, tenant, store_ids=principal.store_ids)
-    counts = await customers.customer_counts(uow.session, tenant)
+    after = decode_cursor(cursor) if cursor else 0
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    rows = await staffing.guides_page(
+        uow.session, tenant, store_ids=principal.store_ids, after_id=after, limit=GUIDE_PAGE + 1
+    )
+    next_cursor = encode_cursor(rows[GUIDE_PAGE - 1].staff.id) if len(rows) > GUIDE_PAGE else None
+    rows = rows[:GUIDE_PAGE]
     chosen = next((g for g in rows if g.staff.public_id == guide), None)
+    if chosen is None and guide:  # a guide of another page: in the viewer's scope only
+        found = await staffing.staff_by_public_id(uow.session, tenant, guide)
+        same = await staffing.guides_page(
+            uow.session, tenant, store_ids=principal.store_ids, after_id=found.id - 1, limit=1
+        )
+        chosen = same[0] if same and same[0].staff.id == found.id else None
+    shown = [g.staff.id for g in rows] + ([chosen.staff.id] if chosen else [])
+    counts = await attribution.bound_counts_of(uow.session, tenant, shown)
     theirs: list[customers.CustomerRow] = []
     if chosen is not None:
         viewer = customers.Viewer(chosen.staff.id, "guide", None)
@@ -224,6 +245,9 @@ async def console_guides(
         "customers": theirs,
         "flash": flash,
         "can_hand_over": principal.can(Perm.ATTRIBUTION_WRITE),
+        "next_cursor": next_cursor,
+        "cursor": cursor or "",
+        "paged": bool(cursor),
     }
     return render(request, "guides/console.html", context)
 
