@@ -3,14 +3,14 @@
 A JSON request gives a number as a JSON integer, and only so: ``true``, ``"12"`` and
 ``12.5`` are refused (422 naming the field) — Pydantic's lax mode would take the first two
 as 1 and 12. ``12.0`` is refused as well: strict integers admit no floats, and no client
-of ours sends one. Every kind has its bounds here, once:
+of ours sends one. The kinds with one bound everywhere are defined here, once:
 
 * ``FenAmount`` — money in fen, 0 … ``MAX_FEN`` (below PostgreSQL's INTEGER limit and above
   any real price or order); ``PositiveFen`` starts at 1;
-* ``StockLevel`` — units on hand, 0 … ``MAX_STOCK``; ``StockDelta`` — an adjustment,
-  ±``MAX_STOCK`` (the service decides whether a negative one is allowed for the case);
-* ``Quantity`` — units a buyer asks for, 1 … ``MAX_QUANTITY``;
-* ``BasisPoints`` — a rate, 0 … 10,000 (100 %).
+* ``BasisPoints`` — a rate, 0 … 10,000 (100 %);
+* ``StrictInt`` — any other count (stock, quantities, seconds), with the field's own bounds
+  beside it (``Field(ge=…, le=…)``): a sale's stock, a cart line's quantity (≤ 99) and a
+  hold's TTL have different honest limits, stated where the field is.
 
 Form posts parse strings: :func:`form_int` accepts ``"12"`` (and surrounding spaces) but
 refuses ``"12abc"``, ``"true"``, ``"1e3"`` and ``"１２"`` with a form error.
@@ -27,15 +27,10 @@ from loopmall.core.money import BASIS_POINTS
 
 # Above any real price or order total, below PostgreSQL's INTEGER limit (2,147,483,647).
 MAX_FEN = 1_000_000_000
-MAX_STOCK = 1_000_000_000
-MAX_QUANTITY = 9_999
 
 StrictInt = Annotated[int, Strict()]
 FenAmount = Annotated[int, Strict(), Field(ge=0, le=MAX_FEN, description="Integer fen (分)")]
 PositiveFen = Annotated[int, Strict(), Field(ge=1, le=MAX_FEN, description="Integer fen (分)")]
-StockLevel = Annotated[int, Strict(), Field(ge=0, le=MAX_STOCK)]
-StockDelta = Annotated[int, Strict(), Field(ge=-MAX_STOCK, le=MAX_STOCK)]
-Quantity = Annotated[int, Strict(), Field(ge=1, le=MAX_QUANTITY)]
 BasisPoints = Annotated[
     int, Strict(), Field(ge=0, le=BASIS_POINTS, description="Basis points (1/10,000)")
 ]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
+from loopmall.core.numbers import StrictInt
 from loopmall.core.text import PlainText
 from loopmall.inventory.rules import MAX_HOLD_TTL, MAX_UNITS, HoldReason, HoldStatus
 

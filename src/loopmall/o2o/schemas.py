@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loopmall.catalog.schemas import MAX_FEN
+from loopmall.core.numbers import FenAmount, PositiveFen
 
 Kind = Literal["store", "guide", "product", "placement", "join"]
 PublicId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
-CouponFen = Annotated[int, Field(strict=True, ge=1, le=MAX_FEN, description="Integer fen (分)")]
-ThresholdFen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN, description="Integer fen")]
+CouponFen = PositiveFen
+ThresholdFen = FenAmount
 
 
 class ChannelIn(BaseModel):
