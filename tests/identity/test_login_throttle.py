@@ -19,6 +19,7 @@ from loopmall.app import create_app
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.identity.operators import create_operator
 from loopmall.identity.throttle import DatabaseThrottle, Limit, RedisThrottle, Throttle
 from tests.factories import PASSWORD, make_merchant, make_staff
 
@@ -61,6 +62,24 @@ async def attacker_cannot_lock_the_owner_out(app: Any) -> None:
 
 async def test_an_attacker_cannot_lock_the_owner_out(app: Any) -> None:
     await attacker_cannot_lock_the_owner_out(app)
+
+
+async def test_an_attacker_cannot_lock_an_operator_out(app: Any) -> None:
+    """Platform operators are throttled the same way (their key was the email alone)."""
+    state: AppState = app.state.loopmall
+    async with UnitOfWork(state.write_factory) as uow:
+        await create_operator(uow.session, email="ops@loopmall.test", name="Ops", password=PASSWORD)
+        await uow.commit()
+    url = "/api/v1/platform/auth/token"
+    wrong = {"email": "ops@loopmall.test", "password": "guess"}
+    async with phone_at(app, ATTACKER) as attacker, phone_at(app, OWNER_ADDRESS) as operator:
+        for _ in range(state.settings.login_max_failures):
+            assert (await attacker.post(url, json=wrong)).status_code == 401
+        assert (await attacker.post(url, json=wrong)).status_code == 429
+
+        mine = await operator.post(url, json=wrong | {"password": PASSWORD})
+
+    assert mine.status_code == 201, mine.text
 
 
 async def test_spraying_many_accounts_from_one_address_is_throttled(app: Any) -> None:
