@@ -79,13 +79,14 @@ async def test_a_cart_quantity(state: AppState, client: httpx.AsyncClient, bad: 
 
 
 @pytest.mark.parametrize(
-    ("text", "number"), [("12", 12), (" 12 ", 12), ("-3", -3), ("+4", 4), ("0", 0)]
+    ("text", "number"),
+    [("12", 12), (" 12 ", 12), ("-3", -3), ("+4", 4), ("0", 0), ("１２", 12), ("－３", -3)],
 )
 def test_a_form_keeps_parsing_digits(text: str, number: int) -> None:
     assert form_int(text, field="qty") == number
 
 
-@pytest.mark.parametrize("text", ["12abc", "true", "1e3", "１２", "1_000", "", "-", "1.0", "²"])
+@pytest.mark.parametrize("text", ["12abc", "true", "1e3", "1_000", "", "-", "1.0", "²", "٣", "1 2"])
 def test_a_form_refuses_what_is_not_a_whole_number(text: str) -> None:
     with pytest.raises(NotAWholeNumber) as raised:
         form_int(text, field="qty")

@@ -12,8 +12,9 @@ of ours sends one. The kinds with one bound everywhere are defined here, once:
   beside it (``Field(ge=…, le=…)``): a sale's stock, a cart line's quantity (≤ 99) and a
   hold's TTL have different honest limits, stated where the field is.
 
-Form posts parse strings: :func:`form_int` accepts ``"12"`` (and surrounding spaces) but
-refuses ``"12abc"``, ``"true"``, ``"1e3"`` and ``"１２"`` with a form error.
+Form posts parse strings: :func:`form_int` accepts ``"12"`` (with spaces around it, and
+full-width ``"１２"`` as a Chinese input method in full-width mode types it) but refuses
+``"12abc"``, ``"true"``, ``"1e3"``, ``"1_000"`` and ``"²"`` with a form error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ BasisPoints = Annotated[
 ]
 
 
+# Full-width digits and signs (U+FF10–FF19, ＋, －) → ASCII; nothing else is a digit here.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋－", "0123456789+-")
+
+
 class NotAWholeNumber(ValidationFailed):
     """A form's number that is not a whole number within its bounds. The detail is the
     title, so that pages translate it (``_(error.detail)``); the bounds travel as extras."""
@@ -51,9 +56,9 @@ def form_int(value: str | None, *, field: str, ge: int | None = None, le: int | 
     """A whole number typed into a form: ASCII digits with an optional sign, within bounds.
 
     Raises :class:`NotAWholeNumber` (422 ``invalid_number`` naming ``field``) otherwise —
-    ``int()`` alone would take ``"１２"`` and ``"1_000"``.
+    ``int()`` alone would take ``"1_000"`` and ``"٣"``.
     """
-    text = (value or "").strip()
+    text = (value or "").strip().translate(_FULL_WIDTH)
     digits = text[1:] if text[:1] in ("+", "-") else text
     if not digits or not digits.isascii() or not digits.isdigit() or len(digits) > 12:
         raise NotAWholeNumber(field)
