@@ -112,7 +112,6 @@ CAPPED_OR_BOUNDED = {
     "/api/v1/guides/cards": "the first 20 products that match",
     "/api/v1/guides/fittings/slots": "one day's slots",
     "/api/v1/guides/fittings": "the next 50 fittings",
-    "/api/v1/mall/{slug}/chat/guides": "the shopper's guides",
     "/api/v1/mall/{slug}/chat/messages": "a page of history before a message",
     "/api/v1/mall/{slug}/fittings": "the shopper's next 50 fittings",
     "/api/v1/flash-sales": "the newest 50 sales",

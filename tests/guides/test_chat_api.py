@@ -167,8 +167,15 @@ async def test_the_shopper_needs_a_guide_and_a_real_one(
         "/api/v1/mall/vero/chat/messages", json={"body": "  "}, headers=world.shopper
     )
     assert empty.status_code == 422
-    guides = await client.get("/api/v1/mall/vero/chat/guides", headers=world.shopper)
-    assert sorted(g["name"] for g in guides.json()) == ["小丽", "小王", "小美"]
+    guides = await client.get("/api/v1/mall/vero/chat/guides?limit=2", headers=world.shopper)
+    rest = await client.get(
+        "/api/v1/mall/vero/chat/guides",
+        params={"cursor": guides.json()["next_cursor"]},
+        headers=world.shopper,
+    )
+    assert len(guides.json()["items"]) == 2 and rest.json()["next_cursor"] is None
+    shown = guides.json()["items"] + rest.json()["items"]
+    assert sorted(g["name"] for g in shown) == ["小丽", "小王", "小美"]
     anonymous = await client.get("/api/v1/mall/vero/chat/messages")
     assert anonymous.status_code == 401
 

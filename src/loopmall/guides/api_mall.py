@@ -13,6 +13,7 @@ from loopmall.attribution import service as attribution
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
+from loopmall.core.pagination import Page, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides import chat, fittings, staffing, views
@@ -81,13 +82,21 @@ async def _one_out(session: AsyncSession, conversation: Conversation) -> Convers
     return out
 
 
-@router.get("/chat/guides", response_model=list[GuideOut], responses=PROBLEMS)
+@router.get("/chat/guides", response_model=Page[GuideOut], responses=PROBLEMS)
 async def guides_to_pick(
-    shopper: Shopper = Depends(require_shopper), uow: UnitOfWork = Depends(read_uow)
-) -> list[GuideOut]:
-    """The mall's guides, with their stores, to start a conversation with."""
-    rows = await staffing.list_guides(uow.session, shopper.tenant)
-    return [
+    cursor: str | None = Query(None, max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),
+    limit: int = Query(staffing.PICK_PAGE, ge=1, le=100),
+    shopper: Shopper = Depends(require_shopper),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Page[GuideOut]:
+    """A page of the mall's guides (by id), with their stores, to start a conversation
+    with."""
+    after = decode_cursor(cursor) if cursor else 0
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    rows = await staffing.guides_page(uow.session, shopper.tenant, after_id=after, limit=limit + 1)
+    next_cursor = encode_cursor(rows[limit - 1].staff.id) if len(rows) > limit else None
+    items = [
         GuideOut(
             id=g.staff.public_id,
             name=g.staff.name,
@@ -95,8 +104,9 @@ async def guides_to_pick(
             store=g.store.public_id if g.store else None,
             store_name=g.store.name if g.store else None,
         )
-        for g in rows
+        for g in rows[:limit]
     ]
+    return Page[GuideOut](items=items, next_cursor=next_cursor)
 
 
 @router.post("/chat", response_model=ConversationOut, responses=PROBLEMS)

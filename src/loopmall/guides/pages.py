@@ -172,7 +172,8 @@ async def mall_chat(
     try:
         found = await start(uow.session, tenant, shopper.customer_id, guide)
     except GuideRequired:
-        guides = await staffing.list_guides(uow.session, tenant)
+        # The first guides only: a chain has thousands (the API pages the rest).
+        guides = await staffing.guides_page(uow.session, tenant, limit=staffing.PICK_PAGE)
         return render(request, "guides/pick.html", {"mall": mall, "tab": "me", "guides": guides})
     settings = request.app.state.loopmall.settings
     rows = await chat.history(uow.session, tenant, found, limit=settings.chat_history_page)

@@ -104,6 +104,9 @@ class GuideRow:
     store: Store | None
 
 
+PICK_PAGE = 50
+
+
 async def guides_page(
     session: AsyncSession,
     tenant: Tenant,
