@@ -82,10 +82,12 @@ async def test_sandbox_login_name_api_and_page(state: AppState, client: httpx.As
     page = await client.get("/m/acme/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
-    r = await client.post(
-        "/m/acme/login/sandbox", data={"name": "阿\x00花", "csrf_token": token.group(1)}
-    )
-    _refused(r, "name")
+    for name in ("阿\x00花", "阿\n花"):
+        r = await client.post(
+            "/m/acme/login/sandbox", data={"name": name, "csrf_token": token.group(1)}
+        )
+        _refused(r, "name")
+    _refused(await client.post("/api/v1/mall/acme/auth/sandbox", json={"name": "阿\n花"}), "name")
     assert await _count(state, Customer) == before
 
 

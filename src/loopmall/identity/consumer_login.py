@@ -33,7 +33,7 @@ from loopmall.core.errors import Forbidden, TooManyRequests, Unauthorized, Valid
 from loopmall.core.ids import new_token
 from loopmall.core.redirects import is_safe_path
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.core.text import is_clean
+from loopmall.core.text import check_text, is_clean
 from loopmall.identity import consumer_service as cs
 from loopmall.identity.consumer_models import Consumer, Customer, OAuthState, SmsCode, WechatApp
 from loopmall.identity.throttle import lock_keys
@@ -252,6 +252,7 @@ async def sandbox_sign_in(
         raise SandboxLoginDisabled()
     if phone and not is_sandbox_phone(phone):
         raise SandboxPhoneNotReserved(field="phone")
+    check_text(name, field="name")  # one line, as every name (core.text)
     return await cs.sandbox_login(
         session, tenant, name=name, phone=phone or None, kind=kind, ttl=ttl
     )
