@@ -10,6 +10,7 @@ import re
 import httpx
 import pytest
 
+from loopmall.attribution import pages as attribution_pages
 from loopmall.core.state import AppState
 from loopmall.guides import pages as guide_pages
 from tests.attribution.world import bind, customer, make_world
@@ -86,3 +87,26 @@ async def test_the_console_guides_page_is_paged(
     assert len(re.findall(r'data-guide="', first.text)) == 1
     assert len(on_second) == 1 and on_second[0] not in first.text
     assert chosen.status_code == 200 and 'id="guide-customers"' in chosen.text
+
+
+async def test_the_attribution_filter_menus_are_capped_and_keep_the_choice(
+    state: AppState, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a merchant with two stores and guides, and menus capped at one option each
+    w = await make_world(state, client)
+    monkeypatch.setattr(attribution_pages, "CHOICES", 1)
+
+    # When the owner opens the ledger, then filters by the store that is not offered
+    plain = await client.get("/console/attribution", headers=w.owner)
+    offered = re.findall(r'<option value="(st_[a-z0-9_]+)"', plain.text)
+    other = next(s.public_id for s in (w.store, w.other_store) if s.public_id not in offered)
+    chosen = await client.get(
+        "/console/attribution", params={"store": other, "guide": w.guide_public}, headers=w.owner
+    )
+
+    # Then each menu offers one store and one guide, plus the chosen one, selected
+    assert plain.status_code == 200, plain.text
+    assert len(offered) == 1
+    assert len(re.findall(r'<option value="(stf_[a-z0-9_]+)"', plain.text)) == 1
+    assert f'<option value="{other}" selected>' in chosen.text
+    assert f'<option value="{w.guide_public}" selected>' in chosen.text

@@ -66,8 +66,17 @@ def precedence_labels(_: Any) -> dict[str, str]:
     }
 
 
+# Options in the filter's store and guide menus: a chain has thousands of each, so the
+# menus offer the first ones by name, plus the chosen one (any id in the URL still filters).
+CHOICES = 200
+
+
 async def _choices(
-    session: AsyncSession, tenant: Tenant, store_ids: frozenset[int] | None
+    session: AsyncSession,
+    tenant: Tenant,
+    store_ids: frozenset[int] | None,
+    store: str = "",
+    guide: str = "",
 ) -> tuple[list[Any], list[Any]]:
     stores = select(Store.id, Store.public_id, Store.name).where(Store.merchant_id == tenant.id)
     if store_ids is not None:
@@ -75,10 +84,13 @@ async def _choices(
     guides = select(Staff.id, Staff.public_id, Staff.name).where(
         Staff.merchant_id == tenant.id, Staff.role.in_(sorted(GUIDE_ROLES))
     )
-    return (
-        list(await session.execute(stores.order_by(Store.name))),
-        list(await session.execute(guides.order_by(Staff.name))),
-    )
+    store_rows = list(await session.execute(stores.order_by(Store.name).limit(CHOICES)))
+    guide_rows = list(await session.execute(guides.order_by(Staff.name).limit(CHOICES)))
+    if store and all(r.public_id != store for r in store_rows):
+        store_rows += list(await session.execute(stores.where(Store.public_id == store)))
+    if guide and all(r.public_id != guide for r in guide_rows):
+        guide_rows += list(await session.execute(guides.where(Staff.public_id == guide)))
+    return store_rows, guide_rows
 
 
 @router.get("/console/attribution")
@@ -100,7 +112,7 @@ async def attribution_page(
     async with UnitOfWork(get_state(request).read_factory) as uow:
         s = uow.session
         rules = await get_rules(s, tenant)
-        store_rows, guide_rows = await _choices(s, tenant, principal.store_ids)
+        store_rows, guide_rows = await _choices(s, tenant, principal.store_ids, store, guide)
         store_by_public = {r.public_id: r.id for r in store_rows}
         guide_by_public = {r.public_id: r.id for r in guide_rows}
         filters = repository.LedgerFilter(
