@@ -101,6 +101,8 @@ async def test_wechat_app_form(state: AppState, client: httpx.AsyncClient) -> No
     _refused(r, "name")
     r = await client.post("/console/wechat/app", data=form | {"secret": "s" * 31 + "\x00"})
     _refused(r, "secret")
+    r = await client.post("/console/wechat/app", data=form | {"name": "服务\n号"})
+    _refused(r, "name")  # one line: the service's rule, not the form's floor
     assert await _count(state, WechatApp) == 0
 
     r = await client.post("/console/wechat/app", data=form | {"name": "Acme 服务号"})

@@ -32,6 +32,7 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound, Unauthorized
 from loopmall.core.ids import new_public_id, new_token
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.text import check_text
 from loopmall.identity.consumer_models import (
     Consumer,
     ConsumerSession,
@@ -329,7 +330,11 @@ async def add_wechat_app(
     name: str = "",
     primary: bool = True,
 ) -> WechatApp:
-    """Connect a WeChat service account to the merchant (login, messages, JS-SDK)."""
+    """Connect a WeChat service account to the merchant (login, messages, JS-SDK).
+    Raises 422 ``invalid_text`` for text core.text refuses (every field is one line)."""
+    for field, value in (("appid", appid), ("secret", secret), ("name", name)):
+        check_text(value, field=field)
+    check_text(open_platform_id or "", field="open_platform_id")
     app = WechatApp(
         merchant_id=tenant.id,
         public_id=new_public_id("wxa"),
