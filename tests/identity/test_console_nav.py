@@ -4,6 +4,7 @@ console hides what a role can't do"), read off the routes' guards."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -53,3 +54,24 @@ async def test_the_owner_sees_every_page(state: AppState, client: httpx.AsyncCli
 
     assert "/console/reconciliation" in links and "/console/settings" in links
     assert len(links) == 19
+
+
+async def test_the_overview_links_only_to_pages_the_role_opens(
+    app: Any, state: AppState, client: httpx.AsyncClient
+) -> None:
+    tenant = await make_merchant(state)
+    await make_staff(state, tenant)
+    await make_staff(state, tenant, phone="13800000008", role="cashier")
+
+    await console_login(client, tenant.slug, "13800000008")
+    cashier = await client.get("/console", headers=HTML)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        await console_login(other, tenant.slug, "13800000001")
+        owner = await other.get("/console", headers=HTML)
+
+    assert 'class="card stat" href="/console/staff"' not in cashier.text
+    assert 'id="count-staff"' not in cashier.text
+    assert 'class="card stat" href="/console/stores"' in cashier.text
+    assert 'class="card stat" href="/console/staff"' in owner.text
+    assert 'href="/console/stores/new"' in owner.text
