@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
+from loopmall.core.valueset import one_of
 from loopmall.identity.consumer_models import Customer
 from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
@@ -46,7 +47,7 @@ async def describe(
         name = table.display_name if table is Customer else table.name
         rows = await session.execute(
             select(table.id, table.public_id, name).where(
-                table.merchant_id == tenant.id, table.id.in_(ids)
+                table.merchant_id == tenant.id, one_of(table.id, ids)
             )
         )
         for ident, public_id, label in rows.all():

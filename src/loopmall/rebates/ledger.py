@@ -258,10 +258,15 @@ async def totals(session: AsyncSession, tenant: Tenant, f: EntryFilter) -> dict[
 
 
 async def unsettled_by_earner(
-    session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None = None
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    store_ids: frozenset[int] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[str, int, int | None, int, int]]:
     """What the next settlement would pay: (earner kind, earner id, store id, lines, net)
-    of the lines no settlement took yet, largest net first."""
+    of the lines no settlement took yet, largest net first (the first ``limit`` of them: a
+    chain has an earner per guide and distributor)."""
     net = func.sum(CommissionEntry.amount_fen)
     stmt = (
         select(
@@ -277,6 +282,8 @@ async def unsettled_by_earner(
     )
     if store_ids is not None:
         stmt = stmt.where(one_of(CommissionEntry.store_id, store_ids))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [(k, int(i), s, int(c), int(n)) for k, i, s, c, n in (await session.execute(stmt)).all()]
 
 

@@ -53,6 +53,10 @@ def percent_to_bp(text: str, field: str) -> int:
     return int(bp)
 
 
+# The largest amounts not settled yet that the page shows (the settlement itself takes them all).
+UNSETTLED_SHOWN = 100
+
+
 async def _commission_page(
     request: Request,
     uow: UnitOfWork,
@@ -92,8 +96,11 @@ async def _commission_page(
         "unsettled": await views.unsettled_out(
             uow.session,
             tenant,
-            await ledger.unsettled_by_earner(uow.session, tenant, store_ids=principal.store_ids),
+            await ledger.unsettled_by_earner(
+                uow.session, tenant, store_ids=principal.store_ids, limit=UNSETTLED_SHOWN
+            ),
         ),
+        "unsettled_shown": UNSETTLED_SHOWN,
         "distributors": await distributors.list_distributors(uow.session, tenant)
         if may_write
         else [],
