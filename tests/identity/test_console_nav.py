@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 
 from loopmall.core.state import AppState
+from loopmall.identity.guards import page_guard, route_guards
+from loopmall.identity.permissions import STORE_SCOPED_ROLES, Audience, Role, role_may
 from tests.factories import make_merchant, make_staff
+from tests.inventory.fixtures import make_store
 from tests.merchants.conftest import console_login
 
 HTML = {"Accept": "text/html"}
@@ -75,3 +78,64 @@ async def test_the_overview_links_only_to_pages_the_role_opens(
     assert 'class="card stat" href="/console/stores"' in cashier.text
     assert 'class="card stat" href="/console/staff"' in owner.text
     assert 'href="/console/stores/new"' in owner.text
+
+
+LINK = re.compile(r'<a [^>]*href="(/(?:console|guide)[^"?#]*)')
+FORM = re.compile(r"<form ([^>]*)>(.*?)</form>", re.S | re.I)
+ACTION = re.compile(r'method="post"[^>]*action="(/(?:console|guide)[^"?#]*)"', re.I)
+SUBMIT = re.compile(r'<button(?![^>]*type="button")|type="submit"', re.I)
+DISABLED = re.compile(r"<fieldset[^>]*\bdisabled\b", re.I)
+
+
+def offered_forms(html: str) -> list[str]:
+    """The actions of the POST forms a person can submit: with a submit control and not
+    shown read-only (a disabled fieldset)."""
+    actions = []
+    for attributes, body in FORM.findall(html):
+        action = ACTION.search(attributes)
+        if action and SUBMIT.search(body) and not DISABLED.search(body):
+            actions.append(action[1])
+    return actions
+
+
+async def test_no_role_is_shown_a_link_or_a_form_it_may_not_use(
+    app: Any, state: AppState, client: httpx.AsyncClient
+) -> None:
+    """Every console page a role opens, crawled: each link it shows opens (no 403) and each
+    form it shows posts to a route the role's permissions allow."""
+    tenant = await make_merchant(state)
+    store = await make_store(state, tenant)
+    pages = sorted(
+        {
+            r.path
+            for r in route_guards(app)
+            if "GET" in r.methods
+            and r.path.startswith(("/console", "/guide"))
+            and "{" not in r.path
+        }
+    )
+    wrong: list[str] = []
+    for n, role in enumerate(Role):
+        phone = f"1380000020{n}"
+        scoped = (store.id,) if role in STORE_SCOPED_ROLES else ()
+        await make_staff(state, tenant, phone=phone, role=role.value, store_ids=scoped)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await console_login(c, tenant.slug, phone)
+            opened = [p for p in pages if role_may(role, page_guard(app, p) or Audience.PUBLIC)]
+            links: set[str] = set()
+            for path in opened:
+                page = await c.get(path, headers=HTML)
+                if page.status_code != 200 or "text/html" not in page.headers["content-type"]:
+                    continue  # a download, or a page that needs more than its path
+                links.update(LINK.findall(page.text))
+                for action in offered_forms(page.text):
+                    guard = page_guard(app, action, "POST")
+                    if guard is None or not role_may(role, guard):
+                        wrong.append(f"{role.value}: {path} shows a form to {action} ({guard})")
+            for link in sorted(links - {"/console/logout"}):
+                shown = await c.get(link, headers=HTML)
+                if shown.status_code == 403:
+                    wrong.append(f"{role.value}: a link to {link} answers 403")
+
+    assert not wrong, "\n".join(wrong)

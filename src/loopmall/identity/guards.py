@@ -137,18 +137,19 @@ def route_guards(app: Any) -> Iterator[RouteGuard]:
 _PAGE_GUARDS: weakref.WeakKeyDictionary[Any, dict[str, Guard | None]] = weakref.WeakKeyDictionary()
 
 
-def page_guard(app: Any, path: str) -> Guard | None:
-    """The guard of the route a GET of ``path`` reaches (None: no route)."""
+def page_guard(app: Any, path: str, method: str = "GET") -> Guard | None:
+    """The guard of the route a ``method`` request of ``path`` reaches (None: no route)."""
     known = _PAGE_GUARDS.setdefault(app, {})
-    if path not in known:
-        scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
-        known[path] = None
+    key = f"{method} {path}"
+    if key not in known:
+        scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+        known[key] = None
         for route in iter_route_contexts(app.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
-                known[path] = guard_of(route)
+                known[key] = guard_of(route)
                 break
-    return known[path]
+    return known[key]
 
 
 def may_visit(app: Any, principal: Any, path: str) -> bool:
