@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 
 from loopmall.core.state import AppState
+from loopmall.core.tenancy import Tenant
+from loopmall.core.uow import UnitOfWork
 from loopmall.identity.guards import page_guard, route_guards
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Audience, Role, role_may
+from loopmall.orders import service as orders
 from tests.factories import make_merchant, make_staff
 from tests.inventory.fixtures import make_store
 from tests.merchants.conftest import console_login
+from tests.orders.fixtures import pay_order
 
 HTML = {"Accept": "text/html"}
 
@@ -98,14 +102,33 @@ def offered_forms(html: str) -> list[str]:
     return actions
 
 
+async def _paid_store_order(state: AppState, tenant: Tenant, store_id: int) -> str:
+    """A face-to-face sale of the store, paid online: its page offers a refund."""
+    async with UnitOfWork(state.write_factory) as uow:
+        made = await orders.create_face_to_face_order(
+            uow.session,
+            tenant,
+            amount_fen=20_00,
+            store_id=store_id,
+            guide_staff_id=None,
+            customer_id=None,
+            note="crawl",
+        )
+        await uow.commit()
+    await pay_order(state, tenant, made.public_id)
+    return made.public_id
+
+
 async def test_no_role_is_shown_a_link_or_a_form_it_may_not_use(
     app: Any, state: AppState, client: httpx.AsyncClient
 ) -> None:
-    """Every console page a role opens, crawled: each link it shows opens (no 403) and each
-    form it shows posts to a route the role's permissions allow."""
+    """Every console page a role opens, crawled two links deep (a paid order of the store on
+    the way): each link shown opens (no 403) and each form offered posts to a route the
+    role's permissions allow."""
     tenant = await make_merchant(state)
     store = await make_store(state, tenant)
-    pages = sorted(
+    order = await _paid_store_order(state, tenant, store.id)
+    starts = sorted(
         {
             r.path
             for r in route_guards(app)
@@ -115,6 +138,7 @@ async def test_no_role_is_shown_a_link_or_a_form_it_may_not_use(
         }
     )
     wrong: list[str] = []
+    crawled: set[str] = set()
     for n, role in enumerate(Role):
         phone = f"1380000020{n}"
         scoped = (store.id,) if role in STORE_SCOPED_ROLES else ()
@@ -122,20 +146,24 @@ async def test_no_role_is_shown_a_link_or_a_form_it_may_not_use(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             await console_login(c, tenant.slug, phone)
-            opened = [p for p in pages if role_may(role, page_guard(app, p) or Audience.PUBLIC)]
-            links: set[str] = set()
-            for path in opened:
-                page = await c.get(path, headers=HTML)
-                if page.status_code != 200 or "text/html" not in page.headers["content-type"]:
-                    continue  # a download, or a page that needs more than its path
-                links.update(LINK.findall(page.text))
-                for action in offered_forms(page.text):
-                    guard = page_guard(app, action, "POST")
-                    if guard is None or not role_may(role, guard):
-                        wrong.append(f"{role.value}: {path} shows a form to {action} ({guard})")
-            for link in sorted(links - {"/console/logout"}):
-                shown = await c.get(link, headers=HTML)
-                if shown.status_code == 403:
-                    wrong.append(f"{role.value}: a link to {link} answers 403")
+            level = [p for p in starts if role_may(role, page_guard(app, p) or Audience.PUBLIC)]
+            seen = set(level) | {"/console/logout"}
+            for depth in range(3):
+                found: set[str] = set()
+                for path in level:
+                    page = await c.get(path, headers=HTML)
+                    if depth and page.status_code == 403:
+                        wrong.append(f"{role.value}: a link to {path} answers 403")
+                    if page.status_code != 200 or "text/html" not in page.headers["content-type"]:
+                        continue  # a download, or a page that needs more than its path
+                    crawled.add(path)
+                    for action in offered_forms(page.text):
+                        guard = page_guard(app, action, "POST")
+                        if guard is None or not role_may(role, guard):
+                            wrong.append(f"{role.value}: {path} offers a form to {action}")
+                    found.update(LINK.findall(page.text))
+                level = sorted(found - seen)
+                seen |= found
 
     assert not wrong, "\n".join(wrong)
+    assert f"/console/orders/{order}" in crawled
