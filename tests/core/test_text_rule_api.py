@@ -137,3 +137,19 @@ async def test_the_error_page_says_it_in_chinese_first(
 
     assert "文字中含有不允许的字符" in zh.text
     assert "The text contains characters that are not allowed" in en.text
+
+
+async def test_notes_and_addresses_keep_their_line_breaks(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    _tenant, headers = await owner_headers(state, client)
+    body = {"code": "S1", "name": "静安店", "address": "南京西路 1 号\r\n2 楼", "note": "a\tb\nc"}
+
+    r = await client.post("/api/v1/stores", json=body, headers=headers)
+
+    assert r.status_code == 201, r.text
+    assert (r.json()["address"], r.json()["note"]) == ("南京西路 1 号\r\n2 楼", "a\tb\nc")
+    r = await client.post(
+        "/api/v1/stores", json=body | {"code": "S2", "note": "a\x0bb"}, headers=headers
+    )
+    _refused(r, "note")

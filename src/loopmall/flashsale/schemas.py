@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, Field
 
 from loopmall.core.numbers import StrictInt
+from loopmall.core.text import PlainText
 from loopmall.flashsale.models import FlashSale
 from loopmall.flashsale.repository import SaleCounts
 from loopmall.flashsale.rules import MAX_PER_PERSON, MAX_STOCK
@@ -17,7 +18,7 @@ PUBLIC_ID = r"^[a-z0-9_]+$"
 
 class SaleIn(BaseModel):
     sku: str = Field(..., max_length=40, pattern=PUBLIC_ID)
-    title: str = Field(..., min_length=1, max_length=120)
+    title: PlainText = Field(..., min_length=1, max_length=120)
     price_fen: StrictInt = Field(..., ge=1, le=100_000_000)
     stock: StrictInt = Field(..., ge=1, le=MAX_STOCK)
     reserve_from: AwareDatetime

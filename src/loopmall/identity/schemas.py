@@ -16,7 +16,7 @@ class TokenRequest(BaseModel):
     merchant: PlainText = Field(..., min_length=1, max_length=40, description="Merchant slug")
     phone: PlainText = Field(..., min_length=1, max_length=20)
     password: str = Field(..., min_length=1, max_length=200)
-    label: str = Field("", max_length=100, description="What the token is for")
+    label: PlainText = Field("", max_length=100, description="What the token is for")
 
 
 class OperatorTokenRequest(BaseModel):
@@ -49,7 +49,7 @@ class StaffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phone: str = Field(..., max_length=20, description="11-digit mainland mobile; the login")
-    name: str = Field(..., max_length=50)
+    name: PlainText = Field(..., max_length=50)
     role: str = Field(..., description="owner | manager | store_manager | guide | cashier")
     password: str | None = Field(
         None, max_length=200, description="At least 8 characters; without one, no login yet"
@@ -57,7 +57,7 @@ class StaffIn(BaseModel):
     stores: list[str] = Field(
         default_factory=list, max_length=500, description="Store public ids (store roles: ≥1)"
     )
-    employee_no: str = Field("", max_length=40)
+    employee_no: PlainText = Field("", max_length=40)
 
 
 class StaffPatch(BaseModel):
@@ -66,12 +66,12 @@ class StaffPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phone: str | None = Field(None, max_length=20)
-    name: str | None = Field(None, max_length=50)
+    name: PlainText | None = Field(None, max_length=50)
     role: str | None = None
     active: bool | None = None
     stores: list[str] | None = Field(None, max_length=500)
     password: str | None = Field(None, max_length=200)
-    employee_no: str | None = Field(None, max_length=40)
+    employee_no: PlainText | None = Field(None, max_length=40)
 
 
 class StaffOut(BaseModel):

@@ -82,8 +82,8 @@ def _text(field: str, value: Any) -> str:
         raise ValidationFailed(f"{field} must not be empty", field=field)
     if len(value) > limit:
         raise ValidationFailed(f"{field} takes at most {limit} characters", field=field)
-    # Notes may have line breaks; single-line fields may not (core.text's rule).
-    return check_text(value, field=field, multiline=field == "note")
+    # Notes and addresses may have line breaks; other fields may not (core.text's rule).
+    return check_text(value, field=field, multiline=field in ("note", "address"))
 
 
 def search_text(value: str | None, field: str = "q") -> str | None:

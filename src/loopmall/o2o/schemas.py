@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from loopmall.core.numbers import FenAmount, PositiveFen
+from loopmall.core.text import MultilineText, PlainText
 
 Kind = Literal["store", "guide", "product", "placement", "join"]
 PublicId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
@@ -24,16 +25,18 @@ class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Kind
-    name: str = Field("", max_length=100, description="Label; derived from the target if empty")
+    name: PlainText = Field(
+        "", max_length=100, description="Label; derived from the target if empty"
+    )
     store: PublicId | None = None
     guide: PublicId | None = Field(None, description="Staff public id of a shopping guide")
     product: PublicId | None = None
     sku: PublicId | None = None
-    place_name: str = Field("", max_length=100, description="The shop or publication")
-    place_address: str = Field("", max_length=255)
-    poster_title: str = Field("", max_length=60)
-    poster_text: str = Field("", max_length=500)
-    coupon_title: str = Field("", max_length=60, description="Join codes only")
+    place_name: PlainText = Field("", max_length=100, description="The shop or publication")
+    place_address: MultilineText = Field("", max_length=255)
+    poster_title: PlainText = Field("", max_length=60)
+    poster_text: MultilineText = Field("", max_length=500)
+    coupon_title: PlainText = Field("", max_length=60, description="Join codes only")
     coupon_fen: CouponFen | None = Field(None, description="Join codes only: welcome coupon")
     coupon_threshold_fen: ThresholdFen = 0
 
@@ -41,12 +44,12 @@ class ChannelIn(BaseModel):
 class ChannelPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=100)
-    place_name: str | None = Field(None, max_length=100)
-    place_address: str | None = Field(None, max_length=255)
-    poster_title: str | None = Field(None, max_length=60)
-    poster_text: str | None = Field(None, max_length=500)
-    coupon_title: str | None = Field(None, max_length=60)
+    name: PlainText | None = Field(None, max_length=100)
+    place_name: PlainText | None = Field(None, max_length=100)
+    place_address: MultilineText | None = Field(None, max_length=255)
+    poster_title: PlainText | None = Field(None, max_length=60)
+    poster_text: MultilineText | None = Field(None, max_length=500)
+    coupon_title: PlainText | None = Field(None, max_length=60)
     active: bool | None = None
 
 

@@ -57,8 +57,10 @@ class CheckoutRequest:
     note: str = ""
 
 
-def _text(value: str, field: str, max_length: int, *, required: bool) -> str:
-    value = check_text(value.strip(), field=field)
+def _text(
+    value: str, field: str, max_length: int, *, required: bool, multiline: bool = False
+) -> str:
+    value = check_text(value.strip(), field=field, multiline=multiline)
     if (required and not value) or len(value) > max_length:
         raise ValidationFailed(f"{field} must be up to {max_length} characters", field=field)
     return value
@@ -72,7 +74,7 @@ def _clean_address(address: Address | None) -> Address:
     return Address(
         _text(address.name, "name", 50, required=True),
         _text(address.phone, "phone", 30, required=True),
-        _text(address.address, "address", 255, required=True),
+        _text(address.address, "address", 255, required=True, multiline=True),
     )
 
 
@@ -179,7 +181,7 @@ async def checkout(
         raise ValidationFailed("Unknown fulfilment or payment method") from None
     if fulfilment is Fulfilment.NONE:
         raise ValidationFailed("Choose delivery or pickup", field="fulfilment")
-    note = _text(request.note, "note", 200, required=False)
+    note = _text(request.note, "note", 200, required=False, multiline=True)
     address = None
     store = None
     if fulfilment is Fulfilment.DELIVERY:

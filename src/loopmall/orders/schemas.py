@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from loopmall.core.numbers import StrictInt
-from loopmall.core.text import PlainText
+from loopmall.core.text import MultilineText, PlainText
 from loopmall.orders.cart import CartView
 from loopmall.orders.models import Order, OrderLine, OrderRefund, OrderStep
 from loopmall.orders.queries import OrderDetail
@@ -76,7 +76,7 @@ def cart_out(view: CartView) -> CartOut:
 class AddressIn(BaseModel):
     name: PlainText = Field(min_length=1, max_length=50)
     phone: PlainText = Field(min_length=1, max_length=30)
-    address: PlainText = Field(min_length=1, max_length=255)
+    address: MultilineText = Field(min_length=1, max_length=255)
 
 
 class CheckoutIn(BaseModel):
@@ -84,7 +84,7 @@ class CheckoutIn(BaseModel):
     payment_method: Literal["online", "cod"] = "online"
     address: AddressIn | None = None
     store: PlainText | None = Field(None, max_length=64, description="pickup store")
-    note: PlainText = Field("", max_length=200)
+    note: MultilineText = Field("", max_length=200)
 
 
 class OrderLineOut(BaseModel):
