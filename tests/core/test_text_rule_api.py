@@ -153,3 +153,14 @@ async def test_notes_and_addresses_keep_their_line_breaks(
         "/api/v1/stores", json=body | {"code": "S2", "note": "a\x0bb"}, headers=headers
     )
     _refused(r, "note")
+
+
+async def test_a_lone_surrogate_in_json_is_refused(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    _tenant, headers = await owner_headers(state, client)
+    raw = b'{"code": "S1", "name": "a\\ud800b"}'
+    r = await client.post(
+        "/api/v1/stores", content=raw, headers=headers | {"Content-Type": "application/json"}
+    )
+    _refused(r, "name")
