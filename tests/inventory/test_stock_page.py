@@ -124,6 +124,10 @@ async def test_adjust_form_then_ledger(state, client, shop) -> None:
     [
         ("-6", 409, "可用库存不足：可用 5，需要 6。"),
         ("abc", 422, "请输入不为 0 的整数作为变动数量。"),
+        # int() would take these; a form number is digits only (core.numbers.form_int)
+        ("1_000", 422, "请输入不为 0 的整数作为变动数量。"),
+        ("12abc", 422, "请输入不为 0 的整数作为变动数量。"),
+        ("true", 422, "请输入不为 0 的整数作为变动数量。"),
         ("0", 422, "请输入不为 0 的整数作为变动数量。"),
     ],
 )
