@@ -17,8 +17,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="override the journeys a second")
     parser.add_argument(
         "--tracemalloc",
-        action="store_true",
-        help="trace the app's and the worker's allocations; print what grew (slower)",
+        choices=["app", "worker", "both"],
+        help="trace these processes' allocations; print what grew after warm-up (slower)",
     )
     args = parser.parse_args()
     asyncio.run(

@@ -28,7 +28,7 @@ async def run_soak(
     full: bool,
     seconds: float | None = None,
     rate: float | None = None,
-    tracemalloc: bool = False,
+    tracemalloc: str | None = None,
 ) -> list[Row]:
     if not await postgres_reachable():
         console.print(

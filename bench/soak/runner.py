@@ -88,12 +88,19 @@ def _traced(env: dict[str, str], out: Path | None, every: float) -> dict[str, st
 
 
 async def soak(
-    *, seconds: float, rate: float, log_dir: Path, console: Console, tracemalloc: bool = False
+    *,
+    seconds: float,
+    rate: float,
+    log_dir: Path,
+    console: Console,
+    tracemalloc: str | None = None,
 ) -> dict[str, Any]:
     """Run one soak of ``seconds`` at ``rate`` journeys a second; its raw figures. With
-    ``tracemalloc`` the app and the worker trace their allocations (slower) and the figures
-    say which sites grew from the second snapshot to the last."""
+    ``tracemalloc`` (``app``, ``worker`` or ``both``) those processes trace their allocations
+    (slower) and the figures say which sites grew from the second snapshot to the last."""
     traces = log_dir / "tracemalloc" if tracemalloc else None
+    app_traces = traces if tracemalloc in ("app", "both") else None
+    worker_traces = traces if tracemalloc in ("worker", "both") else None
     every = max(10.0, seconds / 10)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lm-soak-") as tmp_name:
@@ -140,16 +147,16 @@ async def soak(
                 base = f"http://127.0.0.1:{port}"
                 server = procs.start(
                     loopmall_command("serve", "--port", str(port), "--no-access-log"),
-                    _traced(_env(settings, base, outside, background=False), traces, every),
+                    _traced(_env(settings, base, outside, background=False), app_traces, every),
                     log_dir / "server.log",
                 )
                 worker = procs.start(
                     loopmall_command("worker"),
-                    _traced(_env(settings, base, outside, background=True), traces, every),
+                    _traced(_env(settings, base, outside, background=True), worker_traces, every),
                     log_dir / "worker.log",
                 )
                 # Traced, the app imports slowly (and the machine is shared).
-                await wait_http(base, timeout=300 if traces else 120)
+                await wait_http(base, timeout=300 if app_traces else 120)
                 if traces is not None:
                     (traces / "go").touch()
                 samples: list[Sample] = [await sample(state, server.pid, worker.pid)]
@@ -213,8 +220,10 @@ async def soak(
                         "standins": _tracebacks(log_dir / "standins.log"),
                     },
                     "tracemalloc": {
-                        "app": memtrace.growth(traces, server.pid) if traces else [],
-                        "worker": memtrace.growth(traces, worker.pid) if traces else [],
+                        "app": memtrace.growth(app_traces, server.pid) if app_traces else [],
+                        "worker": memtrace.growth(worker_traces, worker.pid)
+                        if worker_traces
+                        else [],
                     },
                     "wall_s": time.perf_counter() - wall,
                 }
