@@ -14,6 +14,7 @@ import re
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
@@ -49,6 +50,11 @@ ALSO_LISTS = {
     "/api/v1/guides/customers/{customer}",
     "/api/v1/shares/{share_id}",
 }
+# Required query parameters, filled like path parameters.
+QUERY: dict[str, str] = {
+    "/api/v1/guides/fittings/slots": "conversation={conversation}&day={today}",
+}
+OPERATOR = "a platform operator's route, not a merchant's"
 SHOPPER = "a shopper's route (a consumer session in one mall), not the owner's"
 NOT_SIGNED_IN = {"/console/login", "/console/signup"}
 PARAM = re.compile(r"\{([^}]+)\}")
@@ -104,6 +110,14 @@ def _fill(route: str, samples: dict[str, str]) -> tuple[str | None, str]:
     return url, ""
 
 
+def _query(template: str, samples: dict[str, str]) -> tuple[str | None, str]:
+    values = samples | {"today": date.today().isoformat()}
+    missing = [k for k in PARAM.findall(template) if k not in values]
+    if missing:
+        return None, f"the world has no {missing[0]} for the query"
+    return template.format(**values), ""
+
+
 def walk(app: Any, samples: dict[str, str]) -> tuple[list[Target], list[Skipped]]:
     """The targets and the skipped routes of ``app``'s route table, in its order."""
     targets: list[Target] = []
@@ -122,11 +136,17 @@ def walk(app: Any, samples: dict[str, str]) -> tuple[list[Target], list[Skipped]
         if path.startswith("/api/v1/mall/{slug}"):
             skipped.append(Skipped(path, kind, SHOPPER))
             continue
+        if path.startswith("/api/v1/platform/"):
+            skipped.append(Skipped(path, kind, OPERATOR))
+            continue
         listed = returns_list(getattr(route, "response_model", None)) or path in ALSO_LISTS
         if kind == "api" and not listed:
             skipped.append(Skipped(path, kind, "not a list endpoint (one object or a file)"))
             continue
         url, why = _fill(path, samples)
+        if url is not None and path in QUERY:
+            query, why = _query(QUERY[path], samples)
+            url = None if query is None else f"{url}?{query}"
         if url is None:
             skipped.append(Skipped(path, kind, why))
             continue
