@@ -63,6 +63,8 @@ class Order(TenantMixin, IdMixin, Base):
         Index("ix_orders_due", "status", "expires_at"),
         Index("ix_orders_customer", "merchant_id", "customer_id", "id"),
         Index("ix_orders_store", "merchant_id", "store_id", "id"),
+        # A kind in a status, newest first (the unpaid store sales): migration 0021.
+        Index("ix_orders_kind_status", "merchant_id", "kind", "status", "id"),
     )
 
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
