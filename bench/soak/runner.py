@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -88,6 +89,33 @@ def _traced(env: dict[str, str], out: Path | None, every: float) -> dict[str, st
 
 
 async def soak(
+    *,
+    seconds: float,
+    rate: float,
+    log_dir: Path,
+    console: Console,
+    tracemalloc: str | None = None,
+) -> dict[str, Any]:
+    """Run one soak of ``seconds`` at ``rate`` journeys a second; its raw figures. With
+    ``tracemalloc`` (``app``, ``worker`` or ``both``) those processes trace their allocations
+    (slower) and the figures say which sites grew from the second snapshot to the last.
+    A SIGTERM (a killed ``make bench``) ends it as Ctrl-C does: its processes and database go."""
+    loop, me = asyncio.get_running_loop(), asyncio.current_task()
+    installed = False
+    if me is not None:
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, me.cancel)
+            installed = True
+    try:
+        return await _soak(
+            seconds=seconds, rate=rate, log_dir=log_dir, console=console, tracemalloc=tracemalloc
+        )
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+
+async def _soak(
     *,
     seconds: float,
     rate: float,
