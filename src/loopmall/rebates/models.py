@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from loopmall.core.db import Base, BigId, IdMixin, UtcDateTime
@@ -154,3 +162,41 @@ class SettlementLine(TenantMixin, IdMixin, Base):
     earned_fen: Mapped[int] = mapped_column(Integer)
     clawed_back_fen: Mapped[int] = mapped_column(Integer)  # ≤ 0
     net_fen: Mapped[int] = mapped_column(Integer)
+
+
+class _Sums:
+    """The running sums a balance keeps (money in fen; ``clawed_back`` as a positive amount).
+    ``unsettled_*`` are the part no settlement took yet; ``unsettled_fen`` is their net."""
+
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    earned_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    clawed_back_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    unsettled_entries: Mapped[int] = mapped_column(Integer, default=0)
+    unsettled_earned_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    unsettled_clawed_back_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    unsettled_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CommissionBalance(_Sums, TenantMixin, IdMixin, Base):
+    """One earner's (and store's) running sums of the ledger, kept by ``balances.apply`` in
+    the transaction that writes the entries and by ``settlement.settle``; ``store_key`` is the
+    store id or 0 (so the key is unique without NULLs). ``balances.reconcile`` checks them."""
+
+    __tablename__ = "commission_balances"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "earner_kind", "earner_id", "store_key"),
+        Index("ix_commission_balances_unsettled", "merchant_id", "unsettled_fen"),
+        Index("ix_commission_balances_store", "merchant_id", "store_id"),
+    )
+
+    earner_kind: Mapped[str] = mapped_column(String(16))
+    earner_id: Mapped[int] = mapped_column(BigId)
+    store_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("stores.id"), nullable=True)
+    store_key: Mapped[int] = mapped_column(BigId)
+
+
+class CommissionTotals(_Sums, TenantMixin, IdMixin, Base):
+    """The merchant's running sums of the whole ledger (one row), kept like the balances."""
+
+    __tablename__ = "commission_totals"
+    __table_args__ = (UniqueConstraint("merchant_id"),)
