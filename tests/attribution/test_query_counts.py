@@ -78,9 +78,10 @@ async def test_a_batch_and_a_ledger_page_cost_a_fixed_number_of_statements(
     w = await make_world(state, client)
     small = await _orders(state, w, 1, "a")
     big = await _orders(state, w, 6, "b")
-    # Orders, already credited, rules, touches, bindings, the credits, their ids, the events.
-    assert await _credit_count(state, w.tenant, small) == 8
-    assert await _credit_count(state, w.tenant, big) == 8
+    # Orders, already credited, rules, touches, bindings, the credits, the running totals,
+    # their ids, the events.
+    assert await _credit_count(state, w.tenant, small) == 9
+    assert await _credit_count(state, w.tenant, big) == 9
     statements, credits = await _ledger_count(state, w.tenant)
     assert credits == 7 * 3  # store, guide, sharer per order
     # The page, the per-role totals, then orders, stores, staff and customers by id.

@@ -12,13 +12,15 @@ here, no foreign keys.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -122,6 +124,12 @@ class Credit(TenantMixin, IdMixin, Base):
         ),
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
         Index("ix_attribution_credits_merchant_at", "merchant_id", "at"),
+        # The ledger's pages, newest first, by cursor on id: the merchant's, one store's,
+        # one guide's — each read by index with a LIMIT (without them PostgreSQL walked the
+        # primary key back through other merchants' and other stores' credits).
+        Index("ix_attribution_credits_newest", "merchant_id", "id"),
+        Index("ix_attribution_credits_store_newest", "merchant_id", "store_id", "id"),
+        Index("ix_attribution_credits_guide_newest", "merchant_id", "guide_staff_id", "id"),
         Index("ix_attribution_credits_channel", "merchant_id", "channel_id"),
         Index("ix_attribution_credits_share", "merchant_id", "share_id"),
     )
@@ -140,3 +148,30 @@ class Credit(TenantMixin, IdMixin, Base):
     rule: Mapped[str] = mapped_column(String(40))
     touch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CreditTotal(TenantMixin, IdMixin, Base):
+    """Running totals of the ledger: per scope (the merchant's ``all``, one ``store``, one
+    ``guide``), Asia/Shanghai day, role and rule — the credits and their amount.
+
+    Kept by :func:`loopmall.attribution.ledger.credit_orders` in the transaction that writes
+    the credits (``credits = credits + :n``), so the ledger's per-role totals read a few
+    rows per day instead of every credit of the merchant (a chain's million: 1 s). An order
+    has at most one credit per role, so a role's credits are also its distinct orders.
+    """
+
+    __tablename__ = "attribution_totals"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "scope", "scope_id", "day", "role", "rule"),
+        CheckConstraint("scope IN ('all', 'store', 'guide')", name="scope_known"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(8))
+    # The store's or guide's id; 0 for the merchant's ``all`` (a key column is never NULL,
+    # so one row per key is what the unique constraint keeps).
+    scope_id: Mapped[int] = mapped_column(BigId)
+    day: Mapped[date] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(40))
+    credits: Mapped[int] = mapped_column(BigInteger)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)

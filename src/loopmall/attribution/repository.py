@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution.models import Credit, Touch
+from loopmall.attribution.totals import kept_criteria, kept_role_totals
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
@@ -153,19 +154,45 @@ async def ledger(
         next_cursor = encode_cursor(rows[-1].id)
     totals: list[RoleTotals] = []
     if with_totals:
-        result = await session.execute(
-            select(
-                Credit.role,
-                func.count(),
-                func.count(func.distinct(Credit.order_id)),
-                func.coalesce(func.sum(Credit.amount_fen), 0),
-            )
-            .where(Credit.merchant_id == tenant.id, *criteria)
-            .group_by(Credit.role)
-            .order_by(Credit.role)
-        )
-        totals = [RoleTotals(r, int(c), int(o), int(a)) for r, c, o, a in result]
+        totals = await _role_totals(session, tenant, filters, criteria)
     return LedgerPage(rows, next_cursor, totals)
+
+
+async def _role_totals(
+    session: AsyncSession,
+    tenant: Tenant,
+    filters: LedgerFilter,
+    criteria: list[ColumnElement[bool]],
+) -> list[RoleTotals]:
+    """Per-role totals over the whole filter: from the running totals (a few rows per day)
+    where they keep the filter's cut; else (one guide within some stores, a time that is not
+    a day's start) counted from the credits the filter names — one guide's, by index."""
+    kept = kept_criteria(
+        role=filters.role,
+        rule=filters.rule,
+        store_id=filters.store_id,
+        guide_staff_id=filters.guide_staff_id,
+        store_ids=filters.store_ids,
+        since=filters.since,
+        until=filters.until,
+    )
+    if kept is not None:
+        # One credit per role of an order: a role's credits are its distinct orders.
+        return [
+            RoleTotals(r, n, n, fen) for r, n, fen in await kept_role_totals(session, tenant, kept)
+        ]
+    result = await session.execute(
+        select(
+            Credit.role,
+            func.count(),
+            func.count(func.distinct(Credit.order_id)),
+            func.coalesce(func.sum(Credit.amount_fen), 0),
+        )
+        .where(Credit.merchant_id == tenant.id, *criteria)
+        .group_by(Credit.role)
+        .order_by(Credit.role)
+    )
+    return [RoleTotals(r, int(c), int(o), int(a)) for r, c, o, a in result]
 
 
 async def customer_touches(
