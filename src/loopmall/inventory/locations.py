@@ -8,9 +8,10 @@ never "look, then insert". Call these in a write unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -177,6 +178,28 @@ async def list_locations(
     return infos, next_cursor
 
 
+async def location_infos(
+    session: AsyncSession, tenant: Tenant, location_ids: Collection[int]
+) -> list[LocationInfo]:
+    """These locations (of the merchant) with their stores' names, in no order."""
+    if not location_ids:
+        return []
+    stmt = _infos_stmt(tenant, None).where(one_of(Location.id, list(location_ids)))
+    return [LocationInfo(*r) for r in (await session.execute(stmt)).all()]
+
+
+async def storeless_locations(
+    session: AsyncSession, tenant: Tenant, store_ids: frozenset[int] | None
+) -> list[LocationInfo]:
+    """The locations that are not a store's (online stock, warehouses), in creation order;
+    none for someone limited to ``store_ids``. A handful, where a chain has a store location
+    per store."""
+    if store_ids is not None:
+        return []
+    stmt = _infos_stmt(tenant, None).where(Location.store_id.is_(None)).order_by(Location.id)
+    return [LocationInfo(*r) for r in (await session.execute(stmt)).all()]
+
+
 async def location_info(session: AsyncSession, tenant: Tenant, location_id: int) -> LocationInfo:
     row = (await session.execute(_infos_stmt(tenant, None).where(Location.id == location_id))).one()
     return LocationInfo(*row)
@@ -278,14 +301,45 @@ class StoreChoice:
     name: str
 
 
+# A store picker offers this many stores; typing narrows them (GET /api/v1/stores?q= with
+# JavaScript, the picker's search form without). A chain has 1,800 stores: loading and
+# rendering every one cost the console pages 1-3 s at p95 (bench chainscale, issue #11).
+PICKER_LIMIT = 30
+
+
 async def store_choices(
-    session: AsyncSession, tenant: Tenant, store_ids: frozenset[int] | None
+    session: AsyncSession,
+    tenant: Tenant,
+    store_ids: frozenset[int] | None,
+    *,
+    q: str | None = None,
+    chosen: Collection[str] = (),
+    limit: int = PICKER_LIMIT,
 ) -> list[StoreChoice]:
-    """The stores someone may pick (all the merchant's, or a store role's own), by code."""
-    stmt = select(Store.id, Store.public_id, Store.code, Store.name).where(
+    """What a store picker offers someone (of the merchant's stores, or a store role's own):
+    the ``chosen`` ones (public ids) first, then at most ``limit`` others whose code starts
+    with ``q`` or whose name holds it, by code. Never more than ``len(chosen) + limit``."""
+    base = select(Store.id, Store.public_id, Store.code, Store.name).where(
         Store.merchant_id == tenant.id
     )
     if store_ids is not None:
-        stmt = stmt.where(one_of(Store.id, store_ids))
-    rows = (await session.execute(stmt.order_by(Store.code))).all()
-    return [StoreChoice(*r) for r in rows]
+        base = base.where(one_of(Store.id, store_ids))
+    picked: list[StoreChoice] = []
+    wanted = [c for c in dict.fromkeys(chosen) if c][:limit]
+    if wanted:
+        rows = (await session.execute(base.where(one_of(Store.public_id, wanted)))).all()
+        by_id = {r.public_id: StoreChoice(*r) for r in rows}
+        picked = [by_id[c] for c in wanted if c in by_id]
+    stmt = base
+    needle = (q or "").strip()[:100]
+    if needle:
+        stmt = stmt.where(
+            or_(
+                Store.code.startswith(needle, autoescape=True),
+                Store.name.contains(needle, autoescape=True),
+            )
+        )
+    if picked:
+        stmt = stmt.where(Store.id.not_in([c.id for c in picked]))
+    rows = (await session.execute(stmt.order_by(Store.code).limit(limit))).all()
+    return picked + [StoreChoice(*r) for r in rows]

@@ -48,6 +48,7 @@ async def orders_page(
     date_from: str = Query("", alias="from", max_length=10),
     date_to: str = Query("", alias="to", max_length=10),
     q: str = Query("", max_length=40),
+    store_q: str = Query("", max_length=100),
     cursor: str | None = Query(None, max_length=200),
     principal: Principal = Depends(require(Perm.ORDERS_READ)),
     uow: UnitOfWork = Depends(read_uow),
@@ -91,7 +92,10 @@ async def orders_page(
         {
             "orders": orders,
             "stores": stores,
-            "store_choices": await store_choices(uow.session, tenant, principal.store_ids),
+            "store_choices": await store_choices(
+                uow.session, tenant, principal.store_ids, q=store_q, chosen=[store]
+            ),
+            "store_q": store_q,
             "filters": {"status": status, "store": store, "from": date_from, "to": date_to, "q": q},
             "labels": labels(_),
             "statuses": list(OrderStatus),

@@ -26,4 +26,32 @@
     var msg = event.target.getAttribute && event.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) { event.preventDefault(); }
   });
+  // Store pickers (web/templates/store_picker.html): typing asks the stores API for matches
+  // and offers them beside the stores already chosen; the page never lists every store.
+  var pickerTimers = new WeakMap();
+  document.addEventListener("input", function (event) {
+    var box = event.target;
+    if (!box.hasAttribute || !box.hasAttribute("data-store-picker-q")) { return; }
+    var picker = box.closest("[data-store-picker]");
+    var list = picker && picker.querySelector("[data-store-picker-list]");
+    if (!list) { return; }
+    clearTimeout(pickerTimers.get(box));
+    pickerTimers.set(box, setTimeout(function () {
+      var limit = picker.getAttribute("data-limit") || "30";
+      var url = "/api/v1/stores?limit=" + encodeURIComponent(limit) +
+        (box.value.trim() ? "&q=" + encodeURIComponent(box.value.trim()) : "");
+      window.lmFetch(url).then(function (page) {
+        var keep = {};
+        Array.prototype.slice.call(list.options).forEach(function (opt) {
+          if (opt.hasAttribute("data-store") && !opt.selected) { opt.remove(); } else { keep[opt.value] = true; }
+        });
+        page.items.forEach(function (store) {
+          if (keep[store.id]) { return; }
+          var opt = new Option(store.name + " (" + store.code + ")", store.id);
+          opt.setAttribute("data-store", "");
+          list.add(opt);
+        });
+      }).catch(function () { /* the search form still works */ });
+    }, 250));
+  });
 })();
