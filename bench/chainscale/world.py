@@ -35,6 +35,7 @@ from loopmall.inventory.locations import default_warehouse
 from loopmall.merchants.models import Merchant, Store
 from loopmall.payments import sandbox
 from loopmall.payments.accounts import configure_account
+from loopmall.rebates import balances
 from loopmall.rebates.settlement import settle
 
 BIG = "vero"
@@ -542,8 +543,10 @@ async def _orders(
 
 async def _settle_first_month(state: AppState, seed: Seed) -> None:
     """One commission settlement (through ``rebates``), of the orders' first month: the
-    settlement pages have one to show, and most entries stay unsettled."""
+    settlement pages have one to show, and most entries stay unsettled. The ledger was
+    loaded around ``rebates.ledger``, so its running balances are rebuilt from it first."""
     async with UnitOfWork(state.write_factory) as uow:
+        await balances.rebuild(uow.session, seed.tenant)
         await settle(
             uow.session, seed.tenant, clock.now() - timedelta(days=335), actor="chainscale"
         )

@@ -23,8 +23,8 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
 from loopmall.orders import service as orders
-from loopmall.rebates import distributors
-from loopmall.rebates.models import CommissionEntry
+from loopmall.rebates import balances, distributors
+from loopmall.rebates.models import CommissionBalance, CommissionEntry
 from loopmall.rebates.rules import (
     EarnerKind,
     Role,
@@ -114,14 +114,17 @@ async def book_credits(
     await session.flush()
     if booked:
         order = await orders.get_order(session, tenant, str(payload["order_public_id"]))
+        clawed: list[CommissionEntry] = []
         if order.refunded_fen > 0:
-            await claw_back(
+            clawed = await _book_clawbacks(
                 session,
                 tenant,
                 order_id,
                 paid_fen=order.paid_fen,
                 refunded_fen=order.refunded_fen,
             )
+        # Last, after every ledger row this booking locks: balances, then the totals.
+        await balances.add_entries(session, tenant, [*booked, *clawed])
     return booked
 
 
@@ -130,7 +133,18 @@ async def claw_back(
 ) -> list[CommissionEntry]:
     """Give back what the order's earnings owe now that ``refunded_fen`` of ``paid_fen``
     has been refunded in total (``rules.clawback_due``); books only the difference to what
-    was given back before, so a replayed or late refund event books nothing."""
+    was given back before, so a replayed or late refund event books nothing. The earners'
+    balances and the merchant's totals move in the same transaction."""
+    booked = await _book_clawbacks(
+        session, tenant, order_id, paid_fen=paid_fen, refunded_fen=refunded_fen
+    )
+    await balances.add_entries(session, tenant, booked)
+    return booked
+
+
+async def _book_clawbacks(
+    session: AsyncSession, tenant: Tenant, order_id: int, *, paid_fen: int, refunded_fen: int
+) -> list[CommissionEntry]:
     earnings = list(
         (
             await session.scalars(
@@ -235,8 +249,51 @@ def entries_query(tenant: Tenant, f: EntryFilter) -> Select[Any]:
     return stmt
 
 
+def _kept_sums_answer(f: EntryFilter) -> bool:
+    """Whether the running balances answer ``f``'s totals: filters by earner, store and
+    settled or not only (role, kind, dates and a settlement need the lines)."""
+    return (
+        f.role is None
+        and f.kind is None
+        and f.settlement_id is None
+        and f.since is None
+        and f.until is None
+    )
+
+
 async def totals(session: AsyncSession, tenant: Tenant, f: EntryFilter) -> dict[str, int]:
-    """Earned, given back, net and the number of lines matching ``f``."""
+    """Earned, given back, net and the number of lines matching ``f``: from the running
+    balances when they answer ``f`` (one indexed read, whatever the ledger's size), else
+    summed over the matching lines."""
+    if _kept_sums_answer(f):
+        where = []
+        if f.earner_kind is not None:
+            where.append(CommissionBalance.earner_kind == f.earner_kind.value)
+        if f.earner_id is not None:
+            where.append(CommissionBalance.earner_id == f.earner_id)
+        if f.store_id is not None:
+            where.append(CommissionBalance.store_id == f.store_id)
+        if f.store_ids is not None:
+            where.append(one_of(CommissionBalance.store_id, f.store_ids))
+        if where:
+            kept = await balances.sum_balances(session, tenant, *where)
+        else:
+            kept = await balances.merchant_totals(session, tenant)
+        if f.settled is None:
+            earned, clawed, count = kept.earned_fen, kept.clawed_back_fen, kept.entries
+        elif f.settled:
+            earned = kept.earned_fen - kept.unsettled_earned_fen
+            clawed = kept.clawed_back_fen - kept.unsettled_clawed_back_fen
+            count = kept.entries - kept.unsettled_entries
+        else:
+            earned, clawed = kept.unsettled_earned_fen, kept.unsettled_clawed_back_fen
+            count = kept.unsettled_entries
+        return {
+            "earned_fen": earned,
+            "clawed_back_fen": clawed,
+            "net_fen": earned - clawed,
+            "entries": count,
+        }
     sub = entries_query(tenant, f).subquery()
     amount = sub.c.amount_fen
     row = (
@@ -266,22 +323,16 @@ async def unsettled_by_earner(
 ) -> list[tuple[str, int, int | None, int, int]]:
     """What the next settlement would pay: (earner kind, earner id, store id, lines, net)
     of the lines no settlement took yet, largest net first (the first ``limit`` of them: a
-    chain has an earner per guide and distributor)."""
-    net = func.sum(CommissionEntry.amount_fen)
+    chain has an earner per guide and distributor). Read from the running balances by the
+    index on the unsettled net, not grouped from the ledger."""
+    b = CommissionBalance
     stmt = (
-        select(
-            CommissionEntry.earner_kind,
-            CommissionEntry.earner_id,
-            CommissionEntry.store_id,
-            func.count(),
-            net,
-        )
-        .where(CommissionEntry.merchant_id == tenant.id, CommissionEntry.settlement_id.is_(None))
-        .group_by(CommissionEntry.earner_kind, CommissionEntry.earner_id, CommissionEntry.store_id)
-        .order_by(net.desc(), CommissionEntry.earner_kind, CommissionEntry.earner_id)
+        select(b.earner_kind, b.earner_id, b.store_id, b.unsettled_entries, b.unsettled_fen)
+        .where(b.merchant_id == tenant.id, b.unsettled_entries > 0)
+        .order_by(b.unsettled_fen.desc(), b.earner_kind, b.earner_id, b.store_key)
     )
     if store_ids is not None:
-        stmt = stmt.where(one_of(CommissionEntry.store_id, store_ids))
+        stmt = stmt.where(one_of(b.store_id, store_ids))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [(k, int(i), s, int(c), int(n)) for k, i, s, c, n in (await session.execute(stmt)).all()]

@@ -19,6 +19,7 @@ from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
+from loopmall.rebates import balances
 from loopmall.rebates.models import CommissionEntry, Settlement, SettlementLine
 
 
@@ -124,6 +125,9 @@ async def settle(
         settlement.entries += int(count)
         settlement.total_fen += int(earned) + int(clawed)
     await session.flush()
+    await balances.settle_lines(
+        session, tenant, [(k, i, s, int(c), int(e), int(b)) for k, i, s, c, e, b in rows]
+    )
     return settlement
 
 
