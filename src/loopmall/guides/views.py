@@ -25,7 +25,7 @@ from loopmall.guides.schemas import (
 )
 from loopmall.identity.consumer_models import Customer
 from loopmall.identity.models import Staff
-from loopmall.inventory.repository import sellable_stock
+from loopmall.inventory.repository import free_at_store
 from loopmall.merchants.models import Store
 from loopmall.orders.models import Order
 
@@ -159,13 +159,12 @@ async def search_cards(
             )
         ).all()
     )
-    stock = await sellable_stock(session, tenant, [s.id for s in skus])
+    # One store's levels, not every store's (issue #11: 1.6 s at p95 for a 1,800-store chain).
+    stock = await free_at_store(session, tenant, [s.id for s in skus], store_id) if store_id else {}
     cards = []
     for sku in skus:
         summary = by_id[sku.product_id]
         thumb = url_for(summary.thumbnail) if summary.thumbnail else None
         card = card_of(sku, summary.product, thumb)
-        free = stock.get(sku.id)
-        in_store = free.stores.get(store_id, 0) if free is not None and store_id else None
-        cards.append(CardOut(**card, in_store=in_store))
+        cards.append(CardOut(**card, in_store=stock.get(sku.id) if store_id else None))
     return cards
