@@ -4,15 +4,17 @@ earnings in the mall."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from loopmall.core.http import read_uow, write_uow
+from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import paginate_by_id
+from loopmall.core.tenancy import Tenant
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import Shopper, require_shopper
@@ -20,7 +22,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.rebates import distributors, export, filters, ledger, service, settlement, views
-from loopmall.rebates.models import CommissionEntry
+from loopmall.rebates.models import CommissionEntry, Settlement, SettlementLine
 from loopmall.rebates.rules import DECISIONS, DistributorPolicy, DistributorStatus
 from loopmall.rebates.schemas import (
     DistributorOut,
@@ -220,17 +222,53 @@ async def read_settlement(
 
 @router.get("/commission/settlements/{settlement_id}/csv", responses=PROBLEMS)
 async def export_settlement(
+    request: Request,
     settlement_id: str = public_id(),
     principal: Principal = Depends(require(Perm.COMMISSION_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    """A settlement's lines as CSV (UTF-8 with BOM)."""
-    shown = await _settlement(uow, principal, settlement_id)
-    return Response(
-        export.settlement_csv(shown),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="settlement-{shown.id}.csv"'},
+    """A settlement's lines as CSV (UTF-8 with BOM), streamed a batch of lines at a time:
+    a chain's settlement has a line per earner."""
+    tenant = principal.require_tenant()
+    found = await settlement.find_settlement(uow.session, tenant, settlement_id)
+    chunks = settlement_csv_chunks(
+        get_state(request).read_factory, tenant, found, store_ids=principal.store_ids
     )
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="settlement-{found.public_id}.csv"'},
+    )
+
+
+CSV_BATCH = 2000
+
+
+async def settlement_csv_chunks(
+    factory: Any,
+    tenant: Tenant,
+    found: Settlement,
+    *,
+    store_ids: frozenset[int] | None,
+    batch: int = CSV_BATCH,
+) -> AsyncIterator[bytes]:
+    """The header, then the lines ``batch`` at a time by id, read in a session of its own
+    (the request's may be closed while the body is sent)."""
+    public, period_end = found.public_id, found.period_end
+    yield export.rows_bytes([export.LINE_HEADER], header=True)
+    after = 0
+    async with UnitOfWork(factory) as reader:
+        while True:
+            stmt = settlement.lines_query(tenant, found, store_ids=store_ids)
+            stmt = stmt.where(SettlementLine.id > after).order_by(SettlementLine.id).limit(batch)
+            lines = list((await reader.session.scalars(stmt)).all())
+            if not lines:
+                return
+            after = lines[-1].id
+            shown = await views.lines_out(reader.session, tenant, lines)
+            yield export.rows_bytes(export.settlement_rows(public, period_end, shown))
+            if len(lines) < batch:
+                return
 
 
 @router.get("/commission/distributors", response_model=list[DistributorOut])

@@ -5,12 +5,15 @@ keeps every cell from running as a formula."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
+from datetime import datetime
 
 from loopmall.core.clock import local
-from loopmall.core.csv_export import csv_bytes
+from loopmall.core.csv_export import BOM, Cell, csv_bytes, neutralise
 from loopmall.core.money import format_yuan
-from loopmall.rebates.schemas import EntryOut, SettlementOut
+from loopmall.rebates.schemas import EntryOut, SettlementLineOut, SettlementOut
 
 ENTRY_HEADER = [
     "时间 time",
@@ -64,11 +67,24 @@ def entries_csv(entries: Sequence[EntryOut]) -> bytes:
     return csv_bytes(ENTRY_HEADER, rows)
 
 
-def settlement_csv(settlement: SettlementOut) -> bytes:
-    end = local(settlement.period_end).strftime("%Y-%m-%d %H:%M")
-    rows = [
+def rows_bytes(rows: Sequence[Sequence[Cell]], *, header: bool = False) -> bytes:
+    """Some rows of a CSV file written piece by piece (``header``: the first piece, with
+    the byte-order mark); cells neutralised as ``core.csv_export`` does."""
+    buffer = io.StringIO()
+    if header:
+        buffer.write(BOM)
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([neutralise(c) for c in row] for row in rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def settlement_rows(
+    settlement_id: str, period_end: datetime, lines: Sequence[SettlementLineOut]
+) -> list[list[str]]:
+    end = local(period_end).strftime("%Y-%m-%d %H:%M")
+    return [
         [
-            settlement.id,
+            settlement_id,
             end,
             line.earner.kind,
             line.earner.name,
@@ -79,6 +95,11 @@ def settlement_csv(settlement: SettlementOut) -> bytes:
             format_yuan(line.clawed_back_fen),
             format_yuan(line.net_fen),
         ]
-        for line in settlement.lines or []
+        for line in lines
     ]
+
+
+def settlement_csv(settlement: SettlementOut) -> bytes:
+    """A settlement with its lines as one CSV file (the API streams it in pieces instead)."""
+    rows = settlement_rows(settlement.id, settlement.period_end, settlement.lines or [])
     return csv_bytes(LINE_HEADER, rows)

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
 from loopmall.rebates import balances
 from loopmall.rebates.models import CommissionEntry, Settlement, SettlementLine
+from loopmall.rebates.rules import EarnerKind
 
 
 class SettlementPeriodOpen(ValidationFailed):
@@ -137,6 +139,49 @@ async def list_settlements(
     """The merchant's settlements, latest period first."""
     stmt = scoped(Settlement, tenant).order_by(Settlement.period_end.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def find_settlement(session: AsyncSession, tenant: Tenant, public_id: str) -> Settlement:
+    """The merchant's settlement of that public id; NotFound otherwise."""
+    found = await session.scalar(scoped(Settlement, tenant, Settlement.public_id == public_id))
+    if found is None:
+        raise NotFound("No such settlement")
+    return found
+
+
+def lines_query(
+    tenant: Tenant,
+    found: Settlement,
+    *,
+    store_ids: frozenset[int] | None,
+    earner: tuple[EarnerKind, int] | None = None,
+) -> Select[SettlementLine]:
+    """The settlement's lines (a store role's: its stores'), one earner's when ``earner``
+    is given; no order (callers page by id: the lines' index is (settlement, id))."""
+    stmt = scoped(SettlementLine, tenant, SettlementLine.settlement_id == found.id)
+    if store_ids is not None:
+        stmt = stmt.where(one_of(SettlementLine.store_id, store_ids))
+    if earner is not None:
+        stmt = stmt.where(
+            SettlementLine.earner_kind == earner[0].value, SettlementLine.earner_id == earner[1]
+        )
+    return stmt
+
+
+async def lines_page(
+    session: AsyncSession,
+    tenant: Tenant,
+    found: Settlement,
+    *,
+    store_ids: frozenset[int] | None,
+    earner: tuple[EarnerKind, int] | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> tuple[list[SettlementLine], str | None]:
+    """A page of the settlement's lines by cursor (a chain's settlement has a line per
+    earner: tens of thousands). Raises 422 for a bad cursor or limit."""
+    stmt = lines_query(tenant, found, store_ids=store_ids, earner=earner)
+    return await paginate_by_id(session, stmt, SettlementLine.id, cursor=cursor, limit=limit)
 
 
 async def get_settlement(

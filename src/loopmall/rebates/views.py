@@ -68,31 +68,36 @@ async def entries_out(
     return out
 
 
+async def lines_out(
+    session: AsyncSession, tenant: Tenant, lines: Sequence[SettlementLine]
+) -> list[SettlementLineOut]:
+    """Settlement lines with their earners' and stores' names (one query per kind)."""
+    keys = {(line.earner_kind, line.earner_id) for line in lines}
+    keys |= {("store", line.store_id) for line in lines if line.store_id is not None}
+    found = await earners.describe(session, tenant, keys)
+    shown = []
+    for line in lines:
+        store = found.get(("store", line.store_id)) if line.store_id is not None else None
+        shown.append(
+            SettlementLineOut(
+                earner=_earner(found, line.earner_kind, line.earner_id),
+                store=store.public_id if store else None,
+                store_name=store.name if store else "",
+                entries=line.entries,
+                earned_fen=line.earned_fen,
+                clawed_back_fen=line.clawed_back_fen,
+                net_fen=line.net_fen,
+            )
+        )
+    return shown
+
+
 async def settlement_out(
     session: AsyncSession,
     tenant: Tenant,
     settlement: Settlement,
     lines: Sequence[SettlementLine] | None = None,
 ) -> SettlementOut:
-    shown = None
-    if lines is not None:
-        keys = {(line.earner_kind, line.earner_id) for line in lines}
-        keys |= {("store", line.store_id) for line in lines if line.store_id is not None}
-        found = await earners.describe(session, tenant, keys)
-        shown = []
-        for line in lines:
-            store = found.get(("store", line.store_id)) if line.store_id is not None else None
-            shown.append(
-                SettlementLineOut(
-                    earner=_earner(found, line.earner_kind, line.earner_id),
-                    store=store.public_id if store else None,
-                    store_name=store.name if store else "",
-                    entries=line.entries,
-                    earned_fen=line.earned_fen,
-                    clawed_back_fen=line.clawed_back_fen,
-                    net_fen=line.net_fen,
-                )
-            )
     return SettlementOut(
         id=settlement.public_id,
         period_start=settlement.period_start,
@@ -100,7 +105,7 @@ async def settlement_out(
         entries=settlement.entries,
         total_fen=settlement.total_fen,
         created_at=settlement.created_at,
-        lines=shown,
+        lines=await lines_out(session, tenant, lines) if lines is not None else None,
     )
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.clock import local
-from loopmall.core.errors import LoopmallError, ValidationFailed
+from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.money import parse_yuan
 from loopmall.core.uow import UnitOfWork
@@ -20,7 +20,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants.stores import list_stores
-from loopmall.rebates import distributors, filters, ledger, service, settlement, views
+from loopmall.rebates import distributors, earners, filters, ledger, service, settlement, views
 from loopmall.rebates.models import CommissionEntry
 from loopmall.rebates.pages.labels import error_message, labels
 from loopmall.rebates.rules import DECISIONS, DistributorPolicy, EarnerKind, Rates
@@ -244,24 +244,51 @@ async def settle_from_console(
     return RedirectResponse(f"/console/commission/settlements/{made.public_id}", status_code=303)
 
 
+SETTLEMENT_PAGE = 100
+
+
 @router.get("/console/commission/settlements/{settlement_id}")
 async def settlement_page(
     request: Request,
     settlement_id: str = Path(..., max_length=40, pattern=PUBLIC_ID),
+    earner: str = Query("", max_length=40, pattern=r"^[a-z0-9_]*$"),
+    cursor: str = Query("", max_length=200),
     principal: Principal = Depends(require(Perm.COMMISSION_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
+    """A settlement: its totals (kept on the settlement when it was made) and a page of its
+    lines by cursor, or one earner's lines (by public id: st_, stf_ or cus_)."""
     tenant = principal.require_tenant()
-    found, lines = await settlement.get_settlement(
-        uow.session, tenant, settlement_id, store_ids=principal.store_ids
+    found = await settlement.find_settlement(uow.session, tenant, settlement_id)
+    who = None
+    if earner:
+        kind = earners.kind_of_public_id(earner)
+        if kind is None:
+            raise NotFound("No such earner", field="earner")
+        who = (kind, await earners.resolve(uow.session, tenant, kind, earner))
+    lines, next_cursor = await settlement.lines_page(
+        uow.session,
+        tenant,
+        found,
+        store_ids=principal.store_ids,
+        earner=who,
+        cursor=cursor or None,
+        limit=SETTLEMENT_PAGE,
     )
     _ = translator(pick_locale(request))
+    next_url = None
+    if next_cursor:
+        query = {"cursor": next_cursor, **({"earner": earner} if earner else {})}
+        next_url = f"/console/commission/settlements/{found.public_id}?{urlencode(query)}"
     return render(
         request,
         "rebates/console_settlement.html",
         {
             "settlement": await views.settlement_out(uow.session, tenant, found, lines),
             "through": through_day(found),
+            "earner": earner,
+            "paged": bool(cursor),
+            "next_url": next_url,
             "labels": labels(_),
         },
     )
