@@ -24,6 +24,7 @@ from sqlalchemy import select, text
 
 from bench.chainscale.bulk import Ids, PublicIds, fix_sequences, load
 from bench.harness import CONSOLE, Progress
+from loopmall.attribution import totals as attribution_totals
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
@@ -553,6 +554,14 @@ async def _settle_first_month(state: AppState, seed: Seed) -> None:
         await uow.commit()
 
 
+async def _attribution_totals(state: AppState, seed: Seed) -> None:
+    """The credits were loaded around ``attribution.ledger``: its running totals are rebuilt
+    from them (the ledger's per-role totals read them)."""
+    async with UnitOfWork(state.write_factory) as uow:
+        await attribution_totals.rebuild(uow.session, seed.tenant)
+        await uow.commit()
+
+
 async def _sessions(state: AppState, seed: Seed) -> tuple[str, str]:
     async with UnitOfWork(state.write_factory) as uow:
         ttl = 7 * 86400
@@ -604,6 +613,8 @@ async def build_world(state: AppState, size: Size) -> World:
     t = timed("orders", t)
     await _settle_first_month(state, seed)
     t = timed("a settlement (the first month)", t)
+    await _attribution_totals(state, seed)
+    t = timed("attribution totals", t)
     await _analyze(state)
     t = timed("analyze", t)
     timings["total"] = time.perf_counter() - began
