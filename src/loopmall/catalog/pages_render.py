@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from loopmall.catalog import categories, images, repository
+from loopmall.catalog import categories, images
 from loopmall.catalog.editor import EditorForm
-from loopmall.catalog.pages_prices import PriceBoard, price_board
+from loopmall.catalog.pages_prices import PriceBoard, board_stores, price_board
 from loopmall.catalog.repository import ProductDetail
 from loopmall.core.http import get_state
 from loopmall.core.tenancy import Tenant
@@ -50,8 +50,10 @@ async def render_editor(
     locale = pick_locale(request)
     tree = categories.flatten(await categories.category_tree(uow.session, tenant))
     if detail is not None and board is None:
-        stores = await repository.merchant_stores(uow.session, tenant)
-        board = price_board(detail, stores, request.query_params.get("channel", "online"))
+        channel = request.query_params.get("channel", "online")
+        store_q = request.query_params.get("store_q", "")
+        stores = await board_stores(uow.session, tenant, detail, channel, store_q)
+        board = price_board(detail, stores, channel)
     return render(
         request,
         "catalog/product_edit.html",
@@ -61,6 +63,7 @@ async def render_editor(
             "categories": tree,
             "strings": strings(locale),
             "board": board,
+            "store_q": request.query_params.get("store_q", "")[:100],
             "url_for": images.url_for,
             "can_write": principal.can(Perm.CATALOG_WRITE),
             "max_upload": get_state(request).settings.upload_max_bytes,

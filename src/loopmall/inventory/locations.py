@@ -325,7 +325,9 @@ async def store_choices(
     if store_ids is not None:
         base = base.where(one_of(Store.id, store_ids))
     picked: list[StoreChoice] = []
-    wanted = [c for c in dict.fromkeys(chosen) if c][:limit]
+    # Every chosen one (a manager's 1,200 stores stay chosen when the form is saved): these
+    # grow with what was chosen, not with the chain.
+    wanted = [c for c in dict.fromkeys(chosen) if c]
     if wanted:
         rows = (await session.execute(base.where(one_of(Store.public_id, wanted)))).all()
         by_id = {r.public_id: StoreChoice(*r) for r in rows}

@@ -46,8 +46,9 @@
           if (opt.hasAttribute("data-store") && !opt.selected) { opt.remove(); } else { keep[opt.value] = true; }
         });
         page.items.forEach(function (store) {
-          if (keep[store.id]) { return; }
-          var opt = new Option(store.name + " (" + store.code + ")", store.id);
+          var value = (picker.getAttribute("data-value-prefix") || "") + store.id;
+          if (keep[value]) { return; }
+          var opt = new Option(store.name + " (" + store.code + ")", value);
           opt.setAttribute("data-store", "");
           list.add(opt);
         });
