@@ -370,7 +370,7 @@ async def test_channel_prices_form(
     url = f"/console/products/{product['id']}"
 
     page = await client.get(url, headers=HTML)
-    assert f'<option value="store:{nanjing}" >南京西路店</option>' in page.text
+    assert f'<option value="store:{nanjing}" data-store >南京西路店</option>' in page.text
     assert "徐汇店" in page.text
 
     body = {
