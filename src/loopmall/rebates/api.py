@@ -250,11 +250,12 @@ async def settlement_csv_chunks(
     found: Settlement,
     *,
     store_ids: frozenset[int] | None,
-    batch: int = CSV_BATCH,
+    batch: int | None = None,
 ) -> AsyncIterator[bytes]:
     """The header, then the lines ``batch`` at a time by id, read in a session of its own
     (the request's may be closed while the body is sent)."""
     public, period_end = found.public_id, found.period_end
+    batch = batch or CSV_BATCH
     yield export.rows_bytes([export.LINE_HEADER], header=True)
     after = 0
     async with UnitOfWork(factory) as reader:
