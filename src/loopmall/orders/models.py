@@ -65,6 +65,9 @@ class Order(TenantMixin, IdMixin, Base):
         Index("ix_orders_store", "merchant_id", "store_id", "id"),
         # A kind in a status, newest first (the unpaid store sales): migration 0021.
         Index("ix_orders_kind_status", "merchant_id", "kind", "status", "id"),
+        # The console's search by phone and its date filter (migration 0024).
+        Index("ix_orders_phone", "merchant_id", "recipient_phone", "id"),
+        Index("ix_orders_created", "merchant_id", "created_at", "id"),
     )
 
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
