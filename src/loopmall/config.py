@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Database connections per app process. A request that waits longer than the pool timeout
+    # for a connection is answered 503 server_busy with Retry-After (an overloaded process
+    # sheds load instead of answering 500 after the client has given up).
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
+    db_pool_timeout_seconds: float = 10.0
+
     # Sessions and login
     session_cookie: str = "lm_session"
     session_ttl_seconds: int = 12 * 3600

@@ -125,10 +125,10 @@ def make_sessionmakers(
     return read, write
 
 
-def make_sqlite_writer(url: str) -> AsyncEngine:
+def make_sqlite_writer(url: str, pool_timeout: float = 30) -> AsyncEngine:
     """SQLite takes one writer at a time. Left to SQLite, waiting writers poll the lock with
     growing sleeps (busy_timeout), so under load a write waits seconds after the lock is
     free. One pooled connection for all of a process's writes makes them queue in the pool
     instead, first come first served, and each starts the moment the previous one ends.
     Measured with bench_checkout (8 shoppers, SQLite): see ADR 0005."""
-    return make_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+    return make_engine(url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout)

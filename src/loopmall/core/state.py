@@ -38,8 +38,17 @@ class AppState:
     @classmethod
     def build(cls, settings: Settings) -> AppState:
         url = settings.effective_database_url
-        engine = make_engine(url)
-        writer = make_sqlite_writer(url) if url.startswith("sqlite") else None
+        engine = make_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
+        writer = (
+            make_sqlite_writer(url, pool_timeout=settings.db_pool_timeout_seconds)
+            if url.startswith("sqlite")
+            else None
+        )
         read, write = make_sessionmakers(engine, writer)
         # Every session knows its app's settings (``settings_of``): an outbox handler gets only
         # a session, yet a call to WeChat or Alipay needs the gateway URLs and timeouts.
