@@ -261,3 +261,32 @@ async def test_the_settlement_csv_is_streamed_in_batches_with_every_line(
 
     missing = await client.get("/api/v1/commission/settlements/cs_nothing/csv", headers=w.owner)
     assert missing.status_code == 404
+
+
+async def test_the_ledger_csv_is_streamed_in_batches_up_to_the_export_limit(
+    state: AppState,
+    client: httpx.AsyncClient,
+    frozen_clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = await _world(state, client, frozen_clock)  # 6 lines: 4 earnings, 2 claw-backs
+    monkeypatch.setattr(commission_api, "CSV_BATCH", 4)
+
+    async def export(**params: str) -> list[list[str]]:
+        url = "/api/v1/commission/entries.csv"
+        async with client.stream("GET", url, params=params, headers=w.owner) as r:
+            assert r.status_code == 200
+            assert "content-length" not in r.headers  # sent as it is read
+            body = b"".join([chunk async for chunk in r.aiter_bytes()])
+        assert body.startswith("\ufeff".encode())
+        return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+    everything = await export()
+    assert everything[0][0] == "时间 time" and len(everything) == 1 + 6
+    amounts = sorted(float(row[11]) for row in everything[1:])
+    assert amounts == [-5.0, -0.5, 0.99, 0.99, 9.9, 9.9]
+    assert len(await export(kind="clawback")) == 1 + 2
+    monkeypatch.setattr(commission_api, "EXPORT_LIMIT", 5)
+    assert len(await export()) == 1 + 5
+    bad = await client.get("/api/v1/commission/entries.csv?kind=nope", headers=w.owner)
+    assert bad.status_code == 422

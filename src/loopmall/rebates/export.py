@@ -45,8 +45,8 @@ LINE_HEADER = [
 ]
 
 
-def entries_csv(entries: Sequence[EntryOut]) -> bytes:
-    rows = [
+def entry_rows(entries: Sequence[EntryOut]) -> list[list[str]]:
+    return [
         [
             local(e.at).strftime("%Y-%m-%d %H:%M:%S"),
             e.order_number or "",
@@ -64,7 +64,11 @@ def entries_csv(entries: Sequence[EntryOut]) -> bytes:
         ]
         for e in entries
     ]
-    return csv_bytes(ENTRY_HEADER, rows)
+
+
+def entries_csv(entries: Sequence[EntryOut]) -> bytes:
+    """Ledger lines as one CSV file (the API streams them in pieces instead)."""
+    return csv_bytes(ENTRY_HEADER, entry_rows(entries))
 
 
 def rows_bytes(rows: Sequence[Sequence[Cell]], *, header: bool = False) -> bytes:
