@@ -17,6 +17,7 @@ from loopmall.core.state import AppState
 @dataclass
 class Reads:
     statements: list[str] = field(default_factory=list)
+    parameters: list[Any] = field(default_factory=list)
     rows: int = 0
 
 
@@ -24,10 +25,11 @@ class Reads:
 def reading(state: AppState) -> Iterator[Reads]:
     seen = Reads()
 
-    def after(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    def after(_conn: Any, cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
         if statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
             return
         seen.statements.append(statement)
+        seen.parameters.append(parameters)
         seen.rows += len(getattr(cursor, "_rows", None) or ())
 
     for engine in state.engines:

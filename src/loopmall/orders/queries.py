@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.errors import NotFound, ValidationFailed
@@ -65,7 +65,18 @@ async def list_orders(
         criteria.append(Order.kind == filters.kind)
     if filters.q:
         q = filters.q.strip()
-        criteria.append(or_(Order.number == q, Order.pickup_code == q, Order.recipient_phone == q))
+        # Each key through its own index (the phone's: migration 0024). As one OR the
+        # planners walked every order of the merchant (issue #11, chain scale).
+        criteria.append(
+            Order.id.in_(
+                union(
+                    *(
+                        select(Order.id).where(Order.merchant_id == tenant.id, key == q)
+                        for key in (Order.number, Order.pickup_code, Order.recipient_phone)
+                    )
+                )
+            )
+        )
     if filters.created_from is not None:
         criteria.append(Order.created_at >= filters.created_from)
     if filters.created_to is not None:
