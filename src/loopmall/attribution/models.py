@@ -152,7 +152,9 @@ class Credit(TenantMixin, IdMixin, Base):
 
 class CreditTotal(TenantMixin, IdMixin, Base):
     """Running totals of the ledger: per scope (the merchant's ``all``, one ``store``, one
-    ``guide``), Asia/Shanghai day, role and rule — the credits and their amount.
+    ``guide``), Asia/Shanghai day, role and rule — the credits and their amount; and per QR
+    ``channel`` and ``share`` and day (role and rule ``''``) — the orders credited through
+    it (``credits``: an order once however many of its credits name it) and their amount.
 
     Kept by :func:`loopmall.attribution.ledger.credit_orders` in the transaction that writes
     the credits (``credits = credits + :n``), so the ledger's per-role totals read a few
@@ -163,7 +165,9 @@ class CreditTotal(TenantMixin, IdMixin, Base):
     __tablename__ = "attribution_totals"
     __table_args__ = (
         UniqueConstraint("merchant_id", "scope", "scope_id", "day", "role", "rule"),
-        CheckConstraint("scope IN ('all', 'store', 'guide')", name="scope_known"),
+        CheckConstraint(
+            "scope IN ('all', 'store', 'guide', 'channel', 'share')", name="scope_known"
+        ),
     )
 
     scope: Mapped[str] = mapped_column(String(8))
