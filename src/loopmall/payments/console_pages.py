@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from loopmall.core.errors import LoopmallError, NotFound
+from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.http import get_state
 from loopmall.core.money import parse_yuan
+from loopmall.core.pagination import decode_cursor, encode_cursor
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
@@ -28,7 +30,9 @@ router = APIRouter(include_in_schema=False)
 
 OrderId = Path(..., max_length=40, pattern=r"^[a-z0-9_]+$")
 CodeId = Path(..., max_length=40, pattern=r"^[a-z0-9_]+$")
-LIST_SIZE = 100
+# A page of payments, newest first, then older ones by cursor (the primary key backwards).
+# 100 rows rendered made the page 0.5-1.2 s at p95 with 8 users (issue #11, chain scale).
+LIST_SIZE = 50
 
 
 def state_labels(_: Any) -> dict[str, str]:
@@ -49,16 +53,30 @@ def provider_labels(_: Any) -> dict[str, str]:
     return {"wechatpay": _("WeChat Pay"), "alipay": _("Alipay"), "sandbox": _("Sandbox")}
 
 
+def _before(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    before = decode_cursor(cursor)
+    if not isinstance(before, int) or isinstance(before, bool) or not 0 < before < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    return before
+
+
 @router.get("/console/payments")
 async def payments_page(
-    request: Request, principal: Principal = Depends(require(Perm.ORDERS_READ))
+    request: Request,
+    cursor: str | None = Query(None, max_length=200),
+    principal: Principal = Depends(require(Perm.ORDERS_READ)),
 ) -> Response:
     tenant = principal.require_tenant()
     state = get_state(request)
+    before = _before(cursor)
     async with UnitOfWork(state.read_factory) as uow:
         rows = await refunds.recent_payments(
-            uow.session, tenant, store_ids=principal.store_ids, limit=LIST_SIZE
+            uow.session, tenant, store_ids=principal.store_ids, limit=LIST_SIZE + 1, before=before
         )
+        more = len(rows) > LIST_SIZE
+        rows = rows[:LIST_SIZE]
         order_rows = await orders.get_payables(uow.session, tenant, {p.order_id for p in rows})
         refund_rows = await refunds.refunds_of_payments(uow.session, tenant, [p.id for p in rows])
         store_names, staff_names = await codes.names(
@@ -82,6 +100,9 @@ async def payments_page(
             "providers": provider_labels(_),
             "store_names": store_names,
             "staff_names": staff_names,
+            "next_url": "/console/payments?" + urlencode({"cursor": encode_cursor(rows[-1].id)})
+            if more
+            else None,
         },
     )
 

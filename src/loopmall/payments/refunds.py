@@ -100,10 +100,17 @@ async def list_payments(
 
 
 async def recent_payments(
-    session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None, limit: int = 100
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    store_ids: frozenset[int] | None,
+    limit: int = 100,
+    before: int | None = None,
 ) -> list[Payment]:
-    """The newest payments first (the console list)."""
+    """The newest payments first (the console list); ``before``: older than that id."""
     stmt = scoped(Payment, tenant, Payment.state != PaymentState.CREATED.value)
+    if before is not None:
+        stmt = stmt.where(Payment.id < before)
     if store_ids is not None:
         stmt = stmt.where(one_of(Payment.store_id, store_ids))
     rows = await session.scalars(stmt.order_by(Payment.id.desc()).limit(limit))
