@@ -66,8 +66,8 @@ async def _store_sales(state: AppState, w: World, n: int, start: int = 0) -> lis
 
 
 async def _shared_orders(state: AppState, w: World, n: int) -> list[int]:
-    """``n`` mall orders after a store scan and a share: store, guide and sharer credits
-    for one order each."""
+    """``n`` mall orders after a store scan (QR channel 7 or 8) and a share (1 or 2): store,
+    guide and sharer credits for one order each, two of them naming the channel."""
     sharer, _ = await customer(state, w.tenant, "分享者")
     ids = []
     for i in range(n):
@@ -75,8 +75,13 @@ async def _shared_orders(state: AppState, w: World, n: int) -> list[int]:
         at = T0 + timedelta(hours=5 * i)
         async with UnitOfWork(state.write_factory) as uow:
             for kw in (
-                {"kind": "scan", "store_id": w.store.id, "guide_staff_id": w.guide},
-                {"kind": "share", "share_id": i + 1, "sharer_customer_id": sharer},
+                {
+                    "kind": "scan",
+                    "store_id": w.store.id,
+                    "guide_staff_id": w.guide,
+                    "channel_id": 7 + i % 2,
+                },
+                {"kind": "share", "share_id": i % 2 + 1, "sharer_customer_id": sharer},
             ):
                 await record_touch(
                     uow.session, w.tenant, customer_id=me, visitor_id=None,
@@ -256,3 +261,57 @@ async def test_a_ledger_view_reads_the_same_rows_with_ten_times_the_credits(
     assert big_rows == small_rows
     if backend == "postgres":
         assert big_rows <= 6
+
+
+async def _counted_through(
+    state: AppState, tenant: Tenant, column: object, ids: list[int]
+) -> dict[int, tuple[int, int]]:
+    """Orders and amount per channel or share counted from the credits, an order once."""
+    async with UnitOfWork(state.read_factory) as uow:
+        per_order = (
+            select(column.label("key"), func.max(Credit.amount_fen).label("fen"))  # type: ignore[attr-defined]
+            .where(Credit.merchant_id == tenant.id, column.in_(ids))  # type: ignore[attr-defined]
+            .group_by(column, Credit.order_id)
+            .subquery()
+        )
+        rows = await uow.session.execute(
+            select(per_order.c.key, func.count(), func.sum(per_order.c.fen)).group_by(
+                per_order.c.key
+            )
+        )
+        found = {i: (0, 0) for i in ids}
+        found.update({int(k): (int(n), int(fen)) for k, n, fen in rows})
+        return found
+
+
+async def test_channel_and_share_totals_are_kept_an_order_once_without_reading_credits(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    # Given mall orders through QR channels 7 and 8 and shares 1 and 2, whose store and
+    # guide credits both name the channel, credited in two batches
+    w = await make_world(state, client)
+    shared = await _shared_orders(state, w, 5)
+    await _credit(state, w.tenant, shared[:1])
+    await _credit(state, w.tenant, shared[1:])
+    # When the QR funnels and share chains ask for their figures
+    async with UnitOfWork(state.read_factory) as uow:
+        with counting(state) as statements:
+            channels = await repository.totals_by_channel(uow.session, w.tenant, [7, 8, 9])
+            shares = await repository.totals_by_share(uow.session, w.tenant, [1, 2, 3])
+    # Then each order counts once, with its amount, as counted from the credits
+    assert {k: (t.orders, t.gmv_fen) for k, t in channels.items()} == {
+        7: (3, 1_100 + 1_102 + 1_104),
+        8: (2, 1_101 + 1_103),
+        9: (0, 0),
+    }
+    assert channels == {
+        k: repository.ChannelTotals(*v)
+        for k, v in (await _counted_through(state, w.tenant, Credit.channel_id, [7, 8, 9])).items()
+    }
+    assert shares == {
+        k: repository.ShareTotals(*v)
+        for k, v in (await _counted_through(state, w.tenant, Credit.share_id, [1, 2, 3])).items()
+    }
+    # And the credits themselves are not read: the kept totals answer
+    assert len(statements) == 2
+    assert not [q for q in statements if "attribution_credits" in q]

@@ -10,19 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution.models import Credit, Touch
-from loopmall.attribution.totals import kept_criteria, kept_role_totals
+from loopmall.attribution.totals import kept_criteria, kept_role_totals, through
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
-
-IN_CHUNK = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,43 +34,23 @@ class ShareTotals:
     gmv_fen: int = 0
 
 
-async def _totals_by(
-    session: AsyncSession, tenant: Tenant, column: Any, ids: Sequence[int]
-) -> dict[int, tuple[int, int]]:
-    wanted = sorted(set(ids))
-    found: dict[int, tuple[int, int]] = {i: (0, 0) for i in wanted}
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        per_order = (
-            select(column.label("key"), Credit.order_id, func.max(Credit.amount_fen).label("fen"))
-            .where(Credit.merchant_id == tenant.id, column.in_(chunk))
-            .group_by(column, Credit.order_id)
-            .subquery()
-        )
-        rows = await session.execute(
-            select(per_order.c.key, func.count(), func.sum(per_order.c.fen)).group_by(
-                per_order.c.key
-            )
-        )
-        for key, orders, fen in rows:
-            found[int(key)] = (int(orders), int(fen or 0))
-    return found
-
-
 async def totals_by_channel(
     session: AsyncSession, tenant: Tenant, channel_ids: Sequence[int]
 ) -> dict[int, ChannelTotals]:
-    """Orders and GMV credited through each QR channel (every id asked for is in the answer)."""
-    raw = await _totals_by(session, tenant, Credit.channel_id, channel_ids)
-    return {k: ChannelTotals(o, g) for k, (o, g) in raw.items()}
+    """Orders and GMV credited through each QR channel (every id asked for is in the answer).
+
+    From the running totals (a row per channel and day), where it grouped every credit of
+    the channels by order."""
+    kept = await through(session, tenant, "channel", channel_ids)
+    return {k: ChannelTotals(*kept.get(k, (0, 0))) for k in sorted(set(channel_ids))}
 
 
 async def totals_by_share(
     session: AsyncSession, tenant: Tenant, share_ids: Sequence[int]
 ) -> dict[int, ShareTotals]:
     """Orders and GMV credited through each share (every id asked for is in the answer)."""
-    raw = await _totals_by(session, tenant, Credit.share_id, share_ids)
-    return {k: ShareTotals(o, g) for k, (o, g) in raw.items()}
+    kept = await through(session, tenant, "share", share_ids)
+    return {k: ShareTotals(*kept.get(k, (0, 0))) for k in sorted(set(share_ids))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ credit count is also its count of distinct orders: no order ids need to be kept.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any
 
@@ -28,6 +28,8 @@ from loopmall.core.valueset import one_of
 
 TOTALS = CreditTotal.metadata.tables[CreditTotal.__tablename__]
 KEY = ("merchant_id", "scope", "scope_id", "day", "role", "rule")
+# SQLite allows 32,766 bound parameters per statement.
+IN_CHUNK = 5_000
 
 
 def shanghai_day(at: datetime) -> date:
@@ -36,6 +38,8 @@ def shanghai_day(at: datetime) -> date:
 
 def _deltas(merchant_id: int, credits: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     sums: dict[tuple[str, int, date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    # Per order: the channels and shares its credits name, each counted once.
+    through: dict[tuple[str, int, int, date], int] = {}
     for c in credits:
         day = shanghai_day(c["at"])
         scopes = [("all", 0)]
@@ -47,6 +51,14 @@ def _deltas(merchant_id: int, credits: Iterable[dict[str, Any]]) -> list[dict[st
             total = sums[(scope, scope_id, day, c["role"], c["rule"])]
             total[0] += 1
             total[1] += c["amount_fen"]
+        for scope, key in (("channel", "channel_id"), ("share", "share_id")):
+            if c[key] is not None:
+                at = (scope, c[key], c["order_id"], day)
+                through[at] = max(through.get(at, 0), c["amount_fen"])
+    for (scope, scope_id, _order, day), fen in through.items():
+        total = sums[(scope, scope_id, day, "", "")]
+        total[0] += 1
+        total[1] += fen
     # Sorted by key: concurrent batches take the rows' locks in one order (no deadlock).
     return [
         {
@@ -66,8 +78,10 @@ def _deltas(merchant_id: int, credits: Iterable[dict[str, Any]]) -> list[dict[st
 async def add_credits(
     session: AsyncSession, tenant: Tenant, credits: Iterable[dict[str, Any]]
 ) -> None:
-    """Add the credits just inserted (rows with ``at``, ``role``, ``rule``, ``store_id``,
-    ``guide_staff_id``, ``amount_fen``) to the running totals, in the caller's transaction.
+    """Add the credits just inserted — every credit of each of their orders, as
+    :func:`~loopmall.attribution.ledger.credit_orders` writes them (rows with ``order_id``,
+    ``at``, ``role``, ``rule``, ``store_id``, ``guide_staff_id``, ``channel_id``,
+    ``share_id``, ``amount_fen``) — to the running totals, in the caller's transaction.
 
     One insert-or-add statement: ``credits = credits + excluded.credits`` is applied to the
     row as it stands when the statement reaches it, so concurrent crediting loses nothing."""
@@ -151,9 +165,35 @@ async def kept_role_totals(
     return [(role, int(n), int(fen)) for role, n, fen in result if int(n) > 0]
 
 
+async def through(
+    session: AsyncSession, tenant: Tenant, scope: str, ids: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """(orders, amount) credited through each QR channel or share (``scope``) of ``ids``,
+    summed over the days the totals keep; ids with none are missing."""
+    found: dict[int, tuple[int, int]] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), IN_CHUNK):
+        rows = await session.execute(
+            select(
+                CreditTotal.scope_id,
+                func.sum(CreditTotal.credits),
+                func.sum(CreditTotal.amount_fen),
+            )
+            .where(
+                CreditTotal.merchant_id == tenant.id,
+                CreditTotal.scope == scope,
+                CreditTotal.scope_id.in_(wanted[start : start + IN_CHUNK]),
+            )
+            .group_by(CreditTotal.scope_id)
+        )
+        found.update({int(k): (int(n or 0), int(fen or 0)) for k, n, fen in rows})
+    return found
+
+
 async def rebuild(session: AsyncSession, tenant: Tenant) -> None:
     """Recompute the merchant's totals from its credits, in the database (for credits written
-    around :func:`add_credits`, e.g. loaded in bulk; migration 0023 fills them the same way)."""
+    around :func:`add_credits`, e.g. loaded in bulk; migrations 0023 and 0025 fill them the
+    same way)."""
     await session.execute(TOTALS.delete().where(TOTALS.c.merchant_id == tenant.id))
     if session.get_bind().dialect.name == "postgresql":
         day: ColumnElement[Any] = cast(func.timezone("Asia/Shanghai", Credit.at), Date)
@@ -173,4 +213,26 @@ async def rebuild(session: AsyncSession, tenant: Tenant) -> None:
             .where(Credit.merchant_id == tenant.id, scope_id.is_not(None))
             .group_by(Credit.merchant_id, *grouped, day, Credit.role, Credit.rule)
         )  # fmt: skip
+        await session.execute(TOTALS.insert().from_select([*KEY, "credits", "amount_fen"], per_key))
+    # Channels and shares: an order once (its credits' amount is the same), on its day.
+    for scope, column in (("channel", Credit.channel_id), ("share", Credit.share_id)):
+        per_order = (
+            select(
+                column.label("key"), func.min(Credit.at).label("at"),
+                func.max(Credit.amount_fen).label("fen"),
+            )
+            .where(Credit.merchant_id == tenant.id, column.is_not(None))
+            .group_by(column, Credit.order_id)
+            .subquery()
+        )  # fmt: skip
+        if session.get_bind().dialect.name == "postgresql":
+            order_day: ColumnElement[Any] = cast(
+                func.timezone("Asia/Shanghai", per_order.c.at), Date
+            )
+        else:
+            order_day = func.date(per_order.c.at, "+8 hours")
+        per_key = select(
+            literal(tenant.id), literal(scope), per_order.c.key, order_day, literal(""),
+            literal(""), func.count(), func.sum(per_order.c.fen),
+        ).group_by(per_order.c.key, order_day)  # fmt: skip
         await session.execute(TOTALS.insert().from_select([*KEY, "credits", "amount_fen"], per_key))
