@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select, text
@@ -264,13 +265,13 @@ async def test_a_ledger_view_reads_the_same_rows_with_ten_times_the_credits(
 
 
 async def _counted_through(
-    state: AppState, tenant: Tenant, column: object, ids: list[int]
+    state: AppState, tenant: Tenant, column: Any, ids: list[int]
 ) -> dict[int, tuple[int, int]]:
     """Orders and amount per channel or share counted from the credits, an order once."""
     async with UnitOfWork(state.read_factory) as uow:
         per_order = (
-            select(column.label("key"), func.max(Credit.amount_fen).label("fen"))  # type: ignore[attr-defined]
-            .where(Credit.merchant_id == tenant.id, column.in_(ids))  # type: ignore[attr-defined]
+            select(column.label("key"), func.max(Credit.amount_fen).label("fen"))
+            .where(Credit.merchant_id == tenant.id, column.in_(ids))
             .group_by(column, Credit.order_id)
             .subquery()
         )
