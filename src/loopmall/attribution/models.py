@@ -125,11 +125,14 @@ class Credit(TenantMixin, IdMixin, Base):
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
         Index("ix_attribution_credits_merchant_at", "merchant_id", "at"),
         # The ledger's pages, newest first, by cursor on id: the merchant's, one store's,
-        # one guide's — each read by index with a LIMIT (without them PostgreSQL walked the
-        # primary key back through other merchants' and other stores' credits).
+        # one guide's, one role's, one rule's — each read by index with a LIMIT (without
+        # them PostgreSQL walked the primary key back through other merchants' and other
+        # stores' credits, or read every credit of the merchant for a rare role or rule).
         Index("ix_attribution_credits_newest", "merchant_id", "id"),
         Index("ix_attribution_credits_store_newest", "merchant_id", "store_id", "id"),
         Index("ix_attribution_credits_guide_newest", "merchant_id", "guide_staff_id", "id"),
+        Index("ix_attribution_credits_role_newest", "merchant_id", "role", "id"),
+        Index("ix_attribution_credits_rule_newest", "merchant_id", "rule", "id"),
         Index("ix_attribution_credits_channel", "merchant_id", "channel_id"),
         Index("ix_attribution_credits_share", "merchant_id", "share_id"),
     )
