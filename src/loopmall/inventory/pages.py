@@ -22,7 +22,6 @@ from loopmall.core.errors import (
 )
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.numbers import form_int
-from loopmall.core.pagination import MAX_LIMIT
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
@@ -45,6 +44,8 @@ router = APIRouter()
 PAGE_SIZE = 30
 LEDGER_LINES = 50
 HOLD_LINES = 50
+# Locations shown per SKU before "choose a location" (30 SKUs: about the 200 rows a page had).
+LEVELS_PER_SKU = 7
 # Query parameters the page keeps when a form sends you back to it.
 KEPT = ("location", "q", "sku", "cursor")
 
@@ -170,14 +171,9 @@ async def _page(
     levels: dict[int, list[repository.LevelRow]] = defaultdict(list)
     truncated = False
     if skus:
-        rows, more = await repository.list_levels(
-            session,
-            tenant,
-            sku_ids=[s.id for s in skus],
-            location_ids=location_ids,
-            limit=MAX_LIMIT,
+        rows, truncated = await repository.first_levels_per_sku(
+            session, tenant, [s.id for s in skus], location_ids=location_ids, per_sku=LEVELS_PER_SKU
         )
-        truncated = more is not None
         for row in rows:
             levels[row.sku_id].append(row)
 

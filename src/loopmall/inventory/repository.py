@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -281,6 +281,50 @@ async def list_levels(
     stmt = keyset(stmt, StockLevel.id, cursor, limit)
     rows = [LevelRow(*r) for r in (await session.execute(stmt)).all()]
     return cut(rows, limit)
+
+
+async def first_levels_per_sku(
+    session: AsyncSession,
+    tenant: Tenant,
+    sku_ids: list[int],
+    *,
+    location_ids: frozenset[int] | None = None,
+    per_sku: int = 8,
+) -> tuple[list[LevelRow], bool]:
+    """Each SKU's first ``per_sku`` levels by location (of ``location_ids``, or all), and
+    whether any SKU has more. A bounded lookup per SKU (one statement) through
+    ``uq_stock_levels_sku_id_location_id``: a SKU is stocked at every store of a chain, and
+    reading all of its levels to show a few made the stock page ∝ the stores (issue #11)."""
+    if not sku_ids:
+        return [], False
+    picks = []
+    for sku_id in dict.fromkeys(sku_ids):
+        pick = select(StockLevel.id).where(
+            StockLevel.merchant_id == tenant.id, StockLevel.sku_id == sku_id
+        )
+        if location_ids is not None:
+            pick = pick.where(one_of(StockLevel.location_id, location_ids))
+        # Wrapped: SQLite takes no ORDER BY/LIMIT on a part of a compound SELECT.
+        first = pick.order_by(StockLevel.location_id).limit(per_sku + 1).subquery()
+        picks.append(select(first.c.id))
+    # The ids first, then their rows by primary key: with the lookups inside one statement
+    # PostgreSQL hashed them against every level of the merchant.
+    level_ids = list((await session.scalars(union_all(*picks))).all())
+    if not level_ids:
+        return [], False
+    stmt = (
+        _level_rows_stmt(tenant)
+        .where(one_of(StockLevel.id, level_ids))
+        .order_by(StockLevel.sku_id, StockLevel.location_id)
+    )
+    rows = [LevelRow(*r) for r in (await session.execute(stmt)).all()]
+    kept: list[LevelRow] = []
+    seen: dict[int, int] = {}
+    for row in rows:
+        seen[row.sku_id] = seen.get(row.sku_id, 0) + 1
+        if seen[row.sku_id] <= per_sku:
+            kept.append(row)
+    return kept, any(n > per_sku for n in seen.values())
 
 
 async def ledger_totals(session: AsyncSession, tenant: Tenant, level_id: int) -> tuple[int, int]:
