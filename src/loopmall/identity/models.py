@@ -15,7 +15,11 @@ class Staff(TenantMixin, IdMixin, Base):
     """A merchant's staff member: owner, manager, store manager, guide (导购) or cashier."""
 
     __tablename__ = "staff"
-    __table_args__ = (UniqueConstraint("merchant_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "phone"),
+        # The console's pickers list the first guides by name (migration 0027).
+        Index("ix_staff_merchant_name", "merchant_id", "name", "id"),
+    )
 
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     phone: Mapped[str] = mapped_column(String(20))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Float,
+    Index,
     Integer,
     String,
     Text,
@@ -61,7 +62,11 @@ class Store(TenantMixin, IdMixin, Base):
     """An offline store. ``code`` is the merchant's own key (used by imports)."""
 
     __tablename__ = "stores"
-    __table_args__ = (UniqueConstraint("merchant_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "code"),
+        # The console's pickers list the first stores by name (migration 0027).
+        Index("ix_stores_merchant_name", "merchant_id", "name", "id"),
+    )
 
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     code: Mapped[str] = mapped_column(String(40))
