@@ -52,9 +52,9 @@ format: install-dev
 typecheck: install-dev
 	$(BIN)/mypy src
 
-## test: lint and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
+## test: lint, mypy and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
 ## required when CI=true)
-test: install-dev browser lint
+test: install-dev browser lint typecheck
 	$(BIN)/pytest -q -n auto --durations=20
 
 ## bench: small sizes by default; `make bench FULL=1` (or `make bench-full`) for full sizes;

@@ -219,7 +219,7 @@ async def _decide(
     now: datetime,
 ) -> None:
     customers = sorted({attempts[i].customer_id for i in live})
-    nonces = sorted({attempts[i].nonce[:32] for i in live if attempts[i].nonce is not None})
+    nonces = sorted({nonce[:32] for i in live if (nonce := attempts[i].nonce) is not None})
     reserved = set(
         await session.scalars(
             select(FlashReservation.customer_id).where(

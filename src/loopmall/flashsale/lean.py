@@ -246,12 +246,12 @@ class LeanGate:
             client = scope.get("client")
             ip = client[0] if client else "unknown"
             if sale.gate == "redis" and state.redis is not None:
-                answer = await _buy_redis(state, sale, claim, ip, now)
+                bought = await _buy_redis(state, sale, claim, ip, now)
             else:
-                answer = await _buy_db(state, sale, claim, ip)
+                bought = await _buy_db(state, sale, claim, ip)
             self._sold_out.pop(sale.id, None)  # a unit came back
             still_sold_out = False
-            return answer
+            return bought
         except LoopmallError as exc:
             if exc.code == "flash_sold_out" and memory > 0:
                 self._sold_out[sale.id] = time.monotonic() + memory
