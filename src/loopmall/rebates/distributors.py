@@ -9,8 +9,9 @@ customer applies (from the mall) and the merchant approves, rejects or later rev
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -105,6 +106,38 @@ async def list_distributors(
     if status is not None:
         stmt = stmt.where(Distributor.status == status.value)
     return [(d, c) for d, c in (await session.execute(stmt)).all()]
+
+
+async def distributors_page(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    before: tuple[datetime, int] | None = None,
+    limit: int,
+) -> tuple[list[tuple[Distributor, Customer]], tuple[datetime, int] | None]:
+    """A page of applications and distributors, newest application first, with their
+    customers (one query), and the key of the page after it (``None`` on the last page):
+    pass it back as ``before``. Never more than ``limit`` rows."""
+    stmt = (
+        select(Distributor, Customer)
+        .join(Customer, Customer.id == Distributor.customer_id)
+        .where(Distributor.merchant_id == tenant.id, Customer.merchant_id == tenant.id)
+    )
+    if before is not None:
+        at, ident = before
+        stmt = stmt.where(
+            or_(
+                Distributor.applied_at < at,
+                and_(Distributor.applied_at == at, Distributor.id < ident),
+            )
+        )
+    stmt = stmt.order_by(Distributor.applied_at.desc(), Distributor.id.desc()).limit(limit + 1)
+    rows = [(d, c) for d, c in (await session.execute(stmt)).all()]
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1][0]
+    return rows, (last.applied_at, last.id)
 
 
 async def who_may_earn(

@@ -3,7 +3,7 @@ totals, settlements and their exports) and a staff member's own earnings."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
@@ -15,11 +15,12 @@ from loopmall.core.clock import local
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.money import parse_yuan
+from loopmall.core.pagination import decode_cursor, encode_cursor
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.merchants.stores import list_stores
+from loopmall.inventory.locations import store_choices
 from loopmall.rebates import distributors, earners, filters, ledger, service, settlement, views
 from loopmall.rebates.models import CommissionEntry
 from loopmall.rebates.pages.labels import error_message, labels
@@ -30,6 +31,12 @@ from loopmall.web.templating import render, translator
 router = APIRouter(include_in_schema=False)
 
 LIST_SIZE = 100
+# What the commission page shows at once (issue #11: a chain's page rendered 100 lines, 100
+# balances, 500 distributors and 200 stores per request): a person reads a screenful; older
+# lines are a link away, the distributors have their own page.
+LEDGER_SHOWN = 50
+DISTRIBUTORS_SHOWN = 20
+DISTRIBUTORS_PAGE = 50
 PUBLIC_ID = r"^[a-z0-9_]+$"
 FILTER_KEYS = ("role", "kind", "store", "settled", "since", "until")
 
@@ -54,7 +61,17 @@ def percent_to_bp(text: str, field: str) -> int:
 
 
 # The largest amounts not settled yet that the page shows (the settlement itself takes them all).
-UNSETTLED_SHOWN = 100
+UNSETTLED_SHOWN = 50
+
+
+def _before_id(cursor: str) -> int | None:
+    """The id an "older lines" link carries; 422 for anything else."""
+    if not cursor:
+        return None
+    after = decode_cursor(cursor)
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 < after < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="before")
+    return after
 
 
 async def _commission_page(
@@ -63,6 +80,8 @@ async def _commission_page(
     principal: Principal,
     *,
     shown: dict[str, str],
+    before: str = "",
+    store_q: str = "",
     form_rates: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
@@ -80,13 +99,24 @@ async def _commission_page(
         until=_day(shown.get("until", "")),
         store_ids=principal.store_ids,
     )
-    stmt = ledger.entries_query(tenant, f).order_by(CommissionEntry.id.desc()).limit(LIST_SIZE)
+    stmt = ledger.entries_query(tenant, f)
+    older_than = _before_id(before)
+    if older_than is not None:
+        stmt = stmt.where(CommissionEntry.id < older_than)
+    stmt = stmt.order_by(CommissionEntry.id.desc()).limit(LEDGER_SHOWN + 1)
     rows = list((await uow.session.scalars(stmt)).all())
+    older_url = None
+    if len(rows) > LEDGER_SHOWN:
+        rows = rows[:LEDGER_SHOWN]
+        query = {**_filters_kept(shown), "before": encode_cursor(rows[-1].id)}
+        older_url = f"/console/commission?{urlencode(query)}#commission-ledger"
     rates = await service.get_rules(uow.session, tenant)
-    stores, _next = await list_stores(uow.session, tenant, limit=200)
-    if principal.store_ids is not None:
-        stores = [s for s in stores if s.id in principal.store_ids]
     may_write = principal.can(Perm.COMMISSION_WRITE)
+    listed, more_distributors = (
+        await distributors.distributors_page(uow.session, tenant, limit=DISTRIBUTORS_SHOWN)
+        if may_write
+        else ([], None)
+    )
     context: dict[str, Any] = {
         "rates": rates,
         "form_rates": form_rates or _rates_form(rates),
@@ -101,10 +131,14 @@ async def _commission_page(
             ),
         ),
         "unsettled_shown": UNSETTLED_SHOWN,
-        "distributors": await distributors.list_distributors(uow.session, tenant)
-        if may_write
-        else [],
-        "stores": stores,
+        "distributors": listed,
+        "more_distributors": more_distributors is not None,
+        "store_choices": await store_choices(
+            uow.session, tenant, principal.store_ids, q=store_q, chosen=[shown.get("store", "")]
+        ),
+        "store_q": store_q,
+        "older_url": older_url,
+        "paged": older_than is not None,
         "shown": shown,
         "export_query": urlencode(_api_filters(shown)),
         "labels": labels(_),
@@ -136,6 +170,10 @@ def _rates_form(rates: Rates) -> dict[str, str]:
     }
 
 
+def _filters_kept(shown: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in shown.items() if v and k in FILTER_KEYS}
+
+
 def _api_filters(shown: dict[str, str]) -> dict[str, str]:
     out = {k: v for k, v in shown.items() if v and k in FILTER_KEYS}
     if "settled" in out:
@@ -152,6 +190,8 @@ async def commission_page(
     settled: str = Query("", pattern="^(|yes|no)$"),
     since: str = Query("", max_length=10),
     until: str = Query("", max_length=10),
+    before: str = Query("", max_length=40),
+    store_q: str = Query("", max_length=100),
     principal: Principal = Depends(require(Perm.COMMISSION_READ)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
@@ -163,7 +203,54 @@ async def commission_page(
         "since": since,
         "until": until,
     }
-    return await _commission_page(request, uow, principal, shown=shown)
+    return await _commission_page(
+        request, uow, principal, shown=shown, before=before, store_q=store_q
+    )
+
+
+@router.get("/console/commission/distributors")
+async def distributors_page(
+    request: Request,
+    before: str = Query("", max_length=80),
+    principal: Principal = Depends(require(Perm.COMMISSION_WRITE)),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    """Applications and distributors, newest application first, a page at a time."""
+    tenant = principal.require_tenant()
+    listed, after = await distributors.distributors_page(
+        uow.session, tenant, before=_distributor_key(before), limit=DISTRIBUTORS_PAGE
+    )
+    next_url = None
+    if after is not None:
+        key = encode_cursor([after[0].isoformat(), after[1]])
+        next_url = f"/console/commission/distributors?{urlencode({'before': key})}"
+    _ = translator(pick_locale(request))
+    return render(
+        request,
+        "rebates/console_distributors.html",
+        {
+            "distributors": listed,
+            "next_url": next_url,
+            "paged": bool(before),
+            "labels": labels(_),
+        },
+    )
+
+
+def _distributor_key(cursor: str) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    key = decode_cursor(cursor)
+    try:
+        at, ident = key
+        found = (datetime.fromisoformat(at), int(ident))
+    except (TypeError, ValueError):
+        raise ValidationFailed("The cursor is not valid", field="before") from None
+    if found[0].tzinfo is None or not isinstance(ident, int) or isinstance(ident, bool):
+        raise ValidationFailed("The cursor is not valid", field="before")
+    if not 0 < ident < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="before")
+    return found
 
 
 @router.post("/console/commission/rules")
