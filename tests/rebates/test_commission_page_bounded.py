@@ -24,7 +24,7 @@ from tests.catalog.conftest import console_login
 from tests.guides.test_cards_at_scale import stock_everywhere
 from tests.reads import reading
 from tests.rebates.fixtures import make_world
-from tests.rebates.test_pages_at_scale import _world, grow_ledger
+from tests.rebates.test_pages_at_scale import _rows, _settle_with_lines, _world, grow_ledger
 
 HTML = {"Accept": "text/html"}
 _next = iter(range(1, 10**6))
@@ -164,3 +164,16 @@ async def test_a_forged_cursor_is_refused_and_changes_nothing(
     ):
         r = await client.get(url, headers=HTML)
         assert r.status_code == 422, (url, r.status_code)
+
+
+async def test_the_settlement_page_shows_a_screenful_of_lines(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: FrozenClock
+) -> None:
+    w = await _world(state, client, frozen_clock)
+    frozen_clock.set(datetime(2026, 3, 11, 4, tzinfo=UTC))
+    await console_login(client, "shop", "13800000001")
+    settlement_id = await _settle_with_lines(w, client, extra=120)
+    page = await client.get(f"/console/commission/settlements/{settlement_id}", headers=HTML)
+    assert page.status_code == 200, page.text[:500]
+    assert len(_rows(page.text)) == commission_pages.SETTLEMENT_PAGE == 50
+    assert 'id="settlement-next"' in page.text

@@ -331,7 +331,8 @@ async def settle_from_console(
     return RedirectResponse(f"/console/commission/settlements/{made.public_id}", status_code=303)
 
 
-SETTLEMENT_PAGE = 100
+# A screenful of a settlement's lines (as the ledger on the commission page); the rest by cursor.
+SETTLEMENT_PAGE = 50
 
 
 @router.get("/console/commission/settlements/{settlement_id}")
