@@ -11,14 +11,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from loopmall.core.clock import FrozenClock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_models import Consumer, Customer
 from loopmall.inventory.locations import PICKER_LIMIT
-from loopmall.rebates.models import Distributor
+from loopmall.rebates.models import CommissionEntry, Distributor
 from loopmall.rebates.pages import console as commission_pages
 from tests.catalog.conftest import console_login
 from tests.guides.test_cards_at_scale import stock_everywhere
@@ -177,3 +177,60 @@ async def test_the_settlement_page_shows_a_screenful_of_lines(
     assert page.status_code == 200, page.text[:500]
     assert len(_rows(page.text)) == commission_pages.SETTLEMENT_PAGE == 50
     assert 'id="settlement-next"' in page.text
+
+
+async def test_a_guides_earnings_page_shows_a_screenful_and_links_the_older_lines(
+    state: AppState, client: httpx.AsyncClient, frozen_clock: FrozenClock
+) -> None:
+    w = await _world(state, client, frozen_clock)
+    async with UnitOfWork(state.write_factory) as uow:
+        order_id = await uow.session.scalar(
+            select(CommissionEntry.order_id).where(CommissionEntry.merchant_id == w.tenant.id)
+        )
+        theirs = await uow.session.scalar(
+            select(func.count()).where(
+                CommissionEntry.merchant_id == w.tenant.id,
+                CommissionEntry.earner_kind == "staff",
+                CommissionEntry.earner_id == w.guide_id,
+            )
+        )
+        assert theirs
+        await uow.session.execute(
+            insert(CommissionEntry),
+            [
+                {
+                    "merchant_id": w.tenant.id,
+                    "public_id": f"ce_guide{n:012d}",
+                    "kind": "earning",
+                    "credit_id": 7_000_000_000 + n,
+                    "order_id": order_id,
+                    "role": "guide",
+                    "rule": "bulk",
+                    "earner_kind": "staff",
+                    "earner_id": w.guide_id,
+                    "store_id": w.store_id,
+                    "base_fen": 10_000,
+                    "rate_bp": 100,
+                    "amount_fen": 100,
+                    "at": datetime(2026, 3, 10, 3, tzinfo=UTC),
+                }
+                for n in range(120)
+            ],
+        )
+        await uow.commit()
+    await console_login(client, "shop", w.guide_phone)
+    page = await client.get("/console/earnings", headers=HTML)
+    assert page.status_code == 200, page.text[:500]
+    first = re.findall(r'data-entry="([^"]+)"', page.text)
+    assert len(first) == commission_pages.LEDGER_SHOWN == 50
+    seen = list(first)
+    while True:
+        older = re.search(r'id="earnings-older"><a href="([^"]+)"', page.text)
+        if older is None:
+            break
+        page = await client.get(older.group(1).replace("&amp;", "&"), headers=HTML)
+        assert page.status_code == 200, page.text[:500]
+        seen += re.findall(r'data-entry="([^"]+)"', page.text)
+    # every line of the guide's once: the 120 and those the world credited them
+    assert len(seen) == len(set(seen)) == 120 + theirs
+    assert (await client.get("/console/earnings?before=LTE", headers=HTML)).status_code == 422

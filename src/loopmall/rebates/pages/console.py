@@ -30,7 +30,6 @@ from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
 
-LIST_SIZE = 100
 # What the commission page shows at once (issue #11: a chain's page rendered 100 lines, 100
 # balances, 500 distributors and 200 stores per request): a person reads a screenful; older
 # lines are a link away, the distributors have their own page.
@@ -405,16 +404,26 @@ async def decide_from_console(
 @router.get("/console/earnings")
 async def my_earnings_page(
     request: Request,
+    before: str = Query("", max_length=40),
     principal: Principal = Depends(require(Perm.GUIDE_WORK)),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    """A staff member's own commission: totals and their latest ledger lines."""
+    """A staff member's own commission: totals and their latest ledger lines (a screenful,
+    then older ones by a link)."""
     tenant = principal.require_tenant()
     staff_id = principal.staff_id or 0
     earned = await service.earnings_for_staff(uow.session, tenant, staff_id)
     f = ledger.EntryFilter(earner_kind=EarnerKind.STAFF, earner_id=staff_id)
-    stmt = ledger.entries_query(tenant, f).order_by(CommissionEntry.id.desc()).limit(LIST_SIZE)
+    stmt = ledger.entries_query(tenant, f)
+    older_than = _before_id(before)
+    if older_than is not None:
+        stmt = stmt.where(CommissionEntry.id < older_than)
+    stmt = stmt.order_by(CommissionEntry.id.desc()).limit(LEDGER_SHOWN + 1)
     rows = list((await uow.session.scalars(stmt)).all())
+    older_url = None
+    if len(rows) > LEDGER_SHOWN:
+        rows = rows[:LEDGER_SHOWN]
+        older_url = f"/console/earnings?{urlencode({'before': encode_cursor(rows[-1].id)})}"
     _ = translator(pick_locale(request))
     return render(
         request,
@@ -422,6 +431,7 @@ async def my_earnings_page(
         {
             "earnings": earned,
             "entries": await views.entries_out(uow.session, tenant, rows),
+            "older_url": older_url,
             "labels": labels(_),
         },
     )
