@@ -11,6 +11,7 @@ import re
 import httpx
 
 from loopmall.core.state import AppState
+from loopmall.inventory import repository
 from loopmall.inventory.pages import PAGE_SIZE
 from tests.factories import make_merchant, make_staff
 from tests.inventory.fixtures import make_skus
@@ -53,3 +54,27 @@ async def test_the_stock_page_shows_a_page_of_skus_and_links_on(
     assert len({sku for s in shown for sku in s}) == 65
     assert len(large.statements) == len(small.statements)
     assert large.rows == small.rows
+
+
+async def test_the_per_sku_lookups_are_built_once_per_page_size(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    # Given a merchant with 25 SKUs and the stock page opened once
+    tenant = await make_merchant(state, "acme", "Acme")
+    await make_staff(state, tenant)
+    await make_skus(state, tenant, count=25)
+    await console_login(client, "acme", "13800000001")
+    assert (await client.get("/console/stock", headers=HTML)).status_code == 200
+    built = repository._first_level_ids.cache_info().misses
+
+    # When the owner opens it again, and the next page
+    again = await client.get("/console/stock", headers=HTML)
+    link = re.search(r'<a[^>]*href="(/console/stock\?[^"]*cursor=[^"]+)"', again.text)
+    assert link is not None
+    rest = await client.get(html.unescape(link[1]), headers=HTML)
+
+    # Then the first page's lookups (20 SKUs) were not built again (building them cost
+    # ~5 ms of CPU a view); the second page's 5 are built once
+    assert again.status_code == rest.status_code == 200
+    assert repository._first_level_ids.cache_info().misses - built <= 1
+    assert len(_skus(rest.text)) == 5
