@@ -150,37 +150,6 @@ async def guides_page(
     return [GuideRow(s, stores.get(s.id)) for s in staff]
 
 
-async def list_guides(
-    session: AsyncSession, tenant: Tenant, *, store_ids: frozenset[int] | None = None
-) -> list[GuideRow]:
-    """Active guides and store managers with their first store (two queries)."""
-    staff = list(
-        (
-            await session.scalars(
-                scoped(Staff, tenant, Staff.active.is_(True), Staff.role.in_(GUIDE_ROLES)).order_by(
-                    Staff.id
-                )
-            )
-        ).all()
-    )
-    first = (
-        select(StaffStore.staff_id, func.min(StaffStore.id).label("link"))
-        .where(StaffStore.merchant_id == tenant.id)
-        .group_by(StaffStore.staff_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(StaffStore.staff_id, Store)
-        .join(first, first.c.link == StaffStore.id)
-        .join(Store, Store.id == StaffStore.store_id)
-    )
-    stores = {staff_id: store for staff_id, store in rows.all()}
-    found = [GuideRow(s, stores.get(s.id)) for s in staff]
-    if store_ids is not None:
-        found = [g for g in found if g.store is not None and g.store.id in store_ids]
-    return found
-
-
 async def get_settings(session: AsyncSession, tenant: Tenant) -> GuideSettings:
     """The merchant's guide settings (defaults until saved; not written by reading)."""
     row: GuideSettings | None = await session.scalar(scoped(GuideSettings, tenant))
