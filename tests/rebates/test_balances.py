@@ -12,15 +12,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, text
+from sqlalchemy import delete, func, select, text
 
 from loopmall.core.clock import FrozenClock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.core.valueset import CHUNK
 from loopmall.rebates import balances, ledger
-from loopmall.rebates.models import CommissionBalance, CommissionTotals
+from loopmall.rebates.models import CommissionBalance, CommissionEntry, CommissionTotals
 from loopmall.rebates.rules import EarnerKind
 from tests.rebates.fixtures import World, make_world
+from tests.statement_params import counting_params
 
 SETTLE = "/api/v1/commission/settlements"
 SINCE_2000 = datetime(2000, 1, 1, tzinfo=UTC)
@@ -186,3 +188,42 @@ async def test_rebuild_and_the_migrations_fill_give_the_kept_sums(
     assert await _reconcile(w) == []
     async with UnitOfWork(state.read_factory) as uow:
         assert await balances.merchant_totals(uow.session, w.tenant) == kept
+
+
+async def test_a_settlement_of_a_chains_earners_moves_every_balance_in_bounded_statements(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    # Given a settlement that takes lines of 3,000 earners (a chain has 20,000 guides): one
+    # balance change each, 13 parameters a row — one statement would bind 39,000, past
+    # asyncpg's 32,767 (the chain-scale world's settlement failed so on PostgreSQL)
+    w = await make_world(state, client)
+    earners = 3_000
+    lines = [(EarnerKind.STAFF.value, 10_000 + i, None, 1, 100, -10) for i in range(earners)]
+    # When the balances are moved
+    with counting_params(state) as seen:
+        async with UnitOfWork(w.state.write_factory) as uow:
+            await balances.settle_lines(uow.session, w.tenant, lines)
+            await uow.commit()
+    # Then no statement bound more than one chunk of rows (whatever the number of earners),
+    # and every balance moved once
+    assert seen.most_params <= CHUNK * 13 < 32_767, seen.worst
+    async with UnitOfWork(w.state.read_factory) as uow:
+        total = await balances.merchant_totals(uow.session, w.tenant)
+        kept = await balances.sum_balances(
+            uow.session, w.tenant, CommissionBalance.earner_id >= 10_000
+        )
+    assert kept.unsettled_entries == -earners
+    assert kept.unsettled_fen == -earners * 90
+    assert total.unsettled_entries == -earners + (await _ledger_unsettled(w))
+
+
+async def _ledger_unsettled(w: World) -> int:
+    """Unsettled lines the world's own ledger holds (its balances are in the totals too)."""
+    async with UnitOfWork(w.state.read_factory) as uow:
+        rows = await uow.session.scalars(
+            select(func.count()).where(
+                CommissionEntry.merchant_id == w.tenant.id,
+                CommissionEntry.settlement_id.is_(None),
+            )
+        )
+        return int(rows.one())

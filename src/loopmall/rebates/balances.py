@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.tenancy import Tenant
+from loopmall.core.valueset import chunks
 from loopmall.rebates.models import CommissionBalance, CommissionEntry, CommissionTotals
 
 Key = tuple[str, int, int]  # earner kind, earner id, store key (store id or 0)
@@ -74,8 +75,10 @@ def _insert(session: AsyncSession) -> Any:
 async def _upsert(
     session: AsyncSession, tenant: Tenant, changes: dict[Key, tuple[int | None, Sums]]
 ) -> None:
-    """Add ``changes`` to the balances (created when missing) and their sum to the totals,
-    in one statement each; rows in key order."""
+    """Add ``changes`` to the balances (created when missing) and their sum to the totals;
+    rows in key order, in statements of at most ``chunks``' size (a settlement of a chain's
+    19,000 earners is one change per balance: as one statement it bound 13 parameters a
+    row, past asyncpg's 32,767)."""
     if not changes:
         return
     insert = _insert(session)
@@ -94,14 +97,15 @@ async def _upsert(
                 **sums.values(),
             }
         )
-    stmt = insert(CommissionBalance).values(rows)
     table = CommissionBalance.__table__.c
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["merchant_id", "earner_kind", "earner_id", "store_key"],
-            set_={name: table[name] + stmt.excluded[name] for name in COLUMNS},
+    for part in chunks(rows):
+        stmt = insert(CommissionBalance).values(list(part))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["merchant_id", "earner_kind", "earner_id", "store_key"],
+                set_={name: table[name] + stmt.excluded[name] for name in COLUMNS},
+            )
         )
-    )
     totals = insert(CommissionTotals).values(merchant_id=tenant.id, **total.values())
     columns = CommissionTotals.__table__.c
     await session.execute(
