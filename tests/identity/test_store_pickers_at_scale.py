@@ -18,7 +18,7 @@ from loopmall.core.db import UtcDateTime
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.inventory.locations import PICKER_LIMIT
+from loopmall.merchants.store_picker import PICKER_LIMIT
 from tests.catalog.conftest import create_product
 from tests.chain_rows import numbers
 from tests.merchants.conftest import console_login, create_store, page_csrf

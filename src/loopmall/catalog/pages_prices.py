@@ -17,7 +17,7 @@ from loopmall.catalog.schemas import MAX_FEN, PUBLIC_ID_PATTERN, ChannelPriceIn
 from loopmall.core.errors import NotFound
 from loopmall.core.money import format_yuan, parse_yuan
 from loopmall.core.tenancy import Tenant
-from loopmall.inventory.locations import StoreChoice, store_choices
+from loopmall.merchants.store_picker import StoreChoice, store_choices
 
 Translate = Callable[..., str]
 STORE_ID = re.compile(PUBLIC_ID_PATTERN)

@@ -30,9 +30,9 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.o2o.service import codes_for_guide
-from loopmall.payments.codes import qr_data_uri
 from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
+from loopmall.web.qr import qr_data_uri
 from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)

@@ -36,6 +36,7 @@ from loopmall.inventory.rules import (
     MovementKind,
     StockLimitExceeded,
 )
+from loopmall.merchants import store_picker
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -119,7 +120,7 @@ async def _location_choices(
     for info in await locations.storeless_locations(session, tenant, principal.store_ids):
         if info.location.kind == "warehouse" and not info.location.is_default:
             choices.append((info.location.public_id, info.display_name))
-    for store in await locations.store_choices(
+    for store in await store_picker.store_choices(
         session, tenant, principal.store_ids, q=store_q, chosen=[chosen]
     ):
         choices.append((store.public_id, f"{store.name} ({store.code})"))

@@ -25,8 +25,8 @@ from loopmall.merchants.models import Store
 from loopmall.o2o import printing, scans, service
 from loopmall.o2o.api import scope_of
 from loopmall.o2o.rules import ChannelKind
-from loopmall.payments.codes import qr_svg
 from loopmall.web.i18n import pick_locale
+from loopmall.web.qr import qr_svg
 from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)

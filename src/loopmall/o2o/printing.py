@@ -19,7 +19,7 @@ from loopmall.merchants.mall import get_mall_settings
 from loopmall.o2o.posters import PaperSize, PosterContent, PosterFormat, render_poster
 from loopmall.o2o.rules import ChannelKind
 from loopmall.o2o.service import ChannelView
-from loopmall.payments.codes import qr_png, qr_svg
+from loopmall.web.qr import qr_png, qr_svg
 
 MEDIA = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 LOGO_MAX_BYTES = 5 * 1024 * 1024

@@ -12,13 +12,10 @@ Paying one makes a face-to-face order (``orders.service.create_face_to_face_orde
 
 from __future__ import annotations
 
-import io
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-import segno
 from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -409,22 +406,3 @@ async def pay_by_code(
         customer_id=customer_id,
         note=note or view.label,
     )
-
-
-def qr_png(content: str, *, scale: int = 8) -> bytes:
-    out = io.BytesIO()
-    segno.make(content, error="m").save(out, kind="png", scale=scale, border=2)
-    return out.getvalue()
-
-
-# A code's picture never changes, and drawing one costs ~40 ms of pure-Python CPU: the
-# list page draws its page of cards off the event loop and keeps the last few hundred.
-@lru_cache(maxsize=512)
-def qr_svg(content: str, *, scale: int = 8) -> bytes:
-    out = io.BytesIO()
-    segno.make(content, error="m").save(out, kind="svg", scale=scale, border=2, xmldecl=False)
-    return out.getvalue()
-
-
-def qr_data_uri(content: str, *, scale: int = 6) -> str:
-    return str(segno.make(content, error="m").png_data_uri(scale=scale, border=2))

@@ -23,6 +23,7 @@ from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.orders import service as orders
 from loopmall.payments import codes, reconciliation, refunds
+from loopmall.web import qr
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -208,7 +209,7 @@ async def qrcodes_page(
         state.read_factory, state.write_factory, tenant, query, cursor=cursor, limit=QR_PAGE
     )
     urls = [codes.code_url(state.settings.base_url, tenant.slug, v.code.code) for v in page.views]
-    svgs = await asyncio.to_thread(lambda: [codes.qr_svg(u, scale=5).decode() for u in urls])
+    svgs = await asyncio.to_thread(lambda: [qr.qr_svg(u, scale=5).decode() for u in urls])
     cards = [
         {"view": view, "url": url, "svg": svg, "public_id": view.code.public_id}
         for view, url, svg in zip(page.views, urls, svgs, strict=True)
@@ -239,7 +240,7 @@ async def qrcode_file(
         view = await codes.get_code_by_id(uow.session, tenant, code, store_ids=principal.store_ids)
     url = codes.code_url(state.settings.base_url, tenant.slug, view.code.code)
     if kind == "png":
-        png = await asyncio.to_thread(codes.qr_png, url, scale=10)
+        png = await asyncio.to_thread(qr.qr_png, url, scale=10)
         return Response(png, media_type="image/png")
-    svg = await asyncio.to_thread(codes.qr_svg, url, scale=10)
+    svg = await asyncio.to_thread(qr.qr_svg, url, scale=10)
     return Response(svg, media_type="image/svg+xml")

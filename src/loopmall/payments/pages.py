@@ -27,6 +27,7 @@ from loopmall.payments.console_pages import router as console_router
 from loopmall.payments.providers import PayMethod
 from loopmall.payments.rules import PAID_STATES, PaymentCodeNotFound
 from loopmall.storefront.shell import open_mall
+from loopmall.web import qr
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -170,7 +171,7 @@ async def pay_page(
             "labels": _labels(_),
             "attempt": current,
             "start": start,
-            "qr_image": codes.qr_data_uri(start["qr_content"]) if start.get("qr_content") else None,
+            "qr_image": qr.qr_data_uri(start["qr_content"]) if start.get("qr_content") else None,
             "demo_payer_url": _demo_payer_url(request, start, current.method) if current else None,
             "status_url": f"/m/{slug}/pay/{found.public_id}/status"
             + (f"?payment={current.public_id}" if current else ""),

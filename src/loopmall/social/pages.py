@@ -28,13 +28,13 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_deps import login_url, optional_shopper
 from loopmall.identity.consumer_service import get_customer
 from loopmall.identity.guards import MALL
-from loopmall.payments.codes import qr_data_uri
 from loopmall.social import chains, links, service
 from loopmall.social.api import create_for_shopper
 from loopmall.social.console_pages import router as console_router
 from loopmall.social.poster import PosterContent, render_poster
 from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
+from loopmall.web.qr import qr_data_uri
 from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)

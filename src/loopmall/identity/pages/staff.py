@@ -18,7 +18,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm, Role
 from loopmall.identity.principal import Principal
-from loopmall.inventory.locations import StoreChoice, store_choices
+from loopmall.merchants.store_picker import StoreChoice, store_choices
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 

@@ -17,7 +17,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.inventory.locations import store_choices
+from loopmall.merchants.store_picker import store_choices
 from loopmall.orders import fulfilment, queries
 from loopmall.orders.api import shanghai_day_start, store_id_of
 from loopmall.orders.pages.labels import error_message, labels

@@ -20,7 +20,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.inventory.locations import store_choices
+from loopmall.merchants.store_picker import store_choices
 from loopmall.rebates import distributors, earners, filters, ledger, service, settlement, views
 from loopmall.rebates.models import CommissionEntry
 from loopmall.rebates.pages.labels import error_message, labels
