@@ -9,7 +9,8 @@ store, poster placements and join offers may have as many codes as the merchant 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -80,23 +81,58 @@ def _text(value: str, field: str, max_length: int) -> str:
     return value
 
 
+class ChannelFields(TypedDict, total=False):
+    """What a new channel may carry besides its kind (every field optional; the kind's
+    rules in ``o2o.rules.check_targets`` say which targets it needs)."""
+
+    name: str
+    store_public_id: str | None
+    guide_public_id: str | None
+    product_public_id: str | None
+    sku_public_id: str | None
+    place_name: str
+    place_address: str
+    poster_title: str
+    poster_text: str
+    coupon_title: str
+    coupon_fen: int | None
+    coupon_threshold_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class _NewChannel:
+    """The fields of :class:`ChannelFields` with their defaults filled in."""
+
+    name: str = ""
+    store_public_id: str | None = None
+    guide_public_id: str | None = None
+    product_public_id: str | None = None
+    sku_public_id: str | None = None
+    place_name: str = ""
+    place_address: str = ""
+    poster_title: str = ""
+    poster_text: str = ""
+    coupon_title: str = ""
+    coupon_fen: int | None = None
+    coupon_threshold_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Targets:
+    """The merchant's rows a new channel points at (each may be absent)."""
+
+    store: Store | None
+    guide: Staff | None
+    product: Product | None
+    sku: Sku | None
+
+
 async def create_channel(
     session: AsyncSession,
     tenant: Tenant,
     *,
     kind: ChannelKind | str,
-    name: str = "",
-    store_public_id: str | None = None,
-    guide_public_id: str | None = None,
-    product_public_id: str | None = None,
-    sku_public_id: str | None = None,
-    place_name: str = "",
-    place_address: str = "",
-    poster_title: str = "",
-    poster_text: str = "",
-    coupon_title: str = "",
-    coupon_fen: int | None = None,
-    coupon_threshold_fen: int = 0,
+    **fields: Unpack[ChannelFields],
 ) -> QrChannel:
     """Make a QR code of ``kind`` pointing at what it names (public ids of this merchant).
 
@@ -105,89 +141,145 @@ async def create_channel(
     coupon), ``not_a_guide`` for staff who are not active guides, ``validation_failed`` for
     text that is too long; 409 ``channel_exists`` for a second store or guide code.
     """
-    try:
-        chosen = ChannelKind(kind)
-    except ValueError:
-        raise ValidationFailed("Unknown kind of QR code", field="kind") from None
-    place_name = _text(place_name, "place_name", 100)
-    check_targets(
-        chosen,
-        store=bool(store_public_id),
-        guide=bool(guide_public_id),
-        product=bool(product_public_id or sku_public_id),
-        place=bool(place_name),
-    )
-    if chosen is not ChannelKind.JOIN and (coupon_fen is not None or coupon_title.strip()):
-        raise ChannelTargetInvalid("Only a join code carries a welcome coupon", field="coupon")
-    if coupon_fen is not None and (coupon_fen <= 0 or coupon_threshold_fen < 0):
-        raise ValidationFailed("The coupon must be worth more than nothing", field="coupon_fen")
-    store = (
-        await _by_public_id(session, tenant, Store, store_public_id) if store_public_id else None
-    )
-    guide = await _guide(session, tenant, guide_public_id) if guide_public_id else None
-    product: Product | None = None
-    sku: Sku | None = None
-    if sku_public_id:
-        sku = await _by_public_id(session, tenant, Sku, sku_public_id)
-        product = await session.get(Product, sku.product_id)
-        if product_public_id and product is not None and product.public_id != product_public_id:
-            raise ChannelTargetInvalid("The SKU is not one of this product's", field="sku")
-    elif product_public_id:
-        product = await _by_public_id(session, tenant, Product, product_public_id)
-    store_id = store.id if store is not None else None
-    if guide is not None:
-        works_in = await _stores_of(session, tenant, guide.id)
-        if store_id is None:
-            store_id = works_in[0] if works_in else None
-        elif works_in and store_id not in works_in:
-            raise ChannelTargetInvalid("The guide does not work in that store", field="store")
-    default_name = {
-        ChannelKind.STORE: store.name if store else "",
-        ChannelKind.GUIDE: guide.name if guide else "",
-        ChannelKind.PRODUCT: product.title if product else "",
-        ChannelKind.PLACEMENT: place_name,
-        ChannelKind.JOIN: "入会有礼",
-    }[chosen]
-    now = clock.now()
-    unique_key = None
-    if chosen is ChannelKind.STORE and store is not None:
-        unique_key = f"store:{store.id}"
-    elif chosen is ChannelKind.GUIDE and guide is not None:
-        unique_key = f"guide:{guide.id}"
-    row = QrChannel(
-        merchant_id=tenant.id,
-        public_id=new_public_id("qrc"),
-        code=new_code(),
-        kind=chosen.value,
-        unique_key=unique_key,
-        name=_text(name, "name", 100) or default_name[:100],
-        store_id=store_id,
-        guide_staff_id=guide.id if guide else None,
-        product_id=product.id if product else None,
-        sku_id=sku.id if sku else None,
-        place_name=place_name,
-        place_address=_text(place_address, "place_address", 255),
-        poster_title=_text(poster_title, "poster_title", 60),
-        poster_text=_text(poster_text, "poster_text", 500),
-        coupon_title=_text(coupon_title, "coupon_title", 60),
-        coupon_fen=coupon_fen,
-        coupon_threshold_fen=coupon_threshold_fen,
-        active=True,
-        created_at=now,
-        updated_at=now,
-    )
+    chosen = _chosen_kind(kind)
+    given = _NewChannel(**fields)
+    spec = replace(given, place_name=_text(given.place_name, "place_name", 100))
+    _check_what_the_kind_needs(chosen, spec)
+    targets = await _load_targets(session, tenant, spec)
+    store_id = await _store_of_channel(session, tenant, targets)
+    unique_key = _unique_key(chosen, targets)
+    row = _new_row(tenant, chosen, spec, targets, store_id, unique_key)
     if unique_key is not None:
-        existing = await session.scalar(
-            scoped(QrChannel, tenant, QrChannel.unique_key == unique_key)
-        )
-        if existing is not None:
-            raise ChannelExists(id=existing.public_id)
+        await _refuse_a_second(session, tenant, unique_key)
     try:
         async with session.begin_nested():
             session.add(row)
     except IntegrityError:
         raise ChannelExists() from None
     return row
+
+
+def _chosen_kind(kind: ChannelKind | str) -> ChannelKind:
+    try:
+        return ChannelKind(kind)
+    except ValueError:
+        raise ValidationFailed("Unknown kind of QR code", field="kind") from None
+
+
+def _check_what_the_kind_needs(chosen: ChannelKind, spec: _NewChannel) -> None:
+    """The kind's targets (``check_targets``), then the coupon only a join code carries."""
+    check_targets(
+        chosen,
+        store=bool(spec.store_public_id),
+        guide=bool(spec.guide_public_id),
+        product=bool(spec.product_public_id or spec.sku_public_id),
+        place=bool(spec.place_name),
+    )
+    coupon_fen = spec.coupon_fen
+    if chosen is not ChannelKind.JOIN and (coupon_fen is not None or spec.coupon_title.strip()):
+        raise ChannelTargetInvalid("Only a join code carries a welcome coupon", field="coupon")
+    if coupon_fen is not None and (coupon_fen <= 0 or spec.coupon_threshold_fen < 0):
+        raise ValidationFailed("The coupon must be worth more than nothing", field="coupon_fen")
+
+
+async def _load_targets(session: AsyncSession, tenant: Tenant, spec: _NewChannel) -> _Targets:
+    """The store, guide, product and SKU named by public id: NotFound for another
+    merchant's; a SKU brings its product, which must be the named product if both are."""
+    store = (
+        await _by_public_id(session, tenant, Store, spec.store_public_id)
+        if spec.store_public_id
+        else None
+    )
+    guide = await _guide(session, tenant, spec.guide_public_id) if spec.guide_public_id else None
+    product: Product | None = None
+    sku: Sku | None = None
+    if spec.sku_public_id:
+        sku = await _by_public_id(session, tenant, Sku, spec.sku_public_id)
+        product = await session.get(Product, sku.product_id)
+        named = spec.product_public_id
+        if named and product is not None and product.public_id != named:
+            raise ChannelTargetInvalid("The SKU is not one of this product's", field="sku")
+    elif spec.product_public_id:
+        product = await _by_public_id(session, tenant, Product, spec.product_public_id)
+    return _Targets(store=store, guide=guide, product=product, sku=sku)
+
+
+async def _store_of_channel(session: AsyncSession, tenant: Tenant, targets: _Targets) -> int | None:
+    """The named store; for a guide's code without one, the first store the guide works in.
+    A named store must be one of the guide's (when the guide has stores at all)."""
+    store_id = targets.store.id if targets.store is not None else None
+    if targets.guide is None:
+        return store_id
+    works_in = await _stores_of(session, tenant, targets.guide.id)
+    if store_id is None:
+        return works_in[0] if works_in else None
+    if works_in and store_id not in works_in:
+        raise ChannelTargetInvalid("The guide does not work in that store", field="store")
+    return store_id
+
+
+def _default_name(chosen: ChannelKind, targets: _Targets, place_name: str) -> str:
+    """The name a channel gets when the merchant gives none: what it points at."""
+    store, guide, product = targets.store, targets.guide, targets.product
+    return {
+        ChannelKind.STORE: store.name if store else "",
+        ChannelKind.GUIDE: guide.name if guide else "",
+        ChannelKind.PRODUCT: product.title if product else "",
+        ChannelKind.PLACEMENT: place_name,
+        ChannelKind.JOIN: "入会有礼",
+    }[chosen]
+
+
+def _unique_key(chosen: ChannelKind, targets: _Targets) -> str | None:
+    """A store or a guide has one code each; other kinds may have as many as printed."""
+    if chosen is ChannelKind.STORE and targets.store is not None:
+        return f"store:{targets.store.id}"
+    if chosen is ChannelKind.GUIDE and targets.guide is not None:
+        return f"guide:{targets.guide.id}"
+    return None
+
+
+def _new_row(
+    tenant: Tenant,
+    chosen: ChannelKind,
+    spec: _NewChannel,
+    targets: _Targets,
+    store_id: int | None,
+    unique_key: str | None,
+) -> QrChannel:
+    """The channel's row, its texts checked (``validation_failed`` when too long)."""
+    default_name = _default_name(chosen, targets, spec.place_name)
+    now = clock.now()
+    guide, product, sku = targets.guide, targets.product, targets.sku
+    return QrChannel(
+        merchant_id=tenant.id,
+        public_id=new_public_id("qrc"),
+        code=new_code(),
+        kind=chosen.value,
+        unique_key=unique_key,
+        name=_text(spec.name, "name", 100) or default_name[:100],
+        store_id=store_id,
+        guide_staff_id=guide.id if guide else None,
+        product_id=product.id if product else None,
+        sku_id=sku.id if sku else None,
+        place_name=spec.place_name,
+        place_address=_text(spec.place_address, "place_address", 255),
+        poster_title=_text(spec.poster_title, "poster_title", 60),
+        poster_text=_text(spec.poster_text, "poster_text", 500),
+        coupon_title=_text(spec.coupon_title, "coupon_title", 60),
+        coupon_fen=spec.coupon_fen,
+        coupon_threshold_fen=spec.coupon_threshold_fen,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _refuse_a_second(session: AsyncSession, tenant: Tenant, unique_key: str) -> None:
+    """409 ``channel_exists`` (with the existing code's id) for a second store or guide code."""
+    existing = await session.scalar(scoped(QrChannel, tenant, QrChannel.unique_key == unique_key))
+    if existing is not None:
+        raise ChannelExists(id=existing.public_id)
 
 
 async def update_channel(
