@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Product, Sku
@@ -119,16 +119,53 @@ async def materialize(
     The caller commits, then acknowledges the requests. Raises NotFound for an unknown
     sale."""
     sale = await get_sale_by_id(session, tenant, sale_id)
+    batch = _once_each(requests)
+    if not batch:
+        return []
+    reserved = await _reserved_customers(session, sale, batch)
+    early, candidates = _turn_away_early(sale, batch, reserved)
+    if candidates:
+        new = await _insert_tickets(session, tenant, sale, candidates)
+        if take_stock and new:
+            await _take_units_first_come(session, tenant, sale, new)
+    tickets = await _lock_tickets(session, candidates)
+    await order_tickets(session, tenant, sale, _still_accepted(tickets, sale))
+    found = _Found(
+        early=early,
+        tickets=tickets,
+        order_public_ids=await _order_public_ids(session, tickets),
+        customers_with_tickets=await _customers_with_tickets(session, sale, candidates),
+    )
+    return [_outcome(r, sale, found) for r in batch]
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What the batch found out, for each request's outcome."""
+
+    early: dict[str, OutcomeStatus]  # turned away before any ticket: invalid, not reserved
+    tickets: dict[str, FlashTicket]  # by request_id
+    order_public_ids: dict[int, str]  # by order id
+    customers_with_tickets: set[int]  # of this sale, among the candidates
+
+
+def _once_each(requests: list[BuyRequest]) -> list[BuyRequest]:
+    """The requests without repeats of a ``request_id`` (the first one kept), in order."""
     seen: set[str] = set()
     batch: list[BuyRequest] = []
     for r in requests:
         if r.request_id not in seen:
             seen.add(r.request_id)
             batch.append(r)
-    if not batch:
-        return []
+    return batch
+
+
+async def _reserved_customers(
+    session: AsyncSession, sale: FlashSale, batch: list[BuyRequest]
+) -> set[int]:
+    """The batch's customers who hold a reservation of the sale."""
     customers = {r.customer_id for r in batch}
-    reserved = set(
+    return set(
         (
             await session.scalars(
                 select(FlashReservation.customer_id).where(
@@ -138,6 +175,13 @@ async def materialize(
             )
         ).all()
     )
+
+
+def _turn_away_early(
+    sale: FlashSale, batch: list[BuyRequest], reserved: set[int]
+) -> tuple[dict[str, OutcomeStatus], list[BuyRequest]]:
+    """Requests answered without a ticket (a quantity outside the limit, no reservation),
+    and the candidates that may get one."""
     early: dict[str, OutcomeStatus] = {}
     candidates: list[BuyRequest] = []
     for r in batch:
@@ -147,43 +191,60 @@ async def materialize(
             early[r.request_id] = OutcomeStatus.NOT_RESERVED
         else:
             candidates.append(r)
+    return early, candidates
 
-    if candidates:
-        now = clock.now()
-        inserted = await session.execute(
-            insert_ignoring(session, FlashTicket).returning(
-                FlashTicket.id, FlashTicket.request_id, FlashTicket.quantity
-            ),
-            [
-                {
-                    "merchant_id": tenant.id,
-                    "sale_id": sale.id,
-                    "customer_id": r.customer_id,
-                    "request_id": r.request_id,
-                    "quantity": r.quantity,
-                    "status": T.ACCEPTED.value,
-                    "accepted_at": r.accepted_at,
-                    "updated_at": now,
-                }
-                for r in candidates
-            ],
-        )
-        new = sorted(inserted.all(), key=lambda row: row.id)  # first come, first served
-        if take_stock and new:
-            wanted = sum(row.quantity for row in new)
-            got = await take_units(session, sale.id, wanted)
-            unserved: list[int] = []
-            while got < wanted:
-                row = new.pop()
-                wanted -= row.quantity
-                unserved.append(row.id)
-            if got > wanted:  # a larger ticket left units that the smaller ones did not need
-                await give_units(session, tenant, sale.id, got - wanted)
-            if unserved:
-                await session.execute(delete(FlashTicket).where(FlashTicket.id.in_(unserved)))
 
+async def _insert_tickets(
+    session: AsyncSession, tenant: Tenant, sale: FlashSale, candidates: list[BuyRequest]
+) -> list[Row[tuple[int, str, int]]]:
+    """Insert an ``accepted`` ticket per candidate, skipping those already there (a
+    redelivered request, or a customer's second ticket); the new ones, first come first."""
+    now = clock.now()
+    inserted = await session.execute(
+        insert_ignoring(session, FlashTicket).returning(
+            FlashTicket.id, FlashTicket.request_id, FlashTicket.quantity
+        ),
+        [
+            {
+                "merchant_id": tenant.id,
+                "sale_id": sale.id,
+                "customer_id": r.customer_id,
+                "request_id": r.request_id,
+                "quantity": r.quantity,
+                "status": T.ACCEPTED.value,
+                "accepted_at": r.accepted_at,
+                "updated_at": now,
+            }
+            for r in candidates
+        ],
+    )
+    return sorted(inserted.all(), key=lambda row: row.id)  # first come, first served
+
+
+async def _take_units_first_come(
+    session: AsyncSession, tenant: Tenant, sale: FlashSale, new: list[Row[tuple[int, str, int]]]
+) -> None:
+    """Take the new tickets' units from the buckets; the latest tickets the buckets cannot
+    serve are deleted (their requests become ``sold_out``), units left over go back."""
+    wanted = sum(row.quantity for row in new)
+    got = await take_units(session, sale.id, wanted)
+    unserved: list[int] = []
+    while got < wanted:
+        row = new.pop()
+        wanted -= row.quantity
+        unserved.append(row.id)
+    if got > wanted:  # a larger ticket left units that the smaller ones did not need
+        await give_units(session, tenant, sale.id, got - wanted)
+    if unserved:
+        await session.execute(delete(FlashTicket).where(FlashTicket.id.in_(unserved)))
+
+
+async def _lock_tickets(
+    session: AsyncSession, candidates: list[BuyRequest]
+) -> dict[str, FlashTicket]:
+    """The candidates' tickets by request_id, row-locked and read afresh."""
     ids = [r.request_id for r in candidates]
-    tickets = {
+    return {
         t.request_id: t
         for t in (
             await session.scalars(
@@ -194,49 +255,61 @@ async def materialize(
             )
         ).all()
     }
-    to_order = sorted(
+
+
+def _still_accepted(tickets: dict[str, FlashTicket], sale: FlashSale) -> list[FlashTicket]:
+    """The sale's tickets that have no order yet, oldest first."""
+    return sorted(
         (t for t in tickets.values() if t.status == T.ACCEPTED and t.sale_id == sale.id),
         key=lambda t: t.id,
     )
-    await order_tickets(session, tenant, sale, to_order)
-    public: dict[int, str] = {}
-    order_ids = [t.order_id for t in tickets.values() if t.order_id is not None]
-    if order_ids:
-        rows = await session.execute(
-            select(Order.id, Order.public_id).where(Order.id.in_(order_ids))
-        )
-        public = {order_id: public_id for order_id, public_id in rows.all()}
 
-    taken: set[int] = set()
-    if candidates:
-        taken = set(
-            (
-                await session.scalars(
-                    select(FlashTicket.customer_id).where(
-                        FlashTicket.sale_id == sale.id,
-                        FlashTicket.customer_id.in_({r.customer_id for r in candidates}),
-                    )
+
+async def _order_public_ids(
+    session: AsyncSession, tickets: dict[str, FlashTicket]
+) -> dict[int, str]:
+    """The public ids of the tickets' orders, by order id."""
+    order_ids = [t.order_id for t in tickets.values() if t.order_id is not None]
+    if not order_ids:
+        return {}
+    rows = await session.execute(select(Order.id, Order.public_id).where(Order.id.in_(order_ids)))
+    return {order_id: public_id for order_id, public_id in rows.all()}
+
+
+async def _customers_with_tickets(
+    session: AsyncSession, sale: FlashSale, candidates: list[BuyRequest]
+) -> set[int]:
+    """The candidates' customers who hold a ticket of the sale (by this batch or before)."""
+    if not candidates:
+        return set()
+    return set(
+        (
+            await session.scalars(
+                select(FlashTicket.customer_id).where(
+                    FlashTicket.sale_id == sale.id,
+                    FlashTicket.customer_id.in_({r.customer_id for r in candidates}),
                 )
-            ).all()
-        )
-    outcomes: list[Outcome] = []
-    for r in batch:
-        if r.request_id in early:
-            outcomes.append(Outcome(r.request_id, early[r.request_id]))
-            continue
-        ticket = tickets.get(r.request_id)
-        if ticket is None or ticket.sale_id != sale.id:
-            status = OutcomeStatus.DUPLICATE if r.customer_id in taken else OutcomeStatus.SOLD_OUT
-            outcomes.append(Outcome(r.request_id, status))
-            continue
-        outcomes.append(
-            Outcome(
-                r.request_id,
-                OutcomeStatus.ORDERED,
-                ticket_id=ticket.id,
-                ticket_status=ticket.status,
-                order_id=ticket.order_id,
-                order_public_id=public.get(ticket.order_id) if ticket.order_id else None,
             )
+        ).all()
+    )
+
+
+def _outcome(r: BuyRequest, sale: FlashSale, found: _Found) -> Outcome:
+    """One request's answer: turned away early, ordered (now or before), or no ticket of
+    this sale: a duplicate when the customer holds another, sold out otherwise."""
+    if r.request_id in found.early:
+        return Outcome(r.request_id, found.early[r.request_id])
+    ticket = found.tickets.get(r.request_id)
+    if ticket is None or ticket.sale_id != sale.id:
+        duplicate = r.customer_id in found.customers_with_tickets
+        return Outcome(
+            r.request_id, OutcomeStatus.DUPLICATE if duplicate else OutcomeStatus.SOLD_OUT
         )
-    return outcomes
+    return Outcome(
+        r.request_id,
+        OutcomeStatus.ORDERED,
+        ticket_id=ticket.id,
+        ticket_status=ticket.status,
+        order_id=ticket.order_id,
+        order_public_id=found.order_public_ids.get(ticket.order_id) if ticket.order_id else None,
+    )
