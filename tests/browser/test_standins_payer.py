@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from loopmall.payments.providers import PayMethod, PayRequest
+from loopmall.integrations.payment_provider import PayMethod, PayRequest
 from loopmall.standins.harness import PaymentStandins
 from loopmall.standins.payer_page import payer_url
 from loopmall.standins.runner import serve

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from loopmall.integrations.alipay import AlipayConfig, AlipayProvider, signing
-from loopmall.payments.providers import CallbackRejected
+from loopmall.integrations.payment_provider import CallbackRejected
 from loopmall.standins.keys import pooled_rsa_pem
 
 from .vectors import load

@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from wechatpayv3 import utils as sdk
 
+from loopmall.integrations.payment_provider import CallbackRejected
 from loopmall.integrations.wechatpay import WeChatPayConfig, WeChatPayProvider, signing
-from loopmall.payments.providers import CallbackRejected
 from loopmall.standins.keys import pooled_rsa_pem
 
 from .vectors import load

@@ -16,7 +16,7 @@ from alipay import AliPay
 from alipay.exceptions import AliPayException
 
 from loopmall.integrations.alipay import AlipayProvider
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackRejected,
     PayMethod,
     PayRequest,

@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from loopmall.integrations.wechatpay import WeChatPayProvider, signing
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackRejected,
     PayMethod,
     PayRequest,
     ProviderError,
     RefundRequest,
 )
+from loopmall.integrations.wechatpay import WeChatPayProvider, signing
 from loopmall.standins.harness import PaymentStandins
 from loopmall.standins.keys import WeChatPayMerchantKeys, pooled_rsa_pem
 from tests.standins.fixtures import NotifySink

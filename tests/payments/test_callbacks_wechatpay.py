@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from loopmall.core import clock
 from loopmall.core.uow import UnitOfWork
+from loopmall.integrations.payment_provider import PayMethod, PayRequest
 from loopmall.payments import service
-from loopmall.payments.providers import PayMethod, PayRequest
 from tests.payments.conftest import World
 
 

@@ -13,9 +13,9 @@ from starlette.requests import Request
 
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
+from loopmall.integrations.payment_provider import PayMethod
 from loopmall.orders import service as orders
 from loopmall.payments.pages import offered
-from loopmall.payments.providers import PayMethod
 from tests.factories import PASSWORD
 from tests.payments.conftest import World
 

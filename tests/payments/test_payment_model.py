@@ -29,11 +29,11 @@ from loopmall.core.errors import LoopmallError
 from loopmall.core.models import OutboxEvent
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.integrations.payment_provider import PayMethod
 from loopmall.orders import service as orders
 from loopmall.orders.models import Order
 from loopmall.payments import accounts, refunds, sandbox, service, settle
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
-from loopmall.payments.providers import PayMethod
 from loopmall.payments.rules import PAID_STATES
 from loopmall.standins.keys import new_alipay_app, new_wechatpay_merchant
 from tests.factories import make_merchant

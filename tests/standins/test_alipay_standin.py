@@ -78,7 +78,7 @@ async def test_payer_opens_the_qr_code_confirms_and_the_notify_is_delivered(
 ) -> None:
     from datetime import UTC, timedelta
 
-    from loopmall.payments.providers import PayMethod, PayRequest
+    from loopmall.integrations.payment_provider import PayMethod, PayRequest
 
     notify_sink.status, notify_sink.body = 200, b"success"
     req = PayRequest(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loopmall.payments.providers import PayMethod, PayStart
+from loopmall.integrations.payment_provider import PayMethod, PayStart
 from loopmall.standins.payer_page import payer_url
 
 WX = "http://127.0.0.1:8801"

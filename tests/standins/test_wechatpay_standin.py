@@ -12,8 +12,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from loopmall.integrations.payment_provider import CallbackRejected, PayMethod, PayRequest
 from loopmall.integrations.wechatpay import WeChatPayProvider, signing
-from loopmall.payments.providers import CallbackRejected, PayMethod, PayRequest
 from loopmall.standins.harness import PaymentStandins
 from loopmall.standins.keys import WeChatPayMerchantKeys, new_wechatpay_merchant
 from tests.standins.fixtures import NotifySink

@@ -25,8 +25,8 @@ from loopmall.core.errors import ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.integrations.payment_provider import PaymentProvider, PayMethod
 from loopmall.payments.models import PaymentAccount
-from loopmall.payments.providers import PaymentProvider, PayMethod
 from loopmall.payments.rules import MethodUnavailable, NoPaymentAccount
 from loopmall.payments.sandbox import SandboxProvider
 

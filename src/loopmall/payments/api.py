@@ -23,6 +23,7 @@ from loopmall.identity.deps import require
 from loopmall.identity.guards import MALL, SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
+from loopmall.integrations.payment_provider import PayMethod
 from loopmall.payments import (
     accounts,
     callbacks,
@@ -34,7 +35,6 @@ from loopmall.payments import (
     service,
 )
 from loopmall.payments import shopper as shoppers
-from loopmall.payments.providers import PayMethod
 from loopmall.payments.rules import MethodUnavailable
 from loopmall.payments.schemas import (
     AccountIn,

@@ -28,15 +28,15 @@ from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import escaped, is_clean, storable
 from loopmall.core.uow import UnitOfWork
-from loopmall.payments import accounts, settle
-from loopmall.payments.models import CallbackRecord, PaymentAccount
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackEvent,
     CallbackRejected,
     CallbackReply,
     PaymentProvider,
     TradeStatus,
 )
+from loopmall.payments import accounts, settle
+from loopmall.payments.models import CallbackRecord, PaymentAccount
 from loopmall.payments.rules import REFUSED_OUTCOMES, RETRY_OUTCOMES, Outcome
 
 log = logging.getLogger(__name__)

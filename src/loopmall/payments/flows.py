@@ -24,15 +24,15 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.payments import accounts, callbacks, runtime, sandbox, service, settle
-from loopmall.payments.models import Payment, PaymentRefund
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackEvent,
     PayMethod,
     PayRequest,
     ProviderError,
     RefundRequest,
 )
+from loopmall.payments import accounts, callbacks, runtime, sandbox, service, settle
+from loopmall.payments.models import Payment, PaymentRefund
 from loopmall.payments.rules import Outcome, PaymentStartFailed, RefundState
 from loopmall.payments.sandbox import SandboxProvider
 

@@ -20,11 +20,11 @@ from loopmall.core.http import client_ip, get_state
 from loopmall.core.money import parse_yuan
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.guards import MALL
+from loopmall.integrations.payment_provider import PayMethod
 from loopmall.orders import service as orders
 from loopmall.payments import accounts, codes, flows, sandbox, service
 from loopmall.payments import shopper as shoppers
 from loopmall.payments.console_pages import router as console_router
-from loopmall.payments.providers import PayMethod
 from loopmall.payments.rules import PAID_STATES, PaymentCodeNotFound
 from loopmall.storefront.shell import open_mall
 from loopmall.web import qr

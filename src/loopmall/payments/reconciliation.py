@@ -27,10 +27,10 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
+from loopmall.integrations.payment_provider import ProviderError, TradeStatus
 from loopmall.orders import service as orders
 from loopmall.payments import accounts, callbacks
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund, ReconciliationReport
-from loopmall.payments.providers import ProviderError, TradeStatus
 from loopmall.payments.rules import PAID_STATES, PaymentState
 
 

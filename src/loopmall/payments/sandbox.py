@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from loopmall.config import Settings
 from loopmall.core.errors import Forbidden
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackEvent,
     CallbackRejected,
     CallbackReply,
@@ -68,7 +68,7 @@ def _sign(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
 
 
 class SandboxProvider:
-    """A :class:`~loopmall.payments.providers.PaymentProvider` for the demo."""
+    """A :class:`~loopmall.integrations.payment_provider.PaymentProvider` for the demo."""
 
     name = "sandbox"
 

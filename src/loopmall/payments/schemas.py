@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loopmall.core.numbers import StrictInt
 from loopmall.core.text import PlainText
+from loopmall.integrations.payment_provider import PayMethod
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund, ReconciliationReport
-from loopmall.payments.providers import PayMethod
 
 
 class PaymentStartIn(BaseModel):

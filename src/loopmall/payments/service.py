@@ -18,10 +18,10 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.integrations.payment_provider import PayMethod, PayStart
 from loopmall.orders import service as orders
 from loopmall.payments.accounts import account_for_method
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
-from loopmall.payments.providers import PayMethod, PayStart
 from loopmall.payments.rules import (
     OPEN_STATES,
     OrderNotPayable,

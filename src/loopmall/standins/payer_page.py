@@ -6,7 +6,7 @@ from html import escape
 from urllib.parse import quote
 
 from loopmall.core.money import format_yuan
-from loopmall.payments.providers import PayMethod, PayStart
+from loopmall.integrations.payment_provider import PayMethod, PayStart
 
 _STYLE = """
 body{font-family:-apple-system,"PingFang SC","Noto Sans CJK SC",sans-serif;

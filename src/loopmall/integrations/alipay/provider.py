@@ -24,7 +24,7 @@ from alipay.utils import AliPayConfig as _SdkConfig
 from loopmall.core.clock import SHANGHAI
 from loopmall.integrations.alipay import signing
 from loopmall.integrations.alipay.config import AlipayConfig
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackEvent,
     CallbackRejected,
     CallbackReply,

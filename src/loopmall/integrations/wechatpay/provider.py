@@ -26,9 +26,7 @@ import requests
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from loopmall.core.clock import SHANGHAI
-from loopmall.integrations.wechatpay import signing
-from loopmall.integrations.wechatpay.config import WeChatPayConfig
-from loopmall.payments.providers import (
+from loopmall.integrations.payment_provider import (
     CallbackEvent,
     CallbackRejected,
     CallbackReply,
@@ -42,6 +40,8 @@ from loopmall.payments.providers import (
     TradeState,
     TradeStatus,
 )
+from loopmall.integrations.wechatpay import signing
+from loopmall.integrations.wechatpay.config import WeChatPayConfig
 
 if TYPE_CHECKING:
     from loopmall.config import Settings

@@ -5,6 +5,10 @@ Adapters: WeChat Pay API v3 (``loopmall.integrations.wechatpay``), Alipay
 Amounts are int fen everywhere; an adapter converts to the provider's units (Alipay's yuan
 strings) at its edge. Adapters know nothing of orders or the database: the payments
 service owns the records and decides what a callback means.
+
+It lives with the adapters, not in ``payments``, so that ``integrations`` (and the stand-ins
+that speak the providers' protocols back) import no domain: ``payments`` builds an adapter
+for an account and uses it through this interface.
 """
 
 from __future__ import annotations
