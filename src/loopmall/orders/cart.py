@@ -21,7 +21,7 @@ from loopmall.catalog.pricing import Channel, PriceQuote, SalesScope
 from loopmall.core import clock
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.inventory.repository import sellable_stock
+from loopmall.inventory.repository import SellableStock, sellable_stock
 from loopmall.merchants.models import Store
 from loopmall.o2o.members import member_clause
 from loopmall.orders.models import CartLine
@@ -192,6 +192,40 @@ async def view_cart(
     ``store`` (that store's prices and stock), at member prices for a member of the
     merchant (``o2o.members``). Four queries whatever its size."""
     channel = Channel.STORE if store is not None else Channel.ONLINE
+    rows, is_member = await _cart_rows(session, tenant, customer_id)
+    quotes = await _quotes(session, tenant, rows, store=store, is_member=is_member)
+    stock = await sellable_stock(session, tenant, [row.sku.id for row in rows])
+    lines = [
+        _line_view(
+            row, quotes.get(row.sku.public_id), _free_units(stock[row.sku.id], store), channel
+        )
+        for row in rows
+    ]
+    return CartView(lines, channel.value, store.public_id if store is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class _CartRow:
+    """A cart line with its SKU and what the view needs of its product."""
+
+    line: CartLine
+    sku: Sku
+    product_public_id: str
+    title: str
+    product_status: str
+    sales_scope: str
+
+    def on_sale(self) -> bool:
+        return self.sku.status == "active" and self.product_status == "active"
+
+    def sold_in(self, channel: Channel) -> bool:
+        return _sold_in(self.sku.sales_scope or self.sales_scope, channel)
+
+
+async def _cart_rows(
+    session: AsyncSession, tenant: Tenant, customer_id: int
+) -> tuple[list[_CartRow], bool]:
+    """The customer's lines in the order added, and whether the customer is a member."""
     # Membership rides along in the lines' query (member prices without a statement more).
     member = member_clause(tenant.id, customer_id).label("member")
     found = (
@@ -212,61 +246,74 @@ async def view_cart(
         )
     ).all()
     is_member = bool(found and found[0].member)
-    rows = [row[:6] for row in found]
-    sellable = [
-        sku.public_id
-        for _line, sku, _pid, _t, status, scope in rows
-        if sku.status == "active"
-        and status == "active"
-        and _sold_in(sku.sales_scope or scope, channel)
-    ]
-    quotes: dict[str, PriceQuote] = {}
-    if sellable:
-        try:
-            quotes = await quote_skus(
-                session,
-                tenant,
-                sellable,
-                channel=channel,
-                store_public_id=store.public_id if store is not None else None,
-                is_member=is_member,
-            )
-        except LoopmallError:
-            quotes = {}  # changed while we looked: every line shows as not for sale
-    stock = await sellable_stock(session, tenant, [sku.id for _l, sku, *_rest in rows])
-    lines = []
-    for line, sku, product_public_id, title, status, scope in rows:
-        quote = quotes.get(sku.public_id)
-        free = stock[sku.id]
-        units = free.stores.get(store.id, 0) if store is not None else free.online
-        problem: str | None = None
-        if sku.status != "active" or status != "active":
-            problem = NOT_FOR_SALE
-        elif not _sold_in(sku.sales_scope or scope, channel):
-            problem = NOT_SOLD_IN_CHANNEL
-        elif quote is None:
-            problem = NOT_FOR_SALE
-        elif units <= 0:
-            problem = OUT_OF_STOCK
-        elif units < line.quantity:
-            problem = NOT_ENOUGH_STOCK
-        lines.append(
-            CartLineView(
-                sku_id=sku.id,
-                sku_public_id=sku.public_id,
-                product_public_id=product_public_id,
-                title=title,
-                options_text=options_text(sku.options),
-                quantity=line.quantity,
-                unit_fen=quote.amount if quote else None,
-                list_fen=quote.list_price if quote else None,
-                price_rule=quote.rule if quote else "",
-                line_fen=quote.amount * line.quantity if quote else 0,
-                available_units=max(units, 0),
-                problem=problem,
-            )
+    return [_CartRow(*row[:6]) for row in found], is_member
+
+
+async def _quotes(
+    session: AsyncSession,
+    tenant: Tenant,
+    rows: list[_CartRow],
+    *,
+    store: Store | None,
+    is_member: bool,
+) -> dict[str, PriceQuote]:
+    """Prices of the lines that can be sold in the channel, by SKU public id (none when
+    the catalogue changed while we looked: every line then shows as not for sale)."""
+    channel = Channel.STORE if store is not None else Channel.ONLINE
+    sellable = [row.sku.public_id for row in rows if row.on_sale() and row.sold_in(channel)]
+    if not sellable:
+        return {}
+    try:
+        return await quote_skus(
+            session,
+            tenant,
+            sellable,
+            channel=channel,
+            store_public_id=store.public_id if store is not None else None,
+            is_member=is_member,
         )
-    return CartView(lines, channel.value, store.public_id if store is not None else None)
+    except LoopmallError:
+        return {}  # changed while we looked: every line shows as not for sale
+
+
+def _free_units(free: SellableStock, store: Store | None) -> int:
+    """Free units where the order would take them: the pickup store, or online."""
+    return free.stores.get(store.id, 0) if store is not None else free.online
+
+
+def _problem(row: _CartRow, quote: PriceQuote | None, units: int, channel: Channel) -> str | None:
+    """Why the line cannot be bought now (the first reason that applies), None if it can."""
+    if not row.on_sale():
+        return NOT_FOR_SALE
+    if not row.sold_in(channel):
+        return NOT_SOLD_IN_CHANNEL
+    if quote is None:
+        return NOT_FOR_SALE
+    if units <= 0:
+        return OUT_OF_STOCK
+    if units < row.line.quantity:
+        return NOT_ENOUGH_STOCK
+    return None
+
+
+def _line_view(
+    row: _CartRow, quote: PriceQuote | None, units: int, channel: Channel
+) -> CartLineView:
+    sku, quantity = row.sku, row.line.quantity
+    return CartLineView(
+        sku_id=sku.id,
+        sku_public_id=sku.public_id,
+        product_public_id=row.product_public_id,
+        title=row.title,
+        options_text=options_text(sku.options),
+        quantity=quantity,
+        unit_fen=quote.amount if quote else None,
+        list_fen=quote.list_price if quote else None,
+        price_rule=quote.rule if quote else "",
+        line_fen=quote.amount * quantity if quote else 0,
+        available_units=max(units, 0),
+        problem=_problem(row, quote, units, channel),
+    )
 
 
 async def cart_count(session: AsyncSession, tenant: Tenant, customer_id: int) -> int:

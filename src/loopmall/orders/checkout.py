@@ -159,28 +159,23 @@ def _describe(view: CartView) -> str:
     return (f"{first} 等{len(view.lines)}件" if more else first)[:128]
 
 
-async def checkout(
-    session: AsyncSession,
-    tenant: Tenant,
-    *,
-    customer_id: int,
-    request: CheckoutRequest,
-    unpaid_ttl_seconds: int,
-) -> Order:
-    """Turn the customer's whole cart into an order and hold its units.
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """What the customer chose at checkout, checked: how the goods come (an address to
+    deliver to, or the pickup store), how they pay, and the note."""
 
-    Raises 422 ``cart_empty``; 409 ``cart_lines_unavailable`` (with ``lines``: each SKU
-    and why) when a line cannot be bought now; 409 ``insufficient_stock`` when the units
-    went to someone else at the last moment; 422 ``address_required``,
-    ``pickup_not_available``, ``cod_not_enabled``; NotFound for an unknown store.
-    Nothing is written when it raises (the caller's transaction rolls back)."""
-    try:
-        fulfilment = Fulfilment(request.fulfilment)
-        method = PaymentMethod(request.payment_method)
-    except ValueError:
-        raise ValidationFailed("Unknown fulfilment or payment method") from None
-    if fulfilment is Fulfilment.NONE:
-        raise ValidationFailed("Choose delivery or pickup", field="fulfilment")
+    fulfilment: Fulfilment
+    method: PaymentMethod
+    note: str
+    address: Address | None
+    store: Store | None
+
+
+async def _read_request(session: AsyncSession, tenant: Tenant, request: CheckoutRequest) -> _Choice:
+    """The request checked: known fulfilment and payment method, delivery or pickup, the
+    note, an address for delivery or an open pickup store, cash on delivery only where the
+    mall enables it."""
+    fulfilment, method = _ways(request)
     note = _text(request.note, "note", 200, required=False, multiline=True)
     address = None
     store = None
@@ -192,7 +187,25 @@ async def checkout(
         store = await pickup_store(session, tenant, request.store_public_id)
     if method is PaymentMethod.COD and not (await get_mall_settings(session, tenant)).cod_enabled:
         raise CodNotEnabled()
+    return _Choice(fulfilment, method, note, address, store)
 
+
+def _ways(request: CheckoutRequest) -> tuple[Fulfilment, PaymentMethod]:
+    try:
+        fulfilment = Fulfilment(request.fulfilment)
+        method = PaymentMethod(request.payment_method)
+    except ValueError:
+        raise ValidationFailed("Unknown fulfilment or payment method") from None
+    if fulfilment is Fulfilment.NONE:
+        raise ValidationFailed("Choose delivery or pickup", field="fulfilment")
+    return fulfilment, method
+
+
+async def _buyable_cart(
+    session: AsyncSession, tenant: Tenant, customer_id: int, store: Store | None
+) -> CartView:
+    """The cart priced for the choice; ``cart_empty``, or ``cart_lines_unavailable`` with
+    each line that cannot be bought now and why."""
     view = await view_cart(session, tenant, customer_id, store=store)
     if not view.lines:
         raise CartEmpty()
@@ -204,21 +217,34 @@ async def checkout(
                 if not line.ok
             ]
         )
+    return view
+
+
+async def _new_order(
+    session: AsyncSession,
+    tenant: Tenant,
+    customer_id: int,
+    choice: _Choice,
+    view: CartView,
+    *,
+    unpaid_ttl_seconds: int,
+) -> Order:
+    """The order's row (not added yet): its units come from the pickup store's location
+    or the online stock's; a pickup order gets its pickup code."""
+    store, address = choice.store, choice.address
     if store is not None:
         location = await location_for_store(session, tenant, store.id)
     else:
         location = await default_warehouse(session, tenant)
-
     now = clock.now()
-    cod = method is PaymentMethod.COD
-    order = Order(
+    return Order(
         merchant_id=tenant.id,
         public_id=new_public_id("ord"),
         number=new_order_number(),
         kind=OrderKind.MALL.value,
         status=OrderStatus.CREATED.value,
-        fulfilment=fulfilment.value,
-        payment_method=method.value,
+        fulfilment=choice.fulfilment.value,
+        payment_method=choice.method.value,
         customer_id=customer_id,
         store_id=store.id if store is not None else None,
         location_id=location.id,
@@ -230,18 +256,23 @@ async def checkout(
         recipient_name=address.name if address else "",
         recipient_phone=address.phone if address else "",
         address=address.address if address else "",
-        note=note,
+        note=choice.note,
         description=_describe(view),
         pickup_code=await unique_pickup_code(session, tenant) if store is not None else None,
         # Cash on delivery waits for the courier, not for a payment: it never lapses.
-        expires_at=None if cod else now + timedelta(seconds=unpaid_ttl_seconds),
+        expires_at=(
+            None
+            if choice.method is PaymentMethod.COD
+            else now + timedelta(seconds=unpaid_ttl_seconds)
+        ),
         created_at=now,
         updated_at=now,
     )
-    await hooks.run_before("create", session, tenant, order)
-    session.add(order)
-    await session.flush()
-    lines = [
+
+
+def _order_lines(tenant: Tenant, order: Order, view: CartView) -> list[OrderLine]:
+    """The cart's lines as the order's, at the prices quoted (texts cut to their columns)."""
+    return [
         OrderLine(
             merchant_id=tenant.id,
             order_id=order.id,
@@ -257,12 +288,38 @@ async def checkout(
         )
         for line in view.lines
     ]
+
+
+async def checkout(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    customer_id: int,
+    request: CheckoutRequest,
+    unpaid_ttl_seconds: int,
+) -> Order:
+    """Turn the customer's whole cart into an order and hold its units.
+
+    Raises 422 ``cart_empty``; 409 ``cart_lines_unavailable`` (with ``lines``: each SKU
+    and why) when a line cannot be bought now; 409 ``insufficient_stock`` when the units
+    went to someone else at the last moment; 422 ``address_required``,
+    ``pickup_not_available``, ``cod_not_enabled``; NotFound for an unknown store.
+    Nothing is written when it raises (the caller's transaction rolls back)."""
+    choice = await _read_request(session, tenant, request)
+    view = await _buyable_cart(session, tenant, customer_id, choice.store)
+    order = await _new_order(
+        session, tenant, customer_id, choice, view, unpaid_ttl_seconds=unpaid_ttl_seconds
+    )
+    await hooks.run_before("create", session, tenant, order)
+    session.add(order)
+    await session.flush()
+    lines = _order_lines(tenant, order, view)
     await stock.hold_lines(
         session,
         tenant,
         order,
         lines,
-        ttl=stock.hold_ttl(unpaid_ttl_seconds, cod=cod),
+        ttl=stock.hold_ttl(unpaid_ttl_seconds, cod=choice.method is PaymentMethod.COD),
         actor="customer",
     )
     # One executemany for every line: the order never reads its lines' ids back.
