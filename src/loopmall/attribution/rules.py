@@ -28,11 +28,13 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
+    """Who a credit goes to; commission (``rebates``) pays by these roles too."""
+
     STORE = "store"
     GUIDE = "guide"
-    SHARER = "sharer"
-    UPSTREAM_SHARER = "upstream_sharer"
-    PLACEMENT = "placement"
+    SHARER = "sharer"  # the direct sharer: distributor level 1
+    UPSTREAM_SHARER = "upstream_sharer"  # the sharer's sharer: level 2
+    PLACEMENT = "placement"  # a poster channel: nobody to pay
 
 
 class Precedence(StrEnum):

@@ -23,7 +23,7 @@ from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.flashsale.buckets import give_units
 from loopmall.flashsale.models import FlashSale, FlashTicket
-from loopmall.flashsale.rules import TicketStatus, sources_of
+from loopmall.flashsale.rules import TICKETS, TicketStatus
 from loopmall.merchants.models import Merchant
 from loopmall.orders import hooks
 from loopmall.orders.models import Order
@@ -43,7 +43,7 @@ async def ticket_lapses(session: AsyncSession, tenant: Tenant, order: Order) -> 
         .where(
             FlashTicket.merchant_id == tenant.id,
             FlashTicket.order_id == order.id,
-            FlashTicket.status.in_(sources_of(T.LAPSED)),
+            FlashTicket.status.in_(TICKETS.sources_of(T.LAPSED)),
         )
         .values(status=T.LAPSED.value, updated_at=now)
         .returning(FlashTicket.sale_id, FlashTicket.quantity),
@@ -61,7 +61,7 @@ async def ticket_paid(session: AsyncSession, tenant: Tenant, order: Order) -> No
         .where(
             FlashTicket.merchant_id == tenant.id,
             FlashTicket.order_id == order.id,
-            FlashTicket.status.in_(sources_of(T.PAID)),
+            FlashTicket.status.in_(TICKETS.sources_of(T.PAID)),
         )
         .values(status=T.PAID.value, updated_at=clock.now()),
         execution_options=NO_SYNC,

@@ -93,7 +93,7 @@ class FlashBucket(TenantMixin, IdMixin, Base):
 
 
 class FlashTicket(TenantMixin, IdMixin, Base):
-    """An accepted buy. ``status`` moves only as ``rules.TICKET_MOVES`` allows."""
+    """An accepted buy. ``status`` moves only as ``rules.TICKETS`` allows."""
 
     __tablename__ = "flash_tickets"
     __table_args__ = (

@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from loopmall.core.errors import Conflict, IllegalTransition, LoopmallError, ValidationFailed
+from loopmall.core.transitions import Transitions, illegal
 
 
 class TicketStatus(StrEnum):
@@ -17,29 +18,24 @@ class TicketStatus(StrEnum):
 
 T = TicketStatus
 
+
+class IllegalTicketTransition(IllegalTransition):
+    code = "illegal_ticket_transition"
+    title = "The flash-sale ticket cannot make that change of state"
+
+
 # Every move a ticket may make. A lapse returns the unit to the sale, so the move
 # ordered → lapsed happening once (a conditional UPDATE) is what makes "resold once" true.
-TICKET_MOVES: frozenset[tuple[TicketStatus, TicketStatus]] = frozenset(
+TICKETS: Transitions[TicketStatus] = Transitions(
+    "ticket",
     {
-        (T.ACCEPTED, T.ORDERED),
-        (T.ORDERED, T.PAID),
-        (T.ORDERED, T.LAPSED),
-    }
+        T.ACCEPTED: {T.ORDERED},
+        T.ORDERED: {T.PAID, T.LAPSED},
+    },
+    error=illegal("ticket", IllegalTicketTransition),
 )
-
-
-def sources_of(target: TicketStatus) -> list[str]:
-    """The statuses a ticket may be in to move to ``target``."""
-    return [frm.value for frm, to in TICKET_MOVES if to is target]
-
-
-def check_ticket_move(current: TicketStatus | str, target: TicketStatus) -> None:
-    if (TicketStatus(current), target) not in TICKET_MOVES:
-        raise IllegalTicketTransition(
-            f"A {current} ticket cannot become {target.value}",
-            current=str(current),
-            target=target.value,
-        )
+TICKET_MOVES = TICKETS.pairs
+check_ticket_move = TICKETS.check
 
 
 class Phase(StrEnum):
@@ -72,11 +68,6 @@ def phase_at(
     if now < reserve_from:
         return Phase.UPCOMING
     return Phase.WAITING
-
-
-class IllegalTicketTransition(IllegalTransition):
-    code = "illegal_ticket_transition"
-    title = "The flash-sale ticket cannot make that change of state"
 
 
 class SaleNotReserving(Conflict):

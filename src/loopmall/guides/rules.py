@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from loopmall.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from loopmall.core.errors import Conflict, NotFound, ValidationFailed
+from loopmall.core.transitions import Transitions
 
 DEFAULT_MAX_HOLD_SECONDS = 48 * 3600  # two days: long enough to come to the store
 DEFAULT_SLOT_MINUTES = 30
@@ -48,21 +49,16 @@ class FittingStatus(StrEnum):
 
 F = FittingStatus
 # CONVENTIONS rule 7: every move a fitting may make, and nothing else.
-FITTING_MOVES: dict[FittingStatus, frozenset[FittingStatus]] = {
-    F.BOOKED: frozenset({F.SOLD, F.RELEASED, F.NO_SHOW, F.CANCELLED}),
-    F.SOLD: frozenset(),
-    F.RELEASED: frozenset(),
-    F.NO_SHOW: frozenset(),
-    F.CANCELLED: frozenset(),
-}
+FITTINGS: Transitions[FittingStatus] = Transitions(
+    "fitting", {F.BOOKED: {F.SOLD, F.RELEASED, F.NO_SHOW, F.CANCELLED}}
+)
+FITTING_MOVES = FITTINGS.moves
+check_fitting_move = FITTINGS.check
 
 H = HoldOutcome
-HOLD_MOVES: dict[HoldOutcome, frozenset[HoldOutcome]] = {
-    H.ACTIVE: frozenset({H.SOLD, H.RELEASED, H.NO_SHOW}),
-    H.SOLD: frozenset(),
-    H.RELEASED: frozenset(),
-    H.NO_SHOW: frozenset(),
-}
+HOLDS: Transitions[HoldOutcome] = Transitions("hold", {H.ACTIVE: {H.SOLD, H.RELEASED, H.NO_SHOW}})
+HOLD_MOVES = HOLDS.moves
+check_hold_move = HOLDS.check
 
 # What a fitting's outcome does to its hold.
 OUTCOME_OF_HOLD: dict[FittingStatus, HoldOutcome] = {
@@ -71,24 +67,6 @@ OUTCOME_OF_HOLD: dict[FittingStatus, HoldOutcome] = {
     F.NO_SHOW: H.NO_SHOW,
     F.CANCELLED: H.RELEASED,
 }
-
-
-def check_fitting_move(current: str, target: FittingStatus) -> None:
-    if target not in FITTING_MOVES[FittingStatus(current)]:
-        raise IllegalTransition(
-            f"A {current} fitting cannot become {target.value}",
-            current=current,
-            target=target.value,
-        )
-
-
-def check_hold_move(current: str, target: HoldOutcome) -> None:
-    if target not in HOLD_MOVES[HoldOutcome(current)]:
-        raise IllegalTransition(
-            f"A {current} hold cannot become {target.value}",
-            current=current,
-            target=target.value,
-        )
 
 
 class HoldTooLong(ValidationFailed):

@@ -1,7 +1,7 @@
 """Holds: units promised to a customer or an unpaid order until they expire.
 
 A hold is placed (``active``), then consumed (sold), released, or lapses when its time is
-up; ``rules.HOLD_TRANSITIONS`` lists the allowed moves. Placing a hold on several levels
+up; ``rules.HOLDS`` lists the allowed moves. Placing a hold on several levels
 locks them in id order; every operation first records the lapse of the level's due holds.
 """
 
@@ -35,14 +35,13 @@ from loopmall.inventory.levels import (
 )
 from loopmall.inventory.models import Hold, StockLevel
 from loopmall.inventory.rules import (
+    HOLDS,
     HoldReason,
     HoldStatus,
     MovementKind,
     check_quantity,
-    check_transition,
     check_ttl,
     clean_text,
-    sources_of,
 )
 
 # The hold a conditional UPDATE returns, with its new values even if the session had it.
@@ -216,7 +215,7 @@ async def _end_hold(
         update(Hold)
         .where(
             Hold.id == hold_id,
-            Hold.status.in_([s.value for s in sources_of(target)]),
+            Hold.status.in_(HOLDS.sources_of(target)),
             Hold.expires_at > now,
         )
         .values(status=target.value, ended_at=now)
@@ -226,7 +225,7 @@ async def _end_hold(
     hold = result.scalars().first()
     if hold is None:
         current = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
-        check_transition(HoldStatus(str(current)), target)
+        HOLDS.check(str(current), target)
         raise RuntimeError(f"hold {hold_id} could not move to {target.value}")
     quantity = hold.quantity
     before = (level.on_hand, level.held)
@@ -306,7 +305,7 @@ async def extend_hold(
     hold = result.scalars().first()
     if hold is None:
         current = await session.scalar(select(Hold.status).where(Hold.id == hold_id))
-        check_transition(HoldStatus(str(current)), HoldStatus.ACTIVE)
+        HOLDS.check(str(current), HoldStatus.ACTIVE)
         raise RuntimeError(f"hold {hold_id} could not be extended")
     await write_ledger(
         session,

@@ -37,12 +37,12 @@ from loopmall.core.tenancy import Tenant
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.repository import StockView, insert_ignore
 from loopmall.inventory.rules import (
+    HOLDS,
     SYSTEM_ACTOR,
     HoldStatus,
     InsufficientStock,
     MovementKind,
     clean_text,
-    sources_of,
 )
 
 NO_SYNC = {"synchronize_session": False}
@@ -265,7 +265,7 @@ async def lapse_due(session: AsyncSession, level: Level, now: datetime) -> int:
         update(Hold)
         .where(
             Hold.stock_level_id == level.id,
-            Hold.status.in_([s.value for s in sources_of(HoldStatus.LAPSED)]),
+            Hold.status.in_(HOLDS.sources_of(HoldStatus.LAPSED)),
             Hold.expires_at <= now,
         )
         .values(status=HoldStatus.LAPSED.value, ended_at=Hold.expires_at)

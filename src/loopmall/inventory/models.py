@@ -86,7 +86,7 @@ class StockLevel(TenantMixin, IdMixin, Base):
 class Hold(TenantMixin, IdMixin, Base):
     """Units of one stock level promised to someone until ``expires_at``.
 
-    ``status`` moves only as ``rules.HOLD_TRANSITIONS`` allows. A hold still recorded
+    ``status`` moves only as ``rules.HOLDS`` allows. A hold still recorded
     ``active`` whose ``expires_at`` has passed is lapsed in effect: reads do not count it
     and the next write to its stock level (or the sweep) records the lapse.
     """

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from loopmall.core.errors import Conflict, IllegalTransition, ValidationFailed
+from loopmall.core.errors import Conflict, ValidationFailed
 from loopmall.core.text import check_text, is_clean
+from loopmall.core.transitions import Transitions
 
 # A level never counts more than this many units, so sums stay far inside a 32-bit int.
 MAX_UNITS = 1_000_000_000
@@ -46,27 +47,10 @@ class MovementKind(StrEnum):
 
 
 # CONVENTIONS rule 7: every allowed move of a hold, and nothing else.
-HOLD_TRANSITIONS: dict[HoldStatus, frozenset[HoldStatus]] = {
-    HoldStatus.ACTIVE: frozenset({HoldStatus.CONSUMED, HoldStatus.RELEASED, HoldStatus.LAPSED}),
-    HoldStatus.CONSUMED: frozenset(),
-    HoldStatus.RELEASED: frozenset(),
-    HoldStatus.LAPSED: frozenset(),
-}
-
-
-def sources_of(target: HoldStatus) -> frozenset[HoldStatus]:
-    """The states a hold may be in to move to ``target`` (used in conditional UPDATEs)."""
-    return frozenset(s for s, targets in HOLD_TRANSITIONS.items() if target in targets)
-
-
-def check_transition(current: HoldStatus, target: HoldStatus) -> None:
-    """Raise :class:`IllegalTransition` unless the table allows ``current → target``."""
-    if target not in HOLD_TRANSITIONS[current]:
-        raise IllegalTransition(
-            f"A {current.value} hold cannot become {target.value}",
-            current=current.value,
-            target=target.value,
-        )
+HOLDS: Transitions[HoldStatus] = Transitions(
+    "hold",
+    {HoldStatus.ACTIVE: {HoldStatus.CONSUMED, HoldStatus.RELEASED, HoldStatus.LAPSED}},
+)
 
 
 class InsufficientStock(Conflict):

@@ -42,7 +42,7 @@ class CartLine(TenantMixin, IdMixin, Base):
 class Order(TenantMixin, IdMixin, Base):
     """An order: a mall checkout or a face-to-face payment (no lines).
 
-    ``status`` moves only as ``rules.MOVES`` allows. ``expires_at`` is when an unpaid
+    ``status`` moves only as ``rules.ORDERS`` allows. ``expires_at`` is when an unpaid
     online order is cancelled by the sweep (None: it never lapses).
     """
 

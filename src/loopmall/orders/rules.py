@@ -1,8 +1,8 @@
 """The rules of orders in one place: statuses, the one table of allowed moves, errors.
 
-CONVENTIONS rule 7: every move an order may make is a row of :data:`MOVES`, with the
+CONVENTIONS rule 7: every move an order may make is listed in :data:`ORDERS`, with the
 condition under which it is allowed (cash on delivery ships before it is paid; only a
-pickup order becomes ready for pickup; …). Anything else raises ``illegal_transition``.
+pickup order becomes ready for pickup; …). Anything else raises ``illegal_order_transition``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from loopmall.core.errors import Conflict, IllegalTransition, ValidationFailed
+from loopmall.core.transitions import Transitions, always, illegal
 
 
 class OrderStatus(StrEnum):
@@ -52,10 +53,6 @@ class Facts(Protocol):
 
 
 Condition = Callable[[Facts], bool]
-
-
-def _any(_: Facts) -> bool:
-    return True
 
 
 def _online(o: Facts) -> bool:
@@ -104,79 +101,91 @@ def _handed_over_at_once(o: Facts) -> bool:
 
 S = OrderStatus
 
-# Every allowed move (from, to) and when it is allowed. Nothing else happens to an order.
-MOVES: dict[tuple[OrderStatus, OrderStatus], Condition] = {
-    # The payment callback; a store sale: the money recorded as received at the till by
-    # someone who may take money (never the guide alone, never without money: #11).
-    (S.CREATED, S.PAID): _online_or_store_sale,
-    (S.CREATED, S.CANCELLED): _any,  # the customer, staff, or the unpaid-order sweep
-    (S.CREATED, S.SHIPPED): _cod_delivery,  # cash on delivery ships unpaid
-    (S.CREATED, S.READY_FOR_PICKUP): _cod_pickup,  # pay at the counter
-    (S.PAID, S.SHIPPED): _delivery,
-    (S.PAID, S.READY_FOR_PICKUP): _pickup,
-    # Handed over at once (pickup, a store sale) / nothing to hand over (face-to-face).
-    (S.PAID, S.COMPLETED): _handed_over_at_once,
-    (S.SHIPPED, S.COMPLETED): _any,  # received (cash collected, for cash on delivery)
-    (S.READY_FOR_PICKUP, S.COMPLETED): _any,  # the pickup code was redeemed
-    (S.PAID, S.REFUND_REQUESTED): _online,
-    (S.SHIPPED, S.REFUND_REQUESTED): _online,
-    (S.READY_FOR_PICKUP, S.REFUND_REQUESTED): _online,
-    (S.COMPLETED, S.REFUND_REQUESTED): _online,
-    # A full refund, requested or not; a partial refund changes no status.
-    (S.PAID, S.REFUNDED): _online,
-    (S.SHIPPED, S.REFUNDED): _online,
-    (S.READY_FOR_PICKUP, S.REFUNDED): _online,
-    (S.COMPLETED, S.REFUNDED): _online,
-    (S.REFUND_REQUESTED, S.REFUNDED): _any,
-    # The request was settled by a partial refund or declined: back where it was.
-    (S.REFUND_REQUESTED, S.PAID): _back_to("paid"),
-    (S.REFUND_REQUESTED, S.SHIPPED): _back_to("shipped"),
-    (S.REFUND_REQUESTED, S.READY_FOR_PICKUP): _back_to("ready_for_pickup"),
-    (S.REFUND_REQUESTED, S.COMPLETED): _back_to("completed"),
-}
+
+class IllegalOrderTransition(IllegalTransition):
+    code = "illegal_order_transition"
+    title = "The order cannot make that change of state"
+
+
+# Every allowed move and when it is allowed. Nothing else happens to an order.
+ORDERS: Transitions[OrderStatus] = Transitions(
+    "order",
+    {
+        S.CREATED: {
+            # The payment callback; a store sale: the money recorded as received at the till
+            # by someone who may take money (never the guide alone, never without money: #11).
+            S.PAID: _online_or_store_sale,
+            S.CANCELLED: always,  # the customer, staff, or the unpaid-order sweep
+            S.SHIPPED: _cod_delivery,  # cash on delivery ships unpaid
+            S.READY_FOR_PICKUP: _cod_pickup,  # pay at the counter
+        },
+        S.PAID: {
+            S.SHIPPED: _delivery,
+            S.READY_FOR_PICKUP: _pickup,
+            # Handed over at once (pickup, a store sale) / nothing to hand over (face-to-face).
+            S.COMPLETED: _handed_over_at_once,
+            S.REFUND_REQUESTED: _online,
+            S.REFUNDED: _online,  # a full refund; a partial refund changes no status
+        },
+        S.SHIPPED: {
+            S.COMPLETED: always,  # received (cash collected, for cash on delivery)
+            S.REFUND_REQUESTED: _online,
+            S.REFUNDED: _online,
+        },
+        S.READY_FOR_PICKUP: {
+            S.COMPLETED: always,  # the pickup code was redeemed
+            S.REFUND_REQUESTED: _online,
+            S.REFUNDED: _online,
+        },
+        S.COMPLETED: {
+            S.REFUND_REQUESTED: _online,
+            S.REFUNDED: _online,
+        },
+        S.REFUND_REQUESTED: {
+            S.REFUNDED: always,
+            # The request was settled by a partial refund or declined: back where it was.
+            S.PAID: _back_to("paid"),
+            S.SHIPPED: _back_to("shipped"),
+            S.READY_FOR_PICKUP: _back_to("ready_for_pickup"),
+            S.COMPLETED: _back_to("completed"),
+        },
+        S.CANCELLED: {},
+        S.REFUNDED: {},
+    },
+    error=illegal("order", IllegalOrderTransition),
+)
+# The table as (from, to) → condition, for reading it move by move.
+MOVES = ORDERS.guards
 
 # Statuses in which the customer has paid online and money may still be refunded.
 REFUNDABLE = frozenset({S.PAID, S.SHIPPED, S.READY_FOR_PICKUP, S.COMPLETED, S.REFUND_REQUESTED})
 FINAL = frozenset({S.CANCELLED, S.REFUNDED})
 
 
-def allowed(facts: Facts, current: OrderStatus, target: OrderStatus) -> bool:
-    condition = MOVES.get((current, target))
-    return condition is not None and condition(facts)
+def allowed(facts: Facts, current: OrderStatus | str, target: OrderStatus) -> bool:
+    return ORDERS.allows(current, target, facts)
 
 
 def check_move(facts: Facts, current: OrderStatus | str, target: OrderStatus) -> None:
-    """Raise :class:`IllegalOrderTransition` unless :data:`MOVES` allows the move."""
-    current = OrderStatus(current)
-    if not allowed(facts, current, target):
-        raise IllegalOrderTransition(
-            f"A {current.value} order cannot become {target.value}",
-            current=current.value,
-            target=target.value,
-        )
+    """Raise :class:`IllegalOrderTransition` unless :data:`ORDERS` allows the move."""
+    ORDERS.check(current, target, facts)
 
 
 def check_fulfilment(facts: Facts, current: OrderStatus | str, target: OrderStatus) -> None:
     """Like :func:`check_move`, for the goods' steps (ship, ready, hand over): never while
     a refund request is open — the request is settled or declined first."""
-    if OrderStatus(current) is OrderStatus.REFUND_REQUESTED:
+    if current == OrderStatus.REFUND_REQUESTED:
         raise IllegalOrderTransition(
             "The order has an open refund request: refund or decline it first",
             current=OrderStatus.REFUND_REQUESTED.value,
             target=target.value,
         )
-    check_move(facts, current, target)
+    ORDERS.check(current, target, facts)
 
 
 def next_statuses(facts: Facts, current: OrderStatus | str) -> list[OrderStatus]:
     """Where this order may go from ``current`` (for pages: which buttons to show)."""
-    current = OrderStatus(current)
-    return [to for (frm, to), cond in MOVES.items() if frm == current and cond(facts)]
-
-
-class IllegalOrderTransition(IllegalTransition):
-    code = "illegal_order_transition"
-    title = "The order cannot make that change of state"
+    return ORDERS.allowed_from(current, facts)
 
 
 class CartEmpty(ValidationFailed):

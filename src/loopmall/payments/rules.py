@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 from enum import StrEnum
 
-from loopmall.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from loopmall.core.errors import Conflict, NotFound, ValidationFailed
+from loopmall.core.transitions import Transitions
 
 
 class PaymentState(StrEnum):
@@ -23,15 +24,19 @@ P = PaymentState
 # closed or failed attempt can still become succeeded (the customer paid while we closed
 # it, or our start timed out after the provider took it) — and is then refunded if its
 # order no longer wants the money.
-PAYMENT_MOVES: dict[PaymentState, frozenset[PaymentState]] = {
-    P.CREATED: frozenset({P.PENDING, P.FAILED, P.CLOSED, P.SUCCEEDED}),
-    P.PENDING: frozenset({P.CLOSED, P.SUCCEEDED, P.FAILED}),
-    P.FAILED: frozenset({P.SUCCEEDED}),
-    P.CLOSED: frozenset({P.SUCCEEDED}),
-    P.SUCCEEDED: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
-    P.PARTIALLY_REFUNDED: frozenset({P.PARTIALLY_REFUNDED, P.REFUNDED}),
-    P.REFUNDED: frozenset(),
-}
+PAYMENTS: Transitions[PaymentState] = Transitions(
+    "payment",
+    {
+        P.CREATED: {P.PENDING, P.FAILED, P.CLOSED, P.SUCCEEDED},
+        P.PENDING: {P.CLOSED, P.SUCCEEDED, P.FAILED},
+        P.FAILED: {P.SUCCEEDED},
+        P.CLOSED: {P.SUCCEEDED},
+        P.SUCCEEDED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
+        P.PARTIALLY_REFUNDED: {P.PARTIALLY_REFUNDED, P.REFUNDED},
+    },
+)
+PAYMENT_MOVES = PAYMENTS.moves
+check_move = PAYMENTS.check
 PAID_STATES = frozenset({P.SUCCEEDED, P.PARTIALLY_REFUNDED, P.REFUNDED})
 OPEN_STATES = frozenset({P.CREATED, P.PENDING})
 
@@ -44,12 +49,15 @@ class RefundState(StrEnum):
 
 
 R = RefundState
-REFUND_MOVES: dict[RefundState, frozenset[RefundState]] = {
-    R.REQUESTED: frozenset({R.PROCESSING, R.SUCCEEDED, R.FAILED}),
-    R.PROCESSING: frozenset({R.SUCCEEDED, R.FAILED}),
-    R.SUCCEEDED: frozenset(),
-    R.FAILED: frozenset(),
-}
+REFUNDS: Transitions[RefundState] = Transitions(
+    "refund",
+    {
+        R.REQUESTED: {R.PROCESSING, R.SUCCEEDED, R.FAILED},
+        R.PROCESSING: {R.SUCCEEDED, R.FAILED},
+    },
+)
+REFUND_MOVES = REFUNDS.moves
+check_refund_move = REFUNDS.check
 
 
 class Outcome(StrEnum):
@@ -83,24 +91,6 @@ REFUSED_OUTCOMES: dict[Outcome, str] = {
     Outcome.FOREIGN_TRADE: "the trade was made through another provider or account",
     Outcome.FOREIGN_REFUND: "the refund belongs to another provider or account",
 }
-
-
-def check_move(current: str, target: PaymentState) -> None:
-    if target not in PAYMENT_MOVES[PaymentState(current)]:
-        raise IllegalTransition(
-            f"A {current} payment cannot become {target.value}",
-            current=current,
-            target=target.value,
-        )
-
-
-def check_refund_move(current: str, target: RefundState) -> None:
-    if target not in REFUND_MOVES[RefundState(current)]:
-        raise IllegalTransition(
-            f"A {current} refund cannot become {target.value}",
-            current=current,
-            target=target.value,
-        )
 
 
 _TRADE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

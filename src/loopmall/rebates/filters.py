@@ -8,13 +8,14 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution.rules import Role
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant
 from loopmall.rebates import earners
 from loopmall.rebates.ledger import EntryFilter
 from loopmall.rebates.models import Settlement
-from loopmall.rebates.rules import EarnerKind, Role
+from loopmall.rebates.rules import EarnerKind
 
 ROLES = tuple(r.value for r in Role)
 KINDS = ("earning", "clawback")

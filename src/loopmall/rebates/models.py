@@ -63,7 +63,7 @@ class CommissionRules(TenantMixin, IdMixin, Base):
 
 class Distributor(TenantMixin, IdMixin, Base):
     """A customer who asked to sell on commission; ``status`` moves as
-    ``rules.DISTRIBUTOR_MOVES`` allows."""
+    ``rules.DISTRIBUTORS`` allows."""
 
     __tablename__ = "commission_distributors"
     __table_args__ = (

@@ -7,7 +7,7 @@
   each refund books the difference to what was already given back. So partial refunds in
   any number never give back more than was earned, a full refund gives back exactly all of
   it, and replaying a refund event books nothing.
-- :data:`DISTRIBUTOR_MOVES`: the distributor's status moves.
+- :data:`DISTRIBUTORS` (``DISTRIBUTOR_MOVES``): the distributor's status moves.
 """
 
 from __future__ import annotations
@@ -15,23 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from loopmall.attribution.rules import Role
 from loopmall.core.errors import IllegalTransition, ValidationFailed
 from loopmall.core.money import BASIS_POINTS, apply_basis_points
+from loopmall.core.transitions import Transitions
 
 
 class CommissionRulesOver100(ValidationFailed):
     code = "commission_rules_over_100"
     title = "The commission rates add up to more than 100 %"
-
-
-class Role(StrEnum):
-    """Attribution's credit roles (``attribution.credited``)."""
-
-    STORE = "store"
-    GUIDE = "guide"
-    SHARER = "sharer"  # the direct sharer: distributor level 1
-    UPSTREAM_SHARER = "upstream_sharer"  # the sharer's sharer: level 2
-    PLACEMENT = "placement"  # a poster channel: nobody to pay
 
 
 class EarnerKind(StrEnum):
@@ -54,19 +46,32 @@ class DistributorStatus(StrEnum):
 
 D = DistributorStatus
 
+
+class IllegalDistributorMove(IllegalTransition):
+    code = "illegal_distributor_transition"
+    title = "That change of a distributor's status is not allowed"
+
+
+def _refuse_distributor_move(current: str, target: str) -> IllegalDistributorMove:
+    return IllegalDistributorMove(
+        f"A distributor cannot go from {current} to {target}", current=current, target=target
+    )
+
+
 # Every allowed move of a distributor; applying again after a refusal or a revocation is
 # allowed (it goes back to the merchant's queue).
-DISTRIBUTOR_MOVES: frozenset[tuple[DistributorStatus, DistributorStatus]] = frozenset(
+DISTRIBUTORS: Transitions[DistributorStatus] = Transitions(
+    "distributor",
     {
-        (D.PENDING, D.APPROVED),
-        (D.PENDING, D.REJECTED),
-        (D.APPROVED, D.REVOKED),
-        (D.REJECTED, D.PENDING),
-        (D.REVOKED, D.PENDING),
-        (D.REJECTED, D.APPROVED),
-        (D.REVOKED, D.APPROVED),
-    }
+        D.PENDING: {D.APPROVED, D.REJECTED},
+        D.APPROVED: {D.REVOKED},
+        D.REJECTED: {D.PENDING, D.APPROVED},
+        D.REVOKED: {D.PENDING, D.APPROVED},
+    },
+    error=_refuse_distributor_move,
 )
+DISTRIBUTOR_MOVES = DISTRIBUTORS.pairs
+check_distributor_move = DISTRIBUTORS.check
 
 
 # The merchant's actions on a distributor and where each leads.
@@ -75,20 +80,6 @@ DECISIONS: dict[str, DistributorStatus] = {
     "reject": D.REJECTED,
     "revoke": D.REVOKED,
 }
-
-
-class IllegalDistributorMove(IllegalTransition):
-    code = "illegal_distributor_transition"
-    title = "That change of a distributor's status is not allowed"
-
-
-def check_distributor_move(current: str, target: DistributorStatus) -> None:
-    if (DistributorStatus(current), target) not in DISTRIBUTOR_MOVES:
-        raise IllegalDistributorMove(
-            f"A distributor cannot go from {current} to {target.value}",
-            current=current,
-            target=target.value,
-        )
 
 
 @dataclass(frozen=True, slots=True)
