@@ -29,6 +29,96 @@ _OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
 _TYPES = {"jsapi": "JSAPI", "native": "NATIVE", "h5": "MWEB", "app": "APP"}
 
 
+# The checks of a new trade, in the order WeChat Pay makes them (the first failing one answers).
+
+
+def _check_required(body: dict[str, Any]) -> None:
+    for name in ("appid", "mchid", "description", "out_trade_no", "notify_url", "amount"):
+        if not body.get(name):
+            raise WxError(
+                400, "PARAM_ERROR", f"输入源“/body/{name}”映射到字段“{name}”必填性规则校验失败"
+            )
+
+
+def _check_merchant(body: dict[str, Any], merchant: WxMerchant) -> None:
+    if body["mchid"] != merchant.mchid:
+        raise WxError(400, "PARAM_ERROR", "请求头中的商户号与请求体中的商户号不一致")
+    if body["appid"] != merchant.appid:
+        raise WxError(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
+
+
+def _out_trade_no(body: dict[str, Any]) -> str:
+    out_trade_no = str(body["out_trade_no"])
+    if not _OUT_NO.fullmatch(out_trade_no):
+        raise WxError(400, "PARAM_ERROR", "out_trade_no 只能是 6-32 位数字、大小写字母_-|*")
+    return out_trade_no
+
+
+def _total(body: dict[str, Any]) -> int:
+    total = (body.get("amount") or {}).get("total")
+    if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
+        raise WxError(400, "PARAM_ERROR", "amount.total 必须是正整数（分）")
+    return total
+
+
+def _check_notify_and_description(body: dict[str, Any]) -> None:
+    notify = urlsplit(str(body["notify_url"]))
+    if notify.scheme not in ("http", "https") or not notify.netloc or notify.query:
+        raise WxError(400, "PARAM_ERROR", "notify_url 须为可直接访问的 URL，不允许携带查询串")
+    if len(str(body["description"])) > 127:
+        raise WxError(400, "PARAM_ERROR", "description 超过 127 个字符")
+
+
+def _check_payer_scene(body: dict[str, Any], trade_type: str) -> Any:
+    """The payer's openid (JSAPI needs one); an H5 order needs its scene."""
+    openid = (body.get("payer") or {}).get("openid")
+    if trade_type == "JSAPI" and not openid:
+        raise WxError(400, "PARAM_ERROR", "JSAPI 下单需要 payer.openid")
+    if trade_type == "MWEB":
+        scene = body.get("scene_info") or {}
+        if not scene.get("payer_client_ip") or not (scene.get("h5_info") or {}).get("type"):
+            raise WxError(
+                400, "PARAM_ERROR", "H5 下单需要 scene_info.payer_client_ip 与 h5_info.type"
+            )
+    return openid
+
+
+def _time_expire(body: dict[str, Any]) -> datetime | None:
+    if not body.get("time_expire"):
+        return None
+    try:
+        expire = datetime.fromisoformat(str(body["time_expire"]))
+    except ValueError:
+        raise WxError(400, "PARAM_ERROR", "time_expire 须为 rfc3339 格式") from None
+    if expire.tzinfo is None:
+        raise WxError(400, "PARAM_ERROR", "time_expire 须带时区")
+    return expire
+
+
+def _same_order_again(existing: WxTrade, body: dict[str, Any], trade_type: str) -> dict[str, Any]:
+    """A second request with a known out_trade_no: the same prepay for the same order,
+    refused when it was paid, closed, or is another order."""
+    if existing.trade_state in ("SUCCESS", "REFUND"):
+        raise WxError(400, "ORDERPAID", "该订单已支付")
+    if existing.trade_state == "CLOSED":
+        raise WxError(400, "ORDER_CLOSED", "订单已关闭")
+    if existing.request != body or existing.trade_type != trade_type:
+        raise WxError(403, "OUT_TRADE_NO_USED", "商户订单号重复")
+    return existing.answer
+
+
+def _prepay_answer(trade_type: str, prepay_id: str, base_url: str) -> dict[str, Any]:
+    """What the order call answers: a QR link (NATIVE), an H5 page (MWEB), else the prepay id."""
+    if trade_type == "NATIVE":
+        return {"code_url": f"weixin://wxpay/bizpayurl?pr={prepay_id[-10:]}"}
+    if trade_type == "MWEB":
+        return {
+            "h5_url": f"{base_url}/cgi-bin/mmpayweb-bin/checkmweb"
+            f"?prepay_id={prepay_id}&package={digits(10)}"
+        }
+    return {"prepay_id": prepay_id}
+
+
 class WxTrades:
     merchants: dict[str, WxMerchant]
     trades: dict[tuple[str, str], WxTrade]
@@ -60,65 +150,19 @@ class WxTrades:
     ) -> dict[str, Any]:
         """POST /v3/pay/transactions/{jsapi|native|h5|app}: validate, keep, answer."""
         trade_type = _TYPES[kind]
-        for name in ("appid", "mchid", "description", "out_trade_no", "notify_url", "amount"):
-            if not body.get(name):
-                raise WxError(
-                    400, "PARAM_ERROR", f"输入源“/body/{name}”映射到字段“{name}”必填性规则校验失败"
-                )
-        if body["mchid"] != merchant.mchid:
-            raise WxError(400, "PARAM_ERROR", "请求头中的商户号与请求体中的商户号不一致")
-        if body["appid"] != merchant.appid:
-            raise WxError(400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配")
-        out_trade_no = str(body["out_trade_no"])
-        if not _OUT_NO.fullmatch(out_trade_no):
-            raise WxError(400, "PARAM_ERROR", "out_trade_no 只能是 6-32 位数字、大小写字母_-|*")
-        total = (body.get("amount") or {}).get("total")
-        if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
-            raise WxError(400, "PARAM_ERROR", "amount.total 必须是正整数（分）")
-        notify = urlsplit(str(body["notify_url"]))
-        if notify.scheme not in ("http", "https") or not notify.netloc or notify.query:
-            raise WxError(400, "PARAM_ERROR", "notify_url 须为可直接访问的 URL，不允许携带查询串")
-        if len(str(body["description"])) > 127:
-            raise WxError(400, "PARAM_ERROR", "description 超过 127 个字符")
-        openid = (body.get("payer") or {}).get("openid")
-        if trade_type == "JSAPI" and not openid:
-            raise WxError(400, "PARAM_ERROR", "JSAPI 下单需要 payer.openid")
-        if trade_type == "MWEB":
-            scene = body.get("scene_info") or {}
-            if not scene.get("payer_client_ip") or not (scene.get("h5_info") or {}).get("type"):
-                raise WxError(
-                    400, "PARAM_ERROR", "H5 下单需要 scene_info.payer_client_ip 与 h5_info.type"
-                )
-        expire = None
-        if body.get("time_expire"):
-            try:
-                expire = datetime.fromisoformat(str(body["time_expire"]))
-            except ValueError:
-                raise WxError(400, "PARAM_ERROR", "time_expire 须为 rfc3339 格式") from None
-            if expire.tzinfo is None:
-                raise WxError(400, "PARAM_ERROR", "time_expire 须带时区")
+        _check_required(body)
+        _check_merchant(body, merchant)
+        out_trade_no = _out_trade_no(body)
+        total = _total(body)
+        _check_notify_and_description(body)
+        openid = _check_payer_scene(body, trade_type)
+        expire = _time_expire(body)
         with self.lock:
             existing = self.trades.get((merchant.mchid, out_trade_no))
             if existing is not None:
-                if existing.trade_state in ("SUCCESS", "REFUND"):
-                    raise WxError(400, "ORDERPAID", "该订单已支付")
-                if existing.trade_state == "CLOSED":
-                    raise WxError(400, "ORDER_CLOSED", "订单已关闭")
-                if existing.request != body or existing.trade_type != trade_type:
-                    raise WxError(403, "OUT_TRADE_NO_USED", "商户订单号重复")
-                return existing.answer  # the same order again: the same prepay
+                return _same_order_again(existing, body, trade_type)
             prepay_id = "wx" + datetime.now(SHANGHAI).strftime("%d%H%M%S") + secrets.token_hex(13)
-            if trade_type == "NATIVE":
-                answer: dict[str, Any] = {
-                    "code_url": f"weixin://wxpay/bizpayurl?pr={prepay_id[-10:]}"
-                }
-            elif trade_type == "MWEB":
-                answer = {
-                    "h5_url": f"{base_url}/cgi-bin/mmpayweb-bin/checkmweb"
-                    f"?prepay_id={prepay_id}&package={digits(10)}"
-                }
-            else:
-                answer = {"prepay_id": prepay_id}
+            answer = _prepay_answer(trade_type, prepay_id, base_url)
             self.trades[(merchant.mchid, out_trade_no)] = WxTrade(
                 mchid=merchant.mchid,
                 appid=merchant.appid,

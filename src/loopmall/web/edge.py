@@ -77,18 +77,9 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        content_type, declared = b"", b""
-        for name, value in scope.get("headers", ()):
-            if name == b"content-type":
-                content_type = value.lower()
-            elif name == b"content-length":
-                declared = value
+        content_type, declared = _content_headers(scope)
         multipart = content_type.startswith(b"multipart/form-data")
-        if multipart:
-            s = self.settings
-            limit = max(s.upload_max_bytes, s.import_max_bytes) + MULTIPART_SLACK
-        else:
-            limit = self.settings.body_max_bytes
+        limit = self._limit(multipart)
         if declared:
             # The server holds the body to the length it declared: one look decides.
             if not declared.isdigit() or int(declared) > limit:
@@ -101,30 +92,20 @@ class BodyLimit:
             return
         # No length (chunked): count the body as it arrives, stop at the limit, and hand
         # the app what came (at most body_max_bytes, so holding it is cheap).
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._refuse(scope, receive, send, limit)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
+        chunks = await _read_up_to(receive, limit)
+        if chunks is _GONE:
+            return
+        if chunks is _TOO_LARGE:
+            await self._refuse(scope, receive, send, limit)
+            return
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+    def _limit(self, multipart: bool) -> int:
+        """The body limit: the larger upload limit (and framing) for multipart bodies."""
+        s = self.settings
+        if multipart:
+            return max(s.upload_max_bytes, s.import_max_bytes) + MULTIPART_SLACK
+        return s.body_max_bytes
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
@@ -134,3 +115,50 @@ class BodyLimit:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+def _content_headers(scope: Scope) -> tuple[bytes, bytes]:
+    """The request's content type (lower case) and declared length, b"" when absent."""
+    content_type, declared = b"", b""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            content_type = value.lower()
+        elif name == b"content-length":
+            declared = value
+    return content_type, declared
+
+
+# What _read_up_to answers instead of the chunks (compared by identity).
+_GONE: list[bytes] = []  # the client went away
+_TOO_LARGE: list[bytes] = []  # the bytes counted passed the limit
+
+
+async def _read_up_to(receive: Receive, limit: int) -> list[bytes]:
+    """The body's chunks as they arrive, up to ``limit`` bytes in all."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return _GONE
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return _TOO_LARGE
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app the body already read, then the client's own."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
