@@ -197,7 +197,7 @@ async def create_from_form(
     )
 
 
-async def _apply_form(
+async def _apply_form(  # noqa: C901 (one branch per form field; the pages are being reworked)
     uow: UnitOfWork,
     tenant: Tenant,
     product_id: str,

@@ -176,7 +176,7 @@ class StoreRowChecker:
         self.issues: list[RowIssue] = []
         self._first_row: dict[str, int] = {}
 
-    def check(self, row: int, values: Mapping[str, str]) -> StoreRecord | None:
+    def check(self, row: int, values: Mapping[str, str]) -> StoreRecord | None:  # noqa: C901, PLR0912 (one check per column of the import sheet)
         issues: list[RowIssue] = []
         code = _cell(values, "code", row, issues)
         if any(c.isspace() for c in code):

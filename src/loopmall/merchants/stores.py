@@ -171,7 +171,7 @@ async def _write(session: AsyncSession, store: Store, values: Mapping[str, Any])
         raise StoreCodeTaken(field="code") from None
 
 
-async def create_store(
+async def create_store(  # noqa: PLR0913 (a store's columns, all keyword-only and named at every call)
     session: AsyncSession,
     tenant: Tenant,
     *,

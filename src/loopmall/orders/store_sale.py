@@ -59,7 +59,7 @@ def _options_text(options: dict[str, object]) -> str:
     return " / ".join(str(v) for v in options.values())[:200]
 
 
-async def create_store_sale(
+async def create_store_sale(  # noqa: PLR0913 (keyword-only, named at every call)
     session: AsyncSession,
     tenant: Tenant,
     *,

@@ -51,7 +51,7 @@ class Handled:
     reply: CallbackReply
 
 
-def _record(
+def _record(  # noqa: PLR0913 (a callback record's columns, keyword-only)
     session: AsyncSession,
     account: PaymentAccount,
     *,

@@ -32,7 +32,7 @@ def shanghai_day_start(day: date, *, field: str = "date") -> datetime:
     return datetime.combine(day, time(), tzinfo=clock.SHANGHAI)
 
 
-async def build_filter(
+async def build_filter(  # noqa: PLR0913 (one keyword per filter of the ledger page)
     session: AsyncSession,
     tenant: Tenant,
     *,
