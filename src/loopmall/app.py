@@ -212,7 +212,7 @@ def create_server_app(settings: Settings | None = None) -> Any:
     return lean.LeanGate.outermost(create_app(settings))
 
 
-def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:  # noqa: C901, PLR0915 (the composition root: one router, middleware or hook after another, read top-down)
+def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
     check_production(settings)  # LOOPMALL_ENV=prod: refuse to start unsafe, naming why
     run_background = settings.run_background if background is None else background
@@ -261,7 +261,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(RefuseInvalidText)
+    app.add_middleware(RefuseInvalidText, respond=_error_response)
     app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
     # Outermost: a body over the limit is refused before anything reads it, and every
     # answer (the refusal too) carries the security headers (web.edge).

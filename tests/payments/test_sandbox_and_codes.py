@@ -185,7 +185,7 @@ async def test_reconciliation_finds_and_applies_a_lost_callback(world: World) ->
 
 
 async def test_demo_accounts_keep_the_sandbox_and_add_the_standins(world: World) -> None:
-    from loopmall.payments.demo import configure_demo_accounts
+    from loopmall.demo.payment_accounts import configure_demo_accounts
 
     keys = world.standins.new_wechatpay_merchant()
     async with UnitOfWork(world.state.write_factory) as uow:

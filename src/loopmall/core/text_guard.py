@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loopmall.core.text import InvalidText, first_invalid
@@ -113,11 +115,18 @@ def _body_problem(content_type: str, body: bytes) -> InvalidText | None:
     return None
 
 
-class RefuseInvalidText:
-    """ASGI middleware applying ``core.text``'s rule to what every request brings."""
+# The app's one shaper of error answers (problem+json, or the HTML error page): given by the
+# app when it adds the middleware, because the page shell it may render sits above core.
+ErrorResponder = Callable[[Request, int, dict[str, Any]], Response]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RefuseInvalidText:
+    """ASGI middleware applying ``core.text``'s rule to what every request brings; a refusal
+    is answered by ``respond``."""
+
+    def __init__(self, app: ASGIApp, respond: ErrorResponder) -> None:
         self.app = app
+        self.respond = respond
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,7 +149,7 @@ class RefuseInvalidText:
         if problem is None:
             await self.app(scope, receive, send)
             return
-        await _refuse(scope, receive, send, problem)
+        await _refuse(scope, receive, send, problem, self.respond)
 
     @staticmethod
     def _checks_body(scope: Scope) -> bool:
@@ -190,10 +199,10 @@ async def _buffered(receive: Receive) -> tuple[bytes | None, Receive]:
     return body, replay
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, problem: InvalidText) -> None:
-    from loopmall.app import _error_response  # the one place that shapes error answers
-
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, problem: InvalidText, respond: ErrorResponder
+) -> None:
     request = Request(scope, receive)
     body = problem.to_problem(instance=quote(scope.get("path", ""), safe="/"))
-    response = _error_response(request, problem.status, body)
+    response = respond(request, problem.status, body)
     await response(scope, receive, send)

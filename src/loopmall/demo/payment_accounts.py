@@ -15,6 +15,9 @@ stand-ins when they run.
 Keys kept across restarts (``WeChatPayMerchantKeys.to_dict`` / ``from_dict``) must be
 registered with a fresh stand-in again (``standins.wechatpay.add_merchant(keys)``,
 ``standins.alipay.add_app(keys)``) before paying.
+
+It is the demo's, not payments': it takes the stand-ins' keys, and payments must not import
+the stand-ins (they speak the providers' protocols back and sit below every domain).
 """
 
 from __future__ import annotations
