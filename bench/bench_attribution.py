@@ -31,10 +31,10 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Consumer, Customer
-from loopmall.identity.models import Staff
+from loopmall.customers.models import Consumer, Customer
 from loopmall.merchants.models import Merchant, Store
 from loopmall.orders.models import Order
+from loopmall.staff.models import Staff
 
 NAME = "attribution"
 BATCH = 2_000

@@ -39,7 +39,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import sandbox_login
+from loopmall.customers.service import sandbox_login
 from loopmall.inventory.locations import default_warehouse
 from loopmall.inventory.service import adjust_stock
 from loopmall.merchants.models import Merchant

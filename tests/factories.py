@@ -11,9 +11,9 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.passwords import hash_password
 from loopmall.merchants.models import Merchant
+from loopmall.staff.models import Staff, StaffStore
 
 PASSWORD = "correct-horse-42"
 

@@ -30,7 +30,6 @@ from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.demo import world as demo
-from loopmall.identity.models import Staff
 from loopmall.identity.service import open_session
 from loopmall.inventory.locations import default_warehouse
 from loopmall.merchants.models import Merchant, Store
@@ -38,6 +37,7 @@ from loopmall.payments import sandbox
 from loopmall.payments.accounts import configure_account
 from loopmall.rebates import balances
 from loopmall.rebates.settlement import settle
+from loopmall.staff.models import Staff
 
 BIG = "vero"
 SMALL_TENANTS = ("pancake", "duck", "fruit")

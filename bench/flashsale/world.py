@@ -23,9 +23,9 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.models import Consumer, Customer
 from loopmall.flashsale.models import FlashReservation
 from loopmall.flashsale.service import SaleSetup, create_sale
-from loopmall.identity.consumer_models import Consumer, Customer
 from loopmall.inventory.locations import default_warehouse
 from loopmall.inventory.service import adjust_stock
 from loopmall.merchants.models import Merchant

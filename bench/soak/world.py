@@ -14,13 +14,13 @@ from loopmall.catalog.models import Category, Product, Sku
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.service import cookie_name
 from loopmall.demo.outside import MerchantKeys, connect_accounts, load_keys
 from loopmall.demo.world import PLANS, load
-from loopmall.identity.consumer_service import cookie_name
-from loopmall.identity.models import Staff
 from loopmall.identity.service import open_session
 from loopmall.merchants.models import Merchant
 from loopmall.o2o.models import QrChannel
+from loopmall.staff.models import Staff
 
 SHOP = "vero"  # the fashion chain: stores, guides, QR codes, a WeChat Pay account
 BROWSE = ("vero", "duck", "fruit")

@@ -38,11 +38,12 @@ PROBLEM = "application/problem+json"
 # Each module defines `router`; API routers mount under /api/v1, page routers at the root.
 API_MODULES = (
     "loopmall.identity.api",
+    "loopmall.staff.api",
     "loopmall.merchants.api",
     "loopmall.catalog.api",
     "loopmall.inventory.api",
     "loopmall.imports.api",
-    "loopmall.identity.consumer_api",
+    "loopmall.customers.api",
     "loopmall.orders.api",
     "loopmall.payments.api",
     "loopmall.notifications.api",
@@ -55,11 +56,12 @@ API_MODULES = (
 )
 PAGE_MODULES = (
     "loopmall.identity.pages",
+    "loopmall.staff.pages",
     "loopmall.merchants.pages",
     "loopmall.catalog.pages",
     "loopmall.inventory.pages",
     "loopmall.imports.pages",
-    "loopmall.identity.consumer_pages",
+    "loopmall.customers.pages",
     "loopmall.storefront.pages",
     # Before orders: its /console/orders/{order}/refunds must win over orders' action route.
     "loopmall.payments.pages",
@@ -261,7 +263,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(RefuseInvalidText, respond=_error_response)
+    app.add_middleware(RefuseInvalidText)
     app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
     # Outermost: a body over the limit is refused before anything reads it, and every
     # answer (the refusal too) carries the security headers (web.edge).

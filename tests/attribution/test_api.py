@@ -10,7 +10,7 @@ import httpx
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from tests.attribution.world import World, bind, buy, customer, deliver, make_world, touch
 from tests.factories import make_staff, owner_headers, token_for
 
@@ -222,7 +222,7 @@ async def test_customer_binding_read_and_moved_by_staff(
     assert [(t["kind"], t["store"]["id"]) for t in body["touches"]] == [("scan", w.store.public_id)]
 
     async with UnitOfWork(state.read_factory) as uow:
-        from loopmall.identity.models import Staff
+        from loopmall.staff.models import Staff
 
         other_public = (await uow.session.get(Staff, w.other_guide)).public_id  # type: ignore[union-attr]
         cashier_public = (await uow.session.get(Staff, w.cashier)).public_id  # type: ignore[union-attr]

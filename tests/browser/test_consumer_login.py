@@ -10,18 +10,18 @@ import pytest
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.service import add_wechat_app
 from loopmall.standins.sms import SmsStandin
 from loopmall.standins.wechat_oa import WechatOAStandin
 from tests.browser.conftest import LiveServer
-from tests.factories import make_merchant
-from tests.identity.consumer_fixtures import (  # noqa: F401 - fixtures
+from tests.customers.consumer_fixtures import (  # noqa: F401 - fixtures
     _oa_server,
     _sms_server,
     new_appid,
     oa_standin,
     sms_standin,
 )
+from tests.factories import make_merchant
 
 pytestmark = pytest.mark.browser
 PHONE = "13655556666"

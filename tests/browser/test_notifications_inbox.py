@@ -14,7 +14,7 @@ from loopmall.core.outbox import publish
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.merchants.models import Merchant
 from tests.browser.conftest import LiveServer
 from tests.factories import make_merchant

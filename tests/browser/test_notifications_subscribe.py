@@ -13,18 +13,18 @@ from sqlalchemy import select
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.service import add_wechat_app
 from loopmall.integrations.wechat import jssdk_signature
 from loopmall.notifications import setup
 from loopmall.notifications.models import SubscribeConsent
 from loopmall.standins.wechat_oa import WechatOAStandin
 from tests.browser.conftest import LiveServer
-from tests.factories import make_merchant
-from tests.identity.consumer_fixtures import (  # noqa: F401 - fixtures
+from tests.customers.consumer_fixtures import (  # noqa: F401 - fixtures
     _oa_server,
     new_appid,
     oa_standin,
 )
+from tests.factories import make_merchant
 
 pytestmark = pytest.mark.browser
 WECHAT_UA = (

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import sandbox_login
+from loopmall.customers.service import sandbox_login
 from loopmall.orders import cart
 from tests.browser.conftest import LiveServer, console_login
 from tests.factories import MadeStaff, make_staff

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_login
-from loopmall.identity.consumer_models import SmsCode
+from loopmall.customers import login as consumer_login
+from loopmall.customers.models import SmsCode
 from tests.factories import make_merchant
 
 PHONE = "13912345678"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer, WechatApp
+from loopmall.customers.models import Customer, WechatApp
 from loopmall.merchants.models import Store
 from tests.factories import make_merchant, make_staff, owner_headers
 from tests.merchants.conftest import console_login

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.models import WechatApp
 from loopmall.demo.outside import Outside, connect_accounts, load_keys
-from loopmall.identity.consumer_models import WechatApp
 from loopmall.payments.models import PaymentAccount
 from tests.factories import make_merchant
 

@@ -9,9 +9,9 @@ from loopmall.catalog.models import Product, Sku
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.demo.world import DEMO_PASSWORD, load
-from loopmall.identity.models import Staff
 from loopmall.inventory.models import StockLevel as Level
 from loopmall.merchants.models import Merchant, Store
+from loopmall.staff.models import Staff
 
 
 async def _count(state: AppState, model: type, *criteria: object) -> int:

@@ -10,8 +10,8 @@ import httpx
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.service import cookie_name, csrf_for, sandbox_login
 from loopmall.flashsale.materialize import BuyRequest, materialize
-from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
 from tests.catalog.conftest import console_login
 from tests.factories import make_staff
 from tests.flashsale.fixtures import holders, make_sale, tickets

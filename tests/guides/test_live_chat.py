@@ -22,9 +22,9 @@ from loopmall.app import create_app
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name
-from loopmall.identity.models import Staff
+from loopmall.customers.service import cookie_name
 from loopmall.identity.service import open_session
+from loopmall.staff.models import Staff
 from tests.browser.conftest import free_port
 from tests.guides.fixtures import World, make_world
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.identity.consumer_fixtures import (
+from tests.customers.consumer_fixtures import (
     _oa_server,
     _sms_server,
     oa_standin,

@@ -8,8 +8,8 @@ import pytest
 
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
-from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
+from loopmall.staff.models import Staff
 from tests.merchants.conftest import console_login, page_csrf, rows
 
 HTML = {"Accept": "text/html"}

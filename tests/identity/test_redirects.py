@@ -14,11 +14,11 @@ from loopmall.config import Settings
 from loopmall.core.redirects import is_safe_path, safe_path
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import OAuthState
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.models import OAuthState
+from loopmall.customers.service import add_wechat_app
 from loopmall.standins.wechat_oa import WechatOAStandin
+from tests.customers.consumer_fixtures import new_appid
 from tests.factories import PASSWORD, make_merchant, make_staff
-from tests.identity.consumer_fixtures import new_appid
 
 # Every one of these leaves the site (or is read differently by a browser than by us).
 OFFSITE = [

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.imports.models import ImportJob
 from loopmall.merchants.models import Store
+from loopmall.staff.models import Staff, StaffStore
 from tests.factories import PASSWORD, owner_headers
 
 

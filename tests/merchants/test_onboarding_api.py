@@ -9,8 +9,8 @@ import pytest
 
 from loopmall.core.models import OutboxEvent
 from loopmall.core.state import AppState
-from loopmall.identity.models import Staff
 from loopmall.merchants.models import MallSettings, Merchant, Store
+from loopmall.staff.models import Staff
 from tests.factories import token_for
 from tests.merchants.conftest import rows
 

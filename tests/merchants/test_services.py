@@ -10,10 +10,10 @@ from sqlalchemy import select
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import staff
-from loopmall.identity.models import Staff
 from loopmall.merchants import mall, service, stores
 from loopmall.merchants.mall import InvalidBlocks
+from loopmall.staff import service as staff
+from loopmall.staff.models import Staff
 
 
 async def test_a_fruit_stall_a_store_a_guide_and_its_home_page(state: AppState) -> None:

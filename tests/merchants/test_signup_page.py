@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from loopmall.core.state import AppState
-from loopmall.identity.models import Staff
 from loopmall.merchants.models import Merchant
+from loopmall.staff.models import Staff
 from tests.merchants.conftest import rows
 
 HTML = {"Accept": "text/html"}

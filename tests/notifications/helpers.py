@@ -13,11 +13,11 @@ from loopmall.core.outbox import Dispatcher, publish
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_service as cs
+from loopmall.customers import service as cs
 from loopmall.notifications import setup
 from loopmall.notifications.models import InboxMessage, Notification
 from loopmall.standins.wechat_oa import WechatOAStandin
-from tests.identity.consumer_fixtures import new_appid
+from tests.customers.consumer_fixtures import new_appid
 
 _orders = itertools.count(1)
 

@@ -10,8 +10,8 @@ import httpx
 
 from loopmall.config import Settings
 from loopmall.core.state import AppState
-from loopmall.identity.consumer_models import Customer
-from loopmall.identity.consumer_service import cookie_name
+from loopmall.customers.models import Customer
+from loopmall.customers.service import cookie_name
 from loopmall.integrations.wechat import jssdk_signature
 from loopmall.standins.sms import SmsStandin
 from loopmall.standins.wechat_oa import WechatOAStandin

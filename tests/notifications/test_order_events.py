@@ -11,7 +11,7 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import LEASE, Dispatcher, handlers_for
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.notifications import setup
 from loopmall.notifications.models import InboxMessage, Notification, SubscribeConsent
 from loopmall.standins.sms import SmsStandin

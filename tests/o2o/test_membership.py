@@ -14,8 +14,8 @@ from sqlalchemy import update
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.models import Customer
+from loopmall.customers.service import add_wechat_app
 from tests.factories import owner_headers
 from tests.o2o.world import HTML, World, api_login, create, csrf_of, make_world
 

@@ -16,7 +16,7 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, sandbox_login, tenant_for_slug
+from loopmall.customers.service import cookie_name, sandbox_login, tenant_for_slug
 from loopmall.inventory import locations
 from loopmall.inventory.models import StockLevel
 from loopmall.inventory.service import adjust_stock

@@ -29,7 +29,7 @@ from loopmall.core import clock
 from loopmall.core.errors import LoopmallError
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import sandbox_login
+from loopmall.customers.service import sandbox_login
 from loopmall.merchants.mall import update_mall_settings
 from loopmall.orders import cart, checkout, fulfilment, service
 from loopmall.orders.events import sweep_unpaid

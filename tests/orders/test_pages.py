@@ -9,7 +9,7 @@ import httpx
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
+from loopmall.customers.service import cookie_name, csrf_for, sandbox_login
 from tests.catalog.conftest import console_login
 from tests.factories import make_staff
 from tests.orders.fixtures import STORE_PRICE, Shop, make_shop, stock

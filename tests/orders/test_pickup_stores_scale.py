@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, sandbox_login
+from loopmall.customers.service import cookie_name, sandbox_login
 from tests.chain_rows import insert_chain
 from tests.factories import make_merchant
 from tests.orders.fixtures import login_shopper

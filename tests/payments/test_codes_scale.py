@@ -17,10 +17,10 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
 from loopmall.payments import codes
 from loopmall.payments.models import PaymentCode
+from loopmall.staff.models import Staff
 from tests.chain_rows import insert_chain
 from tests.factories import make_merchant, make_staff, token_for
 from tests.statement_params import LIMIT, counting_params

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.requests import Request
 
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
+from loopmall.customers.service import cookie_name, csrf_for, sandbox_login
 from loopmall.integrations.payment_provider import PayMethod
 from loopmall.orders import service as orders
 from loopmall.payments.pages import offered

@@ -20,7 +20,7 @@ from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import sandbox_login
+from loopmall.customers.service import sandbox_login
 from loopmall.orders import service as orders
 from loopmall.rebates import ledger, service
 from loopmall.rebates.models import CommissionEntry

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 from loopmall.core.clock import FrozenClock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Consumer, Customer
+from loopmall.customers.models import Consumer, Customer
 from loopmall.merchants.store_picker import PICKER_LIMIT
 from loopmall.rebates.models import CommissionEntry, Distributor
 from loopmall.rebates.pages import console as commission_pages

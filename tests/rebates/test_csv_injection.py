@@ -12,7 +12,7 @@ import pytest
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from tests.rebates.fixtures import make_world
 
 

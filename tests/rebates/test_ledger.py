@@ -9,7 +9,7 @@ import httpx
 from loopmall.core.outbox import publish
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import get_customer
+from loopmall.customers.service import get_customer
 from tests.factories import make_merchant, make_staff, token_for
 from tests.inventory.fixtures import make_store
 from tests.orders.fixtures import events, login_shopper

@@ -12,7 +12,7 @@ import httpx
 from loopmall.core.clock import FrozenClock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
+from loopmall.customers.service import cookie_name, csrf_for, sandbox_login
 from tests.catalog.conftest import console_login
 from tests.rebates.fixtures import make_world
 

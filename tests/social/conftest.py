@@ -3,7 +3,7 @@ service, and the WeChat OA stand-in for the JS-SDK share configuration."""
 
 from __future__ import annotations
 
-from tests.identity.consumer_fixtures import (
+from tests.customers.consumer_fixtures import (
     _oa_server,
     _sms_server,
     oa_standin,

@@ -14,7 +14,7 @@ from loopmall.attribution.models import Touch
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
+from loopmall.customers.service import cookie_name, csrf_for, sandbox_login
 from loopmall.social.models import Share, ShareVisit
 
 

@@ -84,7 +84,7 @@ async def _buy(
 
 
 async def _tenant(state: AppState):  # type: ignore[no-untyped-def]
-    from loopmall.identity.consumer_service import tenant_for_slug
+    from loopmall.customers.service import tenant_for_slug
 
     async with UnitOfWork(state.read_factory) as uow:
         return await tenant_for_slug(uow.session, "vero")

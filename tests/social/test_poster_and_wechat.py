@@ -13,10 +13,10 @@ from loopmall.catalog.images import add_image
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.service import add_wechat_app
 from loopmall.social import poster
 from loopmall.standins.wechat_oa import WechatOAStandin
-from tests.identity.consumer_fixtures import new_appid
+from tests.customers.consumer_fixtures import new_appid
 from tests.social.helpers import open_link, person, share
 from tests.storefront.seed import seed_mall
 

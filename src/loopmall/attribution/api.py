@@ -29,12 +29,12 @@ from loopmall.core.http import read_uow, write_uow
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.identity.deps import require
-from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants.models import Store
+from loopmall.staff.models import Staff
 
 router = APIRouter(prefix="/attribution", tags=["attribution"])
 

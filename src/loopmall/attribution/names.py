@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.tenancy import Tenant
-from loopmall.identity.consumer_models import Customer
-from loopmall.identity.models import Staff
+from loopmall.customers.models import Customer
 from loopmall.merchants.models import Store
 from loopmall.orders.models import Order
+from loopmall.staff.models import Staff
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,10 @@ from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.core.valueset import one_of
 from loopmall.identity.deps import require
-from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants.models import Store
+from loopmall.staff.models import Staff
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 

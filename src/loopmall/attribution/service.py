@@ -25,8 +25,8 @@ from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import Role
+from loopmall.staff.models import Staff, StaffStore
 
 MAX_VISITOR_ID = 64
 MAX_PLACEMENT = 120
@@ -63,7 +63,7 @@ def _history_entry(
     }
 
 
-async def record_touch(  # noqa: PLR0913 (a touch's columns, all keyword-only and named at every call)
+async def record_touch(
     session: AsyncSession,
     tenant: Tenant,
     *,

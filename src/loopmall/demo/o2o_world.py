@@ -14,17 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.catalog.models import Product, Sku
 from loopmall.core import clock
 from loopmall.core.tenancy import Tenant
+from loopmall.customers.service import customer_for, new_consumer
 from loopmall.flashsale import service as flashsale
 from loopmall.guides import chat
 from loopmall.guides.rules import MessageKind, Sender
 from loopmall.guides.views import card_of, first_image
-from loopmall.identity.consumer_service import customer_for, new_consumer
-from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
 from loopmall.o2o import service as o2o
 from loopmall.rebates import service as rebates
 from loopmall.rebates.rules import DistributorPolicy, Rates
 from loopmall.social.demo import demo_share_chain
+from loopmall.staff.models import Staff
 
 # S2: each placement of a poster has its own code, so the merchant sees which one sells.
 PLACEMENTS = [

@@ -27,10 +27,10 @@ from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.demo.payment_accounts import configure_demo_accounts
-from loopmall.identity.consumer_models import WechatApp
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.models import WechatApp
+from loopmall.customers.service import add_wechat_app
 from loopmall.merchants.models import Merchant
+from loopmall.payments.demo import configure_demo_accounts
 from loopmall.standins.alipay import AlipayStandin
 from loopmall.standins.keys import (
     AlipayAppKeys,

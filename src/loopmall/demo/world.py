@@ -30,13 +30,13 @@ from loopmall.demo import o2o_world
 from loopmall.demo.pictures import product_picture
 from loopmall.identity.models import Operator
 from loopmall.identity.operators import create_operator
-from loopmall.identity.staff import create_staff
 from loopmall.inventory.locations import default_warehouse, location_for_store
 from loopmall.inventory.service import adjust_stock
 from loopmall.merchants.mall import update_mall_settings
 from loopmall.merchants.models import Merchant
 from loopmall.merchants.service import onboard_merchant
 from loopmall.merchants.stores import create_store
+from loopmall.staff.service import create_staff
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - the demo world's published password
 OPERATOR_EMAIL = "ops@loopmall.demo"

@@ -20,6 +20,7 @@ from loopmall.core.errors import NotFound
 from loopmall.core.http import client_ip, get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.deps import Shopper, optional_shopper, require_shopper
 from loopmall.flashsale import gate_db, pending, service, tokens
 from loopmall.flashsale.models import FlashSale
 from loopmall.flashsale.repository import get_sale, sale_counts
@@ -37,7 +38,6 @@ from loopmall.flashsale.schemas import (
     sale_out,
 )
 from loopmall.flashsale.views import ShopperView, TicketView, shopper_view, sku_public_ids
-from loopmall.identity.consumer_deps import Shopper, optional_shopper, require_shopper
 from loopmall.identity.deps import require
 from loopmall.identity.guards import SIGNED
 from loopmall.identity.permissions import Perm
@@ -151,7 +151,7 @@ async def mall_sale(
     shopper: Shopper | None = Depends(optional_shopper),
     uow: UnitOfWork = Depends(read_uow),
 ) -> MallSaleOut:
-    from loopmall.identity.consumer_service import tenant_for_slug
+    from loopmall.customers.service import tenant_for_slug
 
     tenant = shopper.tenant if shopper else await tenant_for_slug(uow.session, slug)
     found = await get_sale(uow.session, tenant, sale)
@@ -237,7 +237,7 @@ async def buy(
     uow: UnitOfWork = Depends(write_uow),
 ) -> BuyOut:
     """One attempt at the gate with a sale token (the token names the buyer)."""
-    from loopmall.identity.consumer_service import tenant_for_slug
+    from loopmall.customers.service import tenant_for_slug
 
     state = get_state(request)
     tenant = await tenant_for_slug(uow.session, slug)

@@ -205,7 +205,7 @@ class LeanGate:
             return
         await _respond(send, status, body)
 
-    async def _buy(  # noqa: PLR0912 (the lean gate's hot path, kept in one piece (measured by the flash bench))
+    async def _buy(
         self, scope: Scope, receive: Receive, slug: str, public_id: str
     ) -> tuple[int, bytes]:
         state = (self.owner or scope["app"]).state.loopmall
@@ -301,8 +301,8 @@ class LeanGate:
 
 
 async def _load_sale(state: Any, slug: str, public_id: str) -> SaleInfo | None:
+    from loopmall.customers.service import tenant_for_slug
     from loopmall.flashsale.repository import get_sale
-    from loopmall.identity.consumer_service import tenant_for_slug
 
     async with UnitOfWork(state.read_factory) as uow:
         try:

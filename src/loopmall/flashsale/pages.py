@@ -22,10 +22,10 @@ from loopmall.core.http import read_uow, write_uow
 from loopmall.core.money import parse_yuan
 from loopmall.core.numbers import form_int
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.deps import Shopper, login_url, optional_shopper
 from loopmall.flashsale import service
 from loopmall.flashsale.repository import get_sale, sale_counts
 from loopmall.flashsale.views import shopper_view, sku_public_ids
-from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal

@@ -16,6 +16,8 @@ from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.deps import Shopper, require_shopper
+from loopmall.customers.models import Customer
 from loopmall.guides import chat, fittings, staffing, views
 from loopmall.guides.delivery import deliver
 from loopmall.guides.models import Conversation
@@ -29,8 +31,6 @@ from loopmall.guides.schemas import (
     ShopperMessageIn,
     message_out,
 )
-from loopmall.identity.consumer_deps import Shopper, require_shopper
-from loopmall.identity.consumer_models import Customer
 
 router = APIRouter(prefix="/mall/{slug}", tags=["mall chat"])
 

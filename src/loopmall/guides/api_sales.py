@@ -20,12 +20,12 @@ from loopmall.guides.access import PROBLEMS, actor_of, path_id
 from loopmall.guides.schemas import StoreSaleLineOut, StoreSaleOut, TillReceiptIn
 from loopmall.guides.views import public_ids
 from loopmall.identity.deps import require
-from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants.models import Store
 from loopmall.orders import store_sale
 from loopmall.orders.models import Order, OrderLine
+from loopmall.staff.models import Staff
 
 router = APIRouter(prefix="/store-sales", tags=["guides"])
 

@@ -20,10 +20,10 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
+from loopmall.customers.models import Customer
 from loopmall.guides.models import ChatMessage, Conversation
 from loopmall.guides.rules import MAX_TEXT, MessageKind, Sender
 from loopmall.guides.staffing import guide_store, require_guide
-from loopmall.identity.consumer_models import Customer
 
 OPEN = "open"
 

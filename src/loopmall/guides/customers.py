@@ -15,11 +15,11 @@ from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
+from loopmall.customers.models import Customer
 from loopmall.guides import chat, fittings, holds
 from loopmall.guides.models import Conversation, CustomerTag, Fitting, GuideHold
 from loopmall.guides.rules import MAX_TAG, MAX_TAGS, CustomerNotFound
 from loopmall.guides.staffing import require_guide
-from loopmall.identity.consumer_models import Customer
 from loopmall.identity.permissions import Role
 from loopmall.orders.models import Order
 

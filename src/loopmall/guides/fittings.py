@@ -32,11 +32,11 @@ from loopmall.guides.rules import (
     check_fitting_move,
 )
 from loopmall.guides.staffing import get_settings, in_scope, store_by_id
-from loopmall.identity.models import Staff
 from loopmall.merchants.hours import is_open
 from loopmall.merchants.models import Store
 from loopmall.orders.models import Order
 from loopmall.orders.store_discount import DiscountAsk
+from loopmall.staff.models import Staff
 
 BOOKED_TOPIC = "fitting.booked"
 REMINDER_TOPIC = "fitting.reminder"

@@ -17,6 +17,8 @@ from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.pagination import decode_cursor, encode_cursor
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers.deps import Shopper, login_url, optional_shopper
+from loopmall.customers.models import Customer
 from loopmall.guides import chat, customers, fittings, holds, staffing, views
 from loopmall.guides.access import actor_of, path_id, scope_of, viewer_of
 from loopmall.guides.api_mall import GuideRequired, start
@@ -24,8 +26,6 @@ from loopmall.guides.pages_sales import router as sales_router
 from loopmall.guides.rules import Sender
 from loopmall.guides.schemas import message_out
 from loopmall.guides.ws import router as ws_router
-from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
-from loopmall.identity.consumer_models import Customer
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal

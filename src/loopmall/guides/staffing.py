@@ -19,9 +19,9 @@ from loopmall.guides.rules import (
     HOLD_CEILING_SECONDS,
     NotAGuide,
 )
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import Role
 from loopmall.merchants.models import Store
+from loopmall.staff.models import Staff, StaffStore
 
 # Who may serve customers on the workbench.
 GUIDE_ROLES = (Role.GUIDE.value, Role.STORE_MANAGER.value)

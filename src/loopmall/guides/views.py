@@ -14,6 +14,7 @@ from loopmall.catalog.models import Product, ProductImage, Sku
 from loopmall.catalog.schemas import ProductFilter
 from loopmall.catalog.service import list_products
 from loopmall.core.tenancy import Tenant
+from loopmall.customers.models import Customer
 from loopmall.guides.models import Conversation, Fitting, GuideHold
 from loopmall.guides.schemas import (
     CardOut,
@@ -23,11 +24,10 @@ from loopmall.guides.schemas import (
     fitting_out,
     hold_out,
 )
-from loopmall.identity.consumer_models import Customer
-from loopmall.identity.models import Staff
 from loopmall.inventory.repository import free_at_store
 from loopmall.merchants.models import Store
 from loopmall.orders.models import Order
+from loopmall.staff.models import Staff
 
 
 async def _pairs(session: AsyncSession, model: Any, ids: Iterable[int | None]) -> dict[int, Any]:

@@ -24,14 +24,15 @@ from loopmall.core.errors import LoopmallError
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers import service as consumer_service
+from loopmall.customers.deps import Shopper
 from loopmall.guides import chat
 from loopmall.guides.api_mall import customer_says
 from loopmall.guides.delivery import deliver
 from loopmall.guides.hub import customer_topic, guide_topic, hub_of
 from loopmall.guides.rules import MessageKind, Sender
 from loopmall.guides.schemas import GuideMessageIn, ShopperMessageIn, message_out
-from loopmall.identity import consumer_service, service
-from loopmall.identity.consumer_deps import Shopper
+from loopmall.identity import service
 from loopmall.identity.guards import declared
 from loopmall.identity.permissions import Audience, Perm
 from loopmall.identity.principal import Principal

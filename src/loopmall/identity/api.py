@@ -12,7 +12,6 @@ from loopmall.identity.guards import PUBLIC
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.identity.schemas import MeOut, OperatorTokenRequest, TokenOut, TokenRequest
-from loopmall.identity.staff_api import router as staff_router
 from loopmall.identity.throttle import DatabaseThrottle, RedisThrottle, Throttle
 
 router = APIRouter(tags=["auth"])
@@ -116,6 +115,3 @@ async def me(principal: Principal = Depends(current_principal)) -> MeOut:
         merchant=principal.tenant.slug if principal.tenant else None,
         permissions=sorted(p.value for p in Perm if principal.can(p)),
     )
-
-
-router.include_router(staff_router)

@@ -7,7 +7,7 @@ the app (``tests/identity/test_permission_matrix.py``):
 - ``require(Perm.X)`` (``identity.deps``): a merchant's staff member whose role holds X;
 - ``current_principal``: any logged-in staff member or operator (``Audience.STAFF``);
 - ``require_operator``: a platform operator (``Audience.OPERATOR``);
-- ``require_shopper`` / ``optional_shopper`` (``identity.consumer_deps``): the mall's shopper
+- ``require_shopper`` / ``optional_shopper`` (``customers.deps``): the mall's shopper
   (``Audience.SHOPPER`` / ``Audience.MALL``);
 - a route whose check is not a dependency says so with ``dependencies=[PUBLIC]``,
   ``[MALL]`` (it calls ``optional_shopper`` itself), ``[SIGNED]`` (a provider's callback or

@@ -14,12 +14,13 @@ from loopmall.core.errors import TooManyRequests, Unauthorized
 from loopmall.core.ids import new_token
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import is_clean
-from loopmall.identity.models import AuthSession, Operator, Staff, StaffStore
+from loopmall.identity.models import AuthSession, Operator
 from loopmall.identity.passwords import verify_password
 from loopmall.identity.permissions import Role
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Limit, Taken, Throttle, login_limits
 from loopmall.merchants.models import Merchant
+from loopmall.staff.models import Staff, StaffStore
 
 
 class InvalidCredentials(Unauthorized):

@@ -24,11 +24,11 @@ from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.identity import bulk as staff_bulk
 from loopmall.imports.formats import ImportKind, Table
 from loopmall.imports.models import ImportJob
 from loopmall.merchants import bulk as store_bulk
 from loopmall.merchants.bulk import RowIssue
+from loopmall.staff import bulk as staff_bulk
 
 Reporter = Callable[[str, int, int], Awaitable[None]]
 

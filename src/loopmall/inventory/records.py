@@ -13,11 +13,11 @@ from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
 from loopmall.core.valueset import one_of
-from loopmall.identity.models import Staff
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.repository import AnySelect, cut, keyset
 from loopmall.inventory.rules import HoldStatus, could_be_id
 from loopmall.merchants.models import Store
+from loopmall.staff.models import Staff
 
 
 def effective_status_filter(status: HoldStatus, now: datetime) -> ColumnElement[bool]:

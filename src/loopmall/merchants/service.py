@@ -21,13 +21,13 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import check_text
-from loopmall.identity.models import Staff
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import Role
-from loopmall.identity.staff import check_password, check_person_name, clean_phone
 from loopmall.merchants.blocks import default_blocks
 from loopmall.merchants.models import MallSettings, Merchant
 from loopmall.merchants.stores import search_text
+from loopmall.staff.models import Staff
+from loopmall.staff.service import check_password, check_person_name, clean_phone
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,39}$")
 SLUG_MIN, SLUG_MAX = 3, 40

@@ -15,12 +15,12 @@ from loopmall.core.pagination import Page
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
-from loopmall.identity.directory import staff_counts_by_store
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants import hours, stores
 from loopmall.merchants.models import Store
 from loopmall.merchants.schemas import StoreIn, StoreOut, StorePatch
+from loopmall.staff.directory import staff_counts_by_store
 
 router = APIRouter(tags=["stores"])
 

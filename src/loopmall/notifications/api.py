@@ -25,10 +25,10 @@ from loopmall.core.errors import Forbidden, NotFound, ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, require_shopper
-from loopmall.identity.consumer_login import oa_client, primary_app
-from loopmall.identity.consumer_models import Customer, WechatApp
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.deps import Shopper, require_shopper
+from loopmall.customers.login import oa_client, primary_app
+from loopmall.customers.models import Customer, WechatApp
+from loopmall.customers.service import add_wechat_app
 from loopmall.identity.deps import require
 from loopmall.identity.guards import SIGNED
 from loopmall.identity.permissions import Perm

@@ -15,9 +15,9 @@ from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_login import primary_app
-from loopmall.identity.consumer_models import WechatApp
-from loopmall.identity.consumer_service import add_wechat_app
+from loopmall.customers.login import primary_app
+from loopmall.customers.models import WechatApp
+from loopmall.customers.service import add_wechat_app
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
-from loopmall.identity.consumer_login import primary_app
-from loopmall.identity.consumer_service import get_customer
+from loopmall.customers.deps import Shopper, login_url, optional_shopper
+from loopmall.customers.login import primary_app
+from loopmall.customers.service import get_customer
 from loopmall.notifications import inbox, setup
 from loopmall.notifications.console import router as console_router
 from loopmall.storefront.shell import open_mall

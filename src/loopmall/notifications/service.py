@@ -29,8 +29,8 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import escaped
-from loopmall.identity.consumer_login import oa_client, primary_app
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.login import oa_client, primary_app
+from loopmall.customers.models import Customer
 from loopmall.integrations.sms import SmsFailed, sender_for
 from loopmall.integrations.wechat import WechatApiError
 from loopmall.merchants.models import Merchant

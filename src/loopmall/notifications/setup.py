@@ -10,7 +10,7 @@ from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.notifications.compose import ORDER_TOPICS
 from loopmall.notifications.models import MessageTemplate, SubscribeConsent
 from loopmall.notifications.service import SUBSCRIBE, TEMPLATE

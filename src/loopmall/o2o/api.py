@@ -16,8 +16,8 @@ from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, require_shopper
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.deps import Shopper, require_shopper
+from loopmall.customers.models import Customer
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm, Role
 from loopmall.identity.principal import Principal

@@ -18,13 +18,13 @@ from loopmall.core.money import parse_yuan
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
-from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants.models import Store
 from loopmall.o2o import printing, scans, service
 from loopmall.o2o.api import scope_of
 from loopmall.o2o.rules import ChannelKind
+from loopmall.staff.models import Staff
 from loopmall.web.i18n import pick_locale
 from loopmall.web.qr import qr_svg
 from loopmall.web.templating import render, translator

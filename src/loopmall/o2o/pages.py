@@ -19,9 +19,9 @@ from loopmall.core.http import client_ip, get_state
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import optional_shopper
-from loopmall.identity.consumer_login import primary_app
-from loopmall.identity.consumer_service import get_customer
+from loopmall.customers.deps import optional_shopper
+from loopmall.customers.login import primary_app
+from loopmall.customers.service import get_customer
 from loopmall.identity.guards import MALL
 from loopmall.merchants.models import Merchant
 from loopmall.o2o import members, scans, service

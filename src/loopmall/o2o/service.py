@@ -25,7 +25,6 @@ from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.merchants.models import Store
 from loopmall.o2o import members
 from loopmall.o2o.models import QrChannel, QrScan
@@ -46,6 +45,7 @@ from loopmall.o2o.views import landing as landing
 from loopmall.o2o.views import scan_url as scan_url
 from loopmall.o2o.views import target_path as target_path
 from loopmall.o2o.views import views as views
+from loopmall.staff.models import Staff, StaffStore
 
 GUIDE_ROLES = frozenset({"guide", "store_manager"})
 is_member = members.is_member

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.catalog.models import Product, Sku
 from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant
-from loopmall.identity.models import Staff
 from loopmall.merchants.models import Store
 from loopmall.o2o.models import QrChannel
 from loopmall.o2o.rules import ChannelKind
+from loopmall.staff.models import Staff
 
 
 @dataclass(frozen=True)

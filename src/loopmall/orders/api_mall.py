@@ -1,6 +1,6 @@
 """Consumer JSON routes under ``/api/v1/mall/{slug}/``: cart, pickup stores, checkout,
 my orders, cancel, confirm receipt, ask for a refund. The shopper comes from
-``identity.consumer_deps.require_shopper`` (bearer token or the mall cookie + CSRF)."""
+``customers.deps.require_shopper`` (bearer token or the mall cookie + CSRF)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, require_shopper
+from loopmall.customers.deps import Shopper, require_shopper
 from loopmall.orders import cart, checkout, fulfilment, queries, service
 from loopmall.orders.api_common import list_page
 from loopmall.orders.rules import OrderStatus

@@ -28,11 +28,11 @@ from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.uow import UnitOfWork
 from loopmall.core.valueset import chunks, one_of
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.merchants.models import Store
 from loopmall.orders import service as orders
 from loopmall.payments.models import PaymentCode
 from loopmall.payments.rules import PaymentCodeNotFound, new_code
+from loopmall.staff.models import Staff, StaffStore
 
 GUIDE_ROLE = "guide"
 

@@ -18,9 +18,9 @@ from loopmall.o2o.rules import new_visitor_id, valid_visitor_id
 
 
 async def optional(request: Request, slug: str) -> Any | None:
-    """The ``identity.consumer_deps.Shopper`` for this mall, or None."""
+    """The ``customers.deps.Shopper`` for this mall, or None."""
     try:
-        deps = importlib.import_module("loopmall.identity.consumer_deps")
+        deps = importlib.import_module("loopmall.customers.deps")
     except ImportError:  # consumer login not installed: everyone is anonymous
         return None
     try:

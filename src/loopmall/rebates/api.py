@@ -17,7 +17,7 @@ from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, require_shopper
+from loopmall.customers.deps import Shopper, require_shopper
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal

@@ -2,7 +2,7 @@
 
 Under the policy ``everyone`` every customer who shares earns; under ``approved`` a
 customer applies (from the mall) and the merchant approves, rejects or later revokes
-(``rules.DISTRIBUTOR_MOVES``). Only the direct sharer (level 1) and the sharer's sharer
+(``rules.DISTRIBUTORS``). Only the direct sharer (level 1) and the sharer's sharer
 (level 2) ever earn — WeChat forbids deeper chains.
 """
 
@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.rebates.models import Distributor
 from loopmall.rebates.rules import (
+    DISTRIBUTORS,
     DistributorPolicy,
     DistributorStatus,
     Rates,
-    check_distributor_move,
 )
 
 
@@ -47,7 +47,7 @@ async def apply(session: AsyncSession, tenant: Tenant, customer_id: int) -> Dist
         )
         session.add(row)
     elif row.status in (DistributorStatus.REJECTED, DistributorStatus.REVOKED):
-        check_distributor_move(row.status, DistributorStatus.PENDING)
+        DISTRIBUTORS.check(row.status, DistributorStatus.PENDING)
         row.status = DistributorStatus.PENDING.value
         row.applied_at = now
     await session.flush()
@@ -84,7 +84,7 @@ async def decide(
             merchant_id=tenant.id, customer_id=customer.id, status="pending", applied_at=now
         )
         session.add(row)
-    check_distributor_move(row.status, target)
+    DISTRIBUTORS.check(row.status, target)
     row.status = target.value
     row.decided_at = now
     row.decided_by = actor[:60]

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core.errors import NotFound
 from loopmall.core.tenancy import Tenant
 from loopmall.core.valueset import one_of
-from loopmall.identity.consumer_models import Customer
-from loopmall.identity.models import Staff
+from loopmall.customers.models import Customer
 from loopmall.merchants.models import Store
 from loopmall.rebates.rules import EarnerKind
+from loopmall.staff.models import Staff
 
 # Three tables with the same shape for this purpose: id, public_id, merchant_id, a name.
 _TABLES: dict[EarnerKind, Any] = {

@@ -20,9 +20,9 @@ from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, optional_shopper, require_shopper
-from loopmall.identity.consumer_login import oa_client, primary_app
-from loopmall.identity.consumer_service import tenant_for_slug
+from loopmall.customers.deps import Shopper, optional_shopper, require_shopper
+from loopmall.customers.login import oa_client, primary_app
+from loopmall.customers.service import tenant_for_slug
 from loopmall.identity.deps import require
 from loopmall.identity.guards import MALL
 from loopmall.identity.permissions import Perm

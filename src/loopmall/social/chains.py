@@ -17,7 +17,7 @@ from loopmall.catalog.models import Product
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.merchants.models import Store
 from loopmall.social.models import Share, ShareTarget
 from loopmall.social.service import get_share, visit_counts

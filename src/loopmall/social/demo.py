@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.tenancy import Tenant
-from loopmall.identity.consumer_service import customer_for, new_consumer
+from loopmall.customers.service import customer_for, new_consumer
 from loopmall.social import service
 from loopmall.social.models import Share
 

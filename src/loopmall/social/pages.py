@@ -25,8 +25,8 @@ from loopmall.catalog.images import URL_PREFIX
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.redirects import safe_path
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import login_url, optional_shopper
-from loopmall.identity.consumer_service import get_customer
+from loopmall.customers.deps import login_url, optional_shopper
+from loopmall.customers.service import get_customer
 from loopmall.identity.guards import MALL
 from loopmall.social import chains, links, service
 from loopmall.social.api import create_for_shopper

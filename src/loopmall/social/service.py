@@ -19,7 +19,7 @@ from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers.models import Customer
 from loopmall.merchants.stores import get_store
 from loopmall.social import links
 from loopmall.social.models import Share, ShareTarget, ShareVisit

@@ -16,7 +16,7 @@ from loopmall.catalog.categories import category_tree
 from loopmall.catalog.repository import category_by_public_id
 from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import login_url, optional_shopper
+from loopmall.customers.deps import login_url, optional_shopper
 from loopmall.identity.guards import MALL
 from loopmall.inventory.repository import sellable_stock
 from loopmall.merchants.blocks import parse_blocks

@@ -23,6 +23,8 @@ PACKAGE = Path(__file__).resolve().parent.parent
 DOMAINS_WITH_PAGES = (
     "web",
     "identity",
+    "staff",
+    "customers",
     "merchants",
     "catalog",
     "inventory",
@@ -84,7 +86,7 @@ def render(
     """Render ``name`` for this request (language, principal, CSRF token in the context)."""
     locale = pick_locale(request)
     principal = getattr(request.state, "principal", None)
-    # Mall pages: the logged-in shopper (identity.consumer_deps) carries its own CSRF token.
+    # Mall pages: the logged-in shopper (customers.deps) carries its own CSRF token.
     shopper = getattr(request.state, "shopper", None)
     csrf_source = principal if principal is not None else shopper
     ctx: dict[str, Any] = {

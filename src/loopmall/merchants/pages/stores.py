@@ -13,11 +13,11 @@ from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.identity.deps import require
-from loopmall.identity.directory import staff_counts_by_store
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants import hours, stores
 from loopmall.merchants.models import Store
+from loopmall.staff.directory import staff_counts_by_store
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 

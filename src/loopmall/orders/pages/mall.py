@@ -20,7 +20,7 @@ from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.numbers import NotAWholeNumber, form_int
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, optional_shopper
+from loopmall.customers.deps import Shopper, optional_shopper
 from loopmall.orders import cart, checkout, fulfilment, queries, service
 from loopmall.orders.cart import CartView
 from loopmall.orders.pages.labels import error_message, labels, problem_label

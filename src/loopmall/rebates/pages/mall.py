@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
+from loopmall.customers.deps import Shopper, login_url, optional_shopper
 from loopmall.rebates import distributors, ledger, service
 from loopmall.rebates.models import CommissionEntry
 from loopmall.rebates.pages.labels import labels

@@ -9,7 +9,7 @@ import pytest
 
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
-from loopmall.identity.models import Staff
+from loopmall.staff.models import Staff
 from tests.factories import make_staff
 from tests.merchants.conftest import console_login, create_store, rows
 

@@ -6,8 +6,8 @@ import httpx
 
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Consumer, Customer
-from loopmall.identity.consumer_service import cookie_name, csrf_for, sandbox_login
+from loopmall.customers.models import Consumer, Customer
+from loopmall.customers.service import cookie_name, csrf_for, sandbox_login
 from tests.factories import make_merchant
 
 
@@ -100,7 +100,7 @@ async def test_old_sessions_are_purged(
 ) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from loopmall.identity.consumer_jobs import purge
+    from loopmall.customers.jobs import purge
 
     tenant = await make_merchant(state, "acme")
     async with UnitOfWork(state.write_factory) as uow:

@@ -1,7 +1,7 @@
 """The consumer auth API of a mall: ``/api/v1/mall/{slug}/auth/...``.
 
 Logins answer with a bearer token (``access_token``); pages use the same services and set
-the mall's cookie instead (consumer_pages.py).
+the mall's cookie instead (pages.py).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from loopmall.core.pagination import Page, paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_login, consumer_service
-from loopmall.identity.consumer_deps import Shopper, require_shopper
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers import login as consumer_login
+from loopmall.customers import service as consumer_service
+from loopmall.customers.deps import Shopper, require_shopper
+from loopmall.customers.models import Customer
 from loopmall.identity.deps import require
 from loopmall.identity.guards import PUBLIC
 from loopmall.identity.permissions import Perm

@@ -3,7 +3,7 @@
 
 Use them from a conftest.py::
 
-    from tests.identity.consumer_fixtures import oa_standin, sms_standin, standin_settings  # noqa
+    from tests.customers.consumer_fixtures import oa_standin, sms_standin, standin_settings  # noqa
 
 ``standin_settings`` must be requested before ``app``/``client`` are built (list it first in
 the test's arguments, or depend on it from another fixture).

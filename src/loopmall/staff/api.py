@@ -14,13 +14,13 @@ from loopmall.core.http import read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import directory
-from loopmall.identity import staff as staff_service
 from loopmall.identity.deps import require
-from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.identity.schemas import StaffIn, StaffOut, StaffPatch, StoreRef
+from loopmall.staff import directory
+from loopmall.staff import service as staff_service
+from loopmall.staff.models import Staff
+from loopmall.staff.schemas import StaffIn, StaffOut, StaffPatch, StoreRef
 
 router = APIRouter(tags=["staff"])
 

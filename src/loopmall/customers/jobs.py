@@ -1,6 +1,6 @@
 """Periodic clean-up of consumer login leftovers: spent or expired SMS codes and OAuth
 states (after a day) and sessions that expired or were revoked more than a week ago.
-Registered by import (consumer_pages imports this module)."""
+Registered by import (customers.pages imports this module)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from loopmall.core import clock
 from loopmall.core.jobs import periodic
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import ConsumerSession, OAuthState, SmsCode
+from loopmall.customers.models import ConsumerSession, OAuthState, SmsCode
 
 KEEP_CODES = timedelta(days=1)
 KEEP_SESSIONS = timedelta(days=7)

@@ -22,8 +22,8 @@ from fastapi import Request
 from loopmall.core.http import get_state
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_service
-from loopmall.identity.consumer_service import ShopperUnauthorized
+from loopmall.customers import service as consumer_service
+from loopmall.customers.service import ShopperUnauthorized
 from loopmall.identity.deps import UNSAFE_METHODS, check_csrf
 from loopmall.identity.guards import guards
 from loopmall.identity.permissions import Audience

@@ -20,13 +20,13 @@ from loopmall.core.ids import new_token
 from loopmall.core.redirects import safe_path
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_jobs as consumer_jobs  # registers the purge job
-from loopmall.identity import consumer_login, consumer_service
-from loopmall.identity.consumer_api import send_login_code
-from loopmall.identity.consumer_deps import Shopper, optional_shopper
-from loopmall.identity.consumer_me_pages import consumer_login_phone_ok
-from loopmall.identity.consumer_me_pages import router as me_router
-from loopmall.identity.consumer_models import Customer
+from loopmall.customers import login as consumer_login
+from loopmall.customers import service as consumer_service
+from loopmall.customers.api import send_login_code
+from loopmall.customers.deps import Shopper, optional_shopper
+from loopmall.customers.me_pages import consumer_login_phone_ok
+from loopmall.customers.me_pages import router as me_router
+from loopmall.customers.models import Customer
 from loopmall.identity.guards import PUBLIC
 from loopmall.identity.pages import check_login_csrf, set_login_csrf
 from loopmall.integrations.sms import SmsFailed
@@ -66,7 +66,7 @@ async def _login_page(
     token = new_token(16)
     response = render(
         request,
-        "identity/consumer_login.html",
+        "customers/login.html",
         {
             "mall": mall,
             "tab": "me",

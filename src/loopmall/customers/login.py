@@ -34,8 +34,8 @@ from loopmall.core.ids import new_token
 from loopmall.core.redirects import is_safe_path
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text, is_clean
-from loopmall.identity import consumer_service as cs
-from loopmall.identity.consumer_models import Consumer, Customer, OAuthState, SmsCode, WechatApp
+from loopmall.customers import service as cs
+from loopmall.customers.models import Consumer, Customer, OAuthState, SmsCode, WechatApp
 from loopmall.identity.throttle import lock_keys
 from loopmall.integrations.wechat import WechatApiError, WechatOAClient
 

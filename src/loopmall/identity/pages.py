@@ -15,13 +15,12 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.identity import service
 from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal
-from loopmall.identity.directory import count_staff
 from loopmall.identity.guards import PUBLIC
-from loopmall.identity.models import Staff
-from loopmall.identity.pages.staff import router as staff_router
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Throttle
 from loopmall.merchants.stores import count_stores
+from loopmall.staff.directory import count_staff
+from loopmall.staff.models import Staff
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -189,6 +188,3 @@ async def overview(
         "staff": await count_staff(uow.session, principal.tenant, visible=visible),
     }
     return render(request, "identity/overview.html", {"counts": counts})
-
-
-router.include_router(staff_router)

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_login import is_sandbox_phone
-from loopmall.identity.consumer_models import ConsumerSession, Customer
-from loopmall.identity.consumer_service import sandbox_login
+from loopmall.customers.login import is_sandbox_phone
+from loopmall.customers.models import ConsumerSession, Customer
+from loopmall.customers.service import sandbox_login
 from tests.factories import make_merchant
 
 REAL = "13812345678"

@@ -9,7 +9,7 @@ import pytest
 
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
-from loopmall.identity.models import Staff, StaffStore
+from loopmall.staff.models import Staff, StaffStore
 from tests.factories import PASSWORD, make_merchant, make_staff, token_for
 from tests.merchants.conftest import create_store, rows
 

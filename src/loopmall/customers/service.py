@@ -2,7 +2,7 @@
 
 How a test (or the demo) gets a logged-in shopper::
 
-    from loopmall.identity.consumer_service import sandbox_login, cookie_name
+    from loopmall.customers.service import sandbox_login, cookie_name
 
     async with UnitOfWork(state.write_factory) as uow:
         customer, token = await sandbox_login(uow.session, tenant, name="Alice", phone=None)
@@ -33,7 +33,7 @@ from loopmall.core.errors import NotFound, Unauthorized
 from loopmall.core.ids import new_public_id, new_token
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
-from loopmall.identity.consumer_models import (
+from loopmall.customers.models import (
     Consumer,
     ConsumerSession,
     ConsumerWechatId,

@@ -9,10 +9,10 @@ import pytest
 
 from loopmall.config import Settings
 from loopmall.core.state import AppState
-from loopmall.identity.consumer_login import DEFAULT_WECHAT_NAME
+from loopmall.customers.login import DEFAULT_WECHAT_NAME
 from loopmall.standins.wechat_oa import WechatOAStandin
+from tests.customers.test_login_api import _wechat_app, _wechat_login
 from tests.factories import make_merchant
-from tests.identity.test_consumer_login_api import _wechat_app, _wechat_login
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from loopmall.core import clock
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import is_clean
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.bulk import (
     OnProgress,
@@ -33,6 +32,7 @@ from loopmall.merchants.bulk import (
     dialect_insert,
     store_ids_by_code,
 )
+from loopmall.staff.models import Staff, StaffStore
 
 STAFF_FIELDS = ("phone", "name", "role", "stores", "employee_no")
 REQUIRED_STAFF_FIELDS = frozenset({"phone", "name", "role"})
@@ -171,7 +171,7 @@ async def load_staff_context(session: AsyncSession, tenant: Tenant) -> StaffImpo
 
 
 def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue]) -> str:
-    # Names and numbers follow core.text's rule, as when adding one person (identity.staff).
+    # Names and numbers follow core.text's rule, as when adding one person (staff.service).
     return cell_text(
         values,
         key,
@@ -186,7 +186,7 @@ def _cell(values: Mapping[str, str], key: str, row: int, issues: list[RowIssue])
 class StaffRowChecker:
     """Checks staff rows one by one; remembers phones to catch duplicates in the file.
 
-    The rules are those of adding one person (``identity.staff``): ``may_import_owners``
+    The rules are those of adding one person (``staff.service``): ``may_import_owners``
     is False when the person importing is not an owner, and then rows that make someone an
     owner or manager, or touch an existing one, are bad rows (no way up by import). Call
     :meth:`finish` after the last row for the rules about the file as a whole.

@@ -12,13 +12,13 @@ from starlette.datastructures import FormData
 from loopmall.core.errors import LoopmallError
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import directory
-from loopmall.identity import staff as staff_service
 from loopmall.identity.deps import require
-from loopmall.identity.models import Staff
 from loopmall.identity.permissions import Perm, Role
 from loopmall.identity.principal import Principal
 from loopmall.merchants.store_picker import StoreChoice, store_choices
+from loopmall.staff import directory
+from loopmall.staff import service as staff_service
+from loopmall.staff.models import Staff
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -119,7 +119,7 @@ async def staff_list(
     )
     return render(
         request,
-        "identity/staff.html",
+        "staff/list.html",
         {
             "people": people,
             "stores_of": stores,
@@ -148,7 +148,7 @@ async def _form_page(
     store_q = request.query_params.get("store_q", "")[:100]
     return render(
         request,
-        "identity/staff_form.html",
+        "staff/form.html",
         {
             "person": person,
             "values": values,

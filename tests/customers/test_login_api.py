@@ -13,12 +13,12 @@ from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_models import Customer
-from loopmall.identity.consumer_service import add_wechat_app, get_customer
+from loopmall.customers.models import Customer
+from loopmall.customers.service import add_wechat_app, get_customer
 from loopmall.standins.sms import SmsStandin
 from loopmall.standins.wechat_oa import WechatOAStandin
+from tests.customers.consumer_fixtures import new_appid
 from tests.factories import make_merchant
-from tests.identity.consumer_fixtures import new_appid
 
 PHONE = "13912345678"
 
@@ -233,7 +233,7 @@ async def test_a_wechat_shopper_adds_a_phone(
     oa_standin: WechatOAStandin,
     sms_standin: SmsStandin,
 ) -> None:
-    from loopmall.identity.consumer_models import Consumer
+    from loopmall.customers.models import Consumer
 
     acme = await make_merchant(state, "acme")
     await _wechat_app(state, oa_standin, acme, None)

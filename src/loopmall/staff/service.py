@@ -26,13 +26,14 @@ from loopmall.core.errors import Conflict, Forbidden, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import check_text
-from loopmall.identity.bulk import normalize_phone
-from loopmall.identity.directory import get_staff, parse_role
-from loopmall.identity.models import AuthSession, Staff, StaffStore
+from loopmall.identity.models import AuthSession
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.models import Store
 from loopmall.merchants.stores import stores_by_public_ids
+from loopmall.staff.bulk import normalize_phone
+from loopmall.staff.directory import get_staff, parse_role
+from loopmall.staff.models import Staff, StaffStore
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 200

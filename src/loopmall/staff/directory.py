@@ -17,10 +17,10 @@ from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
-from loopmall.identity.models import Staff, StaffStore
 from loopmall.identity.permissions import Role
 from loopmall.merchants.models import Store
 from loopmall.merchants.stores import UnknownStore, search_text, stores_by_public_ids
+from loopmall.staff.models import Staff, StaffStore
 
 PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
 

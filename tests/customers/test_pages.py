@@ -11,11 +11,11 @@ import httpx
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.consumer_service import add_wechat_app, cookie_name
+from loopmall.customers.service import add_wechat_app, cookie_name
 from loopmall.standins.sms import SmsStandin
 from loopmall.standins.wechat_oa import WechatOAStandin
+from tests.customers.consumer_fixtures import new_appid
 from tests.factories import make_merchant
-from tests.identity.consumer_fixtures import new_appid
 
 PHONE = "13812345678"
 

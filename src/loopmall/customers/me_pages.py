@@ -11,9 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity import consumer_login, consumer_service
-from loopmall.identity.consumer_api import send_login_code
-from loopmall.identity.consumer_deps import Shopper, login_url, optional_shopper
+from loopmall.customers import login as consumer_login
+from loopmall.customers import service as consumer_service
+from loopmall.customers.api import send_login_code
+from loopmall.customers.deps import Shopper, login_url, optional_shopper
 from loopmall.integrations.sms import SmsFailed
 from loopmall.notifications.inbox import unread_count
 from loopmall.storefront.shell import open_mall
@@ -54,7 +55,7 @@ async def _me_page(
         "notice": notice,
         "phone": phone,
     }
-    return render(request, "identity/consumer_me.html", context, status_code=status_code)
+    return render(request, "customers/me.html", context, status_code=status_code)
 
 
 @router.get("/m/{slug}/me")
