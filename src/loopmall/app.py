@@ -28,6 +28,7 @@ from loopmall.core.production import check as check_production
 from loopmall.core.state import AppState
 from loopmall.core.text import INVALID_TEXT
 from loopmall.core.text_guard import RefuseInvalidText
+from loopmall.customers.mall_page import LoginRequired, login_redirect
 from loopmall.identity.guards import PUBLIC
 from loopmall.web.edge import BodyLimit, SecurityHeaders
 
@@ -131,6 +132,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Unauthorized) and response.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+    # A mall page for customers asked for by someone not signed in: the login page, and back.
+    app.add_exception_handler(LoginRequired, login_redirect)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -22,14 +22,18 @@ from loopmall.core.http import read_uow, write_uow
 from loopmall.core.money import parse_yuan
 from loopmall.core.numbers import form_int
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import Shopper, login_url, optional_shopper
+from loopmall.customers.mall_page import (
+    CustomerPage,
+    VisitorPage,
+    customer_back_to,
+    mall_visitor,
+)
 from loopmall.flashsale import service
 from loopmall.flashsale.repository import get_sale, sale_counts
 from loopmall.flashsale.views import shopper_view, sku_public_ids
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
-from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -168,43 +172,36 @@ async def sale_page(
 
 @router.get("/m/{slug}/flash/{sale}")
 async def mall_sale_page(
-    request: Request,
     slug: str = SLUG,
     sale: str = SALE,
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: VisitorPage = Depends(mall_visitor),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    tenant, look = await open_mall(uow.session, slug)
+    tenant, shopper = page.tenant, page.customer
     found = await get_sale(uow.session, tenant, sale)
     view = await shopper_view(uow.session, tenant, found, shopper.customer_id if shopper else None)
-    return render(
-        request,
+    return page.render(
         "flashsale/mall_sale.html",
         {
-            "mall": look,
-            "tab": "home",
             "sale": found,
             "phase": service.phase(found).value,
             "reserving": service.reserving(found),
             "view": view,
             "now": clock.now(),
-            "login_url": login_url(slug, request),
+            "login_url": page.login_href(),
         },
+        tab="home",
     )
 
 
 @router.post("/m/{slug}/flash/{sale}/reserve")
 async def mall_reserve(
-    request: Request,
     slug: str = SLUG,
     sale: str = SALE,
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(customer_back_to("/m/{slug}/flash/{sale}")),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    if shopper is None:
-        return RedirectResponse(
-            login_url(slug, next_path=f"/m/{slug}/flash/{sale}"), status_code=303
-        )
+    shopper = page.customer
     found = await get_sale(uow.session, shopper.tenant, sale)
     await service.reserve(uow.session, shopper.tenant, found, shopper.customer_id)
     await uow.commit()

@@ -17,7 +17,7 @@ from loopmall.core.errors import LoopmallError, ValidationFailed
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.pagination import decode_cursor, encode_cursor
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import Shopper, login_url, optional_shopper
+from loopmall.customers.mall_page import CustomerPage, mall_customer
 from loopmall.customers.models import Customer
 from loopmall.guides import chat, customers, fittings, holds, staffing, views
 from loopmall.guides.access import actor_of, path_id, scope_of, viewer_of
@@ -30,7 +30,6 @@ from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.o2o.service import codes_for_guide
-from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
 from loopmall.web.qr import qr_data_uri
 from loopmall.web.templating import render, translator
@@ -162,19 +161,17 @@ async def mall_chat(
     request: Request,
     slug: str = Path(..., max_length=64),
     guide: str | None = Query(None, max_length=40, pattern=r"^[a-z0-9_]+$"),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     """The customer's chat with their guide; without one, the guides to pick from."""
-    tenant, mall = await open_mall(uow.session, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
+    tenant, shopper = page.tenant, page.customer
     try:
         found = await start(uow.session, tenant, shopper.customer_id, guide)
     except GuideRequired:
         # The first guides only: a chain has thousands (the API pages the rest).
         guides = await staffing.guides_page(uow.session, tenant, limit=staffing.PICK_PAGE)
-        return render(request, "guides/pick.html", {"mall": mall, "tab": "me", "guides": guides})
+        return page.render("guides/pick.html", {"guides": guides}, tab="me")
     settings = request.app.state.loopmall.settings
     rows = await chat.history(uow.session, tenant, found, limit=settings.chat_history_page)
     await chat.mark_read(uow.session, tenant, found, by=Sender.CUSTOMER)
@@ -191,14 +188,8 @@ async def mall_chat(
         "history": f"/api/v1/mall/{tenant.slug}/chat/messages?conversation={found.public_id}",
         "messages": [message_out(m, found).model_dump(mode="json") for m in rows],
     }
-    context = {
-        "mall": mall,
-        "tab": "me",
-        "guide": guide_row,
-        "fittings": upcoming,
-        "chat_json": _json(data),
-    }
-    return render(request, "guides/chat.html", context)
+    context = {"guide": guide_row, "fittings": upcoming, "chat_json": _json(data)}
+    return page.render("guides/chat.html", context, tab="me")
 
 
 # A page of guides with their stores and customer counts: 100 cost ~25 ms of CPU a view at

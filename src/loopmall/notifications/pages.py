@@ -11,14 +11,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import Shopper, login_url, optional_shopper
 from loopmall.customers.login import primary_app
+from loopmall.customers.mall_page import (
+    CustomerPage,
+    VisitorPage,
+    customer_back_to,
+    mall_customer,
+    mall_visitor,
+)
 from loopmall.customers.service import get_customer
 from loopmall.notifications import inbox, setup
 from loopmall.notifications.console import router as console_router
-from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
-from loopmall.web.templating import render, translator
+from loopmall.web.templating import translator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(console_router)
@@ -39,36 +44,29 @@ def titles(request: Request) -> dict[str, str]:
     }
 
 
+# The inbox's forms come back, after a login, to the inbox.
+BACK_TO_INBOX = customer_back_to("/m/{slug}/inbox")
+
+
 @router.get("/m/{slug}/inbox")
 async def inbox_page(
-    request: Request,
-    slug: str,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(read_uow),
+    page: CustomerPage = Depends(mall_customer), uow: UnitOfWork = Depends(read_uow)
 ) -> Response:
-    tenant, mall = await open_mall(uow.session, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
+    tenant, shopper = page.tenant, page.customer
     rows = await inbox.list_inbox(uow.session, tenant, shopper.customer_id)
     context: dict[str, Any] = {
-        "mall": mall,
-        "tab": "me",
         "messages": rows,
-        "titles": titles(request),
+        "titles": titles(page.request),
         "unread": await inbox.unread_count(uow.session, tenant, shopper.customer_id),
     }
-    return render(request, "notifications/inbox.html", context)
+    return page.render("notifications/inbox.html", context, tab="me")
 
 
 @router.post("/m/{slug}/inbox/read-all")
 async def read_all(
-    slug: str,
-    request: Request,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(write_uow),
+    page: CustomerPage = Depends(BACK_TO_INBOX), uow: UnitOfWork = Depends(write_uow)
 ) -> Response:
-    if shopper is None:
-        return RedirectResponse(login_url(slug, None, f"/m/{slug}/inbox"), status_code=303)
+    shopper = page.customer
     await inbox.mark_all_read(uow.session, shopper.tenant, shopper.customer_id)
     await uow.commit()
     return RedirectResponse(f"/m/{shopper.tenant.slug}/inbox", status_code=303)
@@ -76,15 +74,12 @@ async def read_all(
 
 @router.post("/m/{slug}/inbox/{message_id}/open")
 async def open_message(
-    slug: str,
     message_id: str,
-    request: Request,
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(BACK_TO_INBOX),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     """Mark the entry read and go where it points (the order)."""
-    if shopper is None:
-        return RedirectResponse(login_url(slug, None, f"/m/{slug}/inbox"), status_code=303)
+    shopper = page.customer
     row = await inbox.mark_read(uow.session, shopper.tenant, shopper.customer_id, message_id)
     await uow.commit()
     return RedirectResponse(row.link or f"/m/{shopper.tenant.slug}/inbox", status_code=303)
@@ -92,33 +87,25 @@ async def open_message(
 
 @router.get("/m/{slug}/follow-invite")
 async def follow_invite(
-    request: Request,
-    slug: str,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(read_uow),
+    page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(read_uow)
 ) -> Response:
     """The invitation fragment (empty unless paid once, not following, not dismissed)."""
-    tenant, mall = await open_mall(uow.session, slug)
-    if shopper is None:
+    if page.customer is None:
         return HTMLResponse("")
-    customer = await get_customer(uow.session, tenant, shopper.customer_id)
-    app = await primary_app(uow.session, tenant)
+    customer = await get_customer(uow.session, page.tenant, page.customer.customer_id)
+    app = await primary_app(uow.session, page.tenant)
     if app is None or not setup.should_invite(customer):
         return HTMLResponse("")
-    return render(
-        request,
-        "notifications/follow_invite.html",
-        {"mall": mall, "account_name": app.name or mall.name},
+    return page.render(
+        "notifications/follow_invite.html", {"account_name": app.name or page.mall.name}
     )
 
 
 @router.post("/m/{slug}/follow-invite/dismiss")
 async def dismiss(
-    slug: str,
-    request: Request,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(write_uow),
+    page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(write_uow)
 ) -> Response:
+    request, slug, shopper = page.request, page.slug, page.customer
     if shopper is not None:
         customer = await get_customer(uow.session, shopper.tenant, shopper.customer_id)
         await setup.dismiss_invite(uow.session, customer)
@@ -134,27 +121,20 @@ def _in_wechat(request: Request) -> bool:
 
 @router.get("/m/{slug}/notifications/subscribe")
 async def subscribe_page(
-    request: Request,
-    slug: str,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(read_uow),
+    page: CustomerPage = Depends(mall_customer), uow: UnitOfWork = Depends(read_uow)
 ) -> Response:
     """Ask for consent to the mall's subscribe templates (WeChat's ``wx-open-subscribe``
     button; the answers are posted to the consents API by notifications.js)."""
-    tenant, mall = await open_mall(uow.session, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
+    tenant, shopper = page.tenant, page.customer
     app = await primary_app(uow.session, tenant)
     templates = await setup.subscribe_template_ids(uow.session, tenant) if app else []
     consents = await setup.consent_counts(uow.session, tenant, shopper.customer_id)
-    return render(
-        request,
+    return page.render(
         "notifications/subscribe.html",
         {
-            "mall": mall,
-            "tab": "me",
             "templates": templates,
             "remaining": sum(consents.get(t, 0) for t in templates),
-            "in_wechat": _in_wechat(request),
+            "in_wechat": _in_wechat(page.request),
         },
+        tab="me",
     )

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.http import client_ip, get_state
@@ -21,6 +20,7 @@ from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.deps import optional_shopper
 from loopmall.customers.login import primary_app
+from loopmall.customers.mall_page import CustomerPage, VisitorPage, customer_back_to, mall_visitor
 from loopmall.customers.service import get_customer
 from loopmall.identity.guards import MALL
 from loopmall.merchants.models import Merchant
@@ -28,7 +28,6 @@ from loopmall.o2o import members, scans, service
 from loopmall.o2o.console_pages import router as console_router
 from loopmall.o2o.models import QrChannel
 from loopmall.o2o.rules import CODE_PATTERN, ChannelKind, new_visitor_id, valid_visitor_id
-from loopmall.storefront.shell import open_mall
 from loopmall.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -92,14 +91,11 @@ async def scan(request: Request, code: str = CodePath) -> Response:
     return response
 
 
-async def _join_context(
-    request: Request, uow: UnitOfWork, slug: str, code: str
-) -> dict[str, Any] | None:
-    tenant, mall = await open_mall(uow.session, slug)
+async def _join_context(page: VisitorPage, uow: UnitOfWork, code: str) -> dict[str, Any] | None:
+    tenant, mall, shopper = page.tenant, page.mall, page.customer
     channel = await service.channel_by_code(uow.session, code) if CODE.match(code) else None
     if channel is None or channel.merchant_id != tenant.id or channel.kind != ChannelKind.JOIN:
         return None
-    shopper = await optional_shopper(request, slug)
     member = False
     follow_name = None
     if shopper is not None:
@@ -109,36 +105,41 @@ async def _join_context(
         if app is not None and not customer.followed:
             follow_name = app.name or mall.name
     return {
-        "mall": mall,
-        "tab": "me",
         "channel": channel,
         "shopper": shopper,
         "member": member,
         "follow_name": follow_name,
-        "login_href": f"/m/{slug}/login?next={quote(f'/m/{slug}/join/{code}', safe='/')}",
-        "joined": request.query_params.get("joined") == "1",
+        "login_href": page.login_href(f"/m/{page.slug}/join/{code}"),
+        "joined": page.request.query_params.get("joined") == "1",
     }
 
 
-@router.get("/m/{slug}/join/{code}", dependencies=[MALL])
-async def join_page(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
+@router.get("/m/{slug}/join/{code}")
+async def join_page(
+    request: Request,
+    slug: str = Slug,
+    code: str = CodePath,
+    page: VisitorPage = Depends(mall_visitor),
+) -> Response:
     """The join offer: log in, join (member prices from then on), follow the account."""
     async with UnitOfWork(get_state(request).read_factory) as uow:
-        context = await _join_context(request, uow, slug, code)
+        context = await _join_context(page, uow, code)
     if context is None:
         return _invalid(request, "unknown", slug)
     if not context["channel"].active:
         return _invalid(request, "inactive", slug)
-    return render(request, "o2o/join.html", context)
+    return page.render("o2o/join.html", context, tab="me")
 
 
-@router.post("/m/{slug}/join/{code}", dependencies=[MALL])
-async def join_submit(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
+@router.post("/m/{slug}/join/{code}")
+async def join_submit(
+    request: Request,
+    slug: str = Slug,
+    code: str = CodePath,
+    page: CustomerPage = Depends(customer_back_to("/m/{slug}/join/{code}")),
+) -> Response:
     """Join (the form's CSRF token is checked with the shopper's session)."""
-    shopper = await optional_shopper(request, slug)
-    if shopper is None:
-        target = f"/m/{slug}/join/{code}"
-        return RedirectResponse(f"/m/{slug}/login?next={quote(target, safe='/')}", 303)
+    shopper = page.customer
     async with UnitOfWork(get_state(request).write_factory) as uow:
         channel = await service.channel_by_code(uow.session, code) if CODE.match(code) else None
         if (

@@ -10,26 +10,25 @@ the sandbox button, and polls ``…/status`` until the order is paid.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.http import client_ip, get_state
 from loopmall.core.money import parse_yuan
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.guards import MALL
+from loopmall.customers.mall_page import VisitorPage, mall_visitor
 from loopmall.integrations.payment_provider import PayMethod
 from loopmall.orders import service as orders
 from loopmall.payments import accounts, codes, flows, sandbox, service
 from loopmall.payments import shopper as shoppers
 from loopmall.payments.console_pages import router as console_router
 from loopmall.payments.rules import PAID_STATES, PaymentCodeNotFound
-from loopmall.storefront.shell import open_mall
 from loopmall.web import qr
 from loopmall.web.i18n import pick_locale
-from loopmall.web.templating import render, translator
+from loopmall.web.templating import translator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(console_router)
@@ -85,11 +84,6 @@ def _error_text(_: Any, code: str) -> str:
     return texts.get(code, _("That did not work. Please try again."))
 
 
-def _login(slug: str, request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/m/{slug}/login?next={quote(target)}", status_code=303)
-
-
 def _done_url(slug: str, order: orders.PayableOrder, payment_public_id: str | None) -> str:
     if order.customer_id is None:  # an anonymous face-to-face payment: its receipt is here
         query = f"?payment={payment_public_id}" if payment_public_id else ""
@@ -117,13 +111,10 @@ def _demo_payer_url(request: Request, start: dict[str, Any], method: str) -> str
     return None
 
 
-async def _context(
-    request: Request, slug: str, order_public_id: str, payment_public_id: str | None
-) -> Any:
-    state = get_state(request)
-    shopper = await shoppers.optional(request, slug)
+async def _context(page: VisitorPage, order_public_id: str, payment_public_id: str | None) -> Any:
+    state = get_state(page.request)
+    shopper, tenant, look = page.customer, page.tenant, page.mall
     async with UnitOfWork(state.read_factory) as uow:
-        tenant, look = await open_mall(uow.session, slug)
         order = await orders.get_payable_by_public_id(uow.session, tenant, order_public_id)
         methods = await accounts.available_methods(uow.session, tenant)
         payment = None
@@ -136,20 +127,19 @@ async def _context(
     return state, shopper, tenant, look, order, methods, payment
 
 
-@router.get("/m/{slug}/pay/{order}", dependencies=[MALL])
+@router.get("/m/{slug}/pay/{order}")
 async def pay_page(
     request: Request,
     slug: str = Slug,
     order: str = OrderId,
     payment: str | None = PaymentParam,
     error: str | None = Query(None, max_length=40, pattern=r"^[a-z_]+$"),
+    page: VisitorPage = Depends(mall_visitor),
 ) -> Response:
-    state, shopper, _tenant, look, found, methods, attempt = await _context(
-        request, slug, order, payment
-    )
+    state, shopper, _tenant, _look, found, methods, attempt = await _context(page, order, payment)
     if found.customer_id is not None:
         if shopper is None:
-            return _login(slug, request)
+            page.login_required()
         if shopper.customer_id != found.customer_id:
             raise NotFound("No such order")
     _ = translator(pick_locale(request))
@@ -158,12 +148,9 @@ async def pay_page(
         return RedirectResponse(_done_url(slug, found, None), status_code=303)
     current = attempt if attempt is not None and attempt.state in ("created", "pending") else None
     start = dict(current.start) if current else {}
-    return render(
-        request,
+    return page.render(
         "payments/pay.html",
         {
-            "mall": look,
-            "tab": "orders",
             "order": found,
             "paid": paid,
             "payable": found.status == "created" and not paid,
@@ -178,26 +165,26 @@ async def pay_page(
             "error_text": _error_text(_, error) if error else "",
             "sandbox_demo": state.settings.sandbox_payments,
             # Inside WeChat without an openid: JSAPI needs one, and logging in gets it.
-            "wechat_login_url": f"/m/{slug}/login?next={quote(request.url.path)}"
+            "wechat_login_url": page.login_href(request.url.path)
             if in_wechat(request)
             and not getattr(shopper, "openid", None)
             and PayMethod.WECHAT_JSAPI in methods
             else None,
         },
+        tab="orders",
     )
 
 
-@router.post("/m/{slug}/pay/{order}", dependencies=[MALL])
+@router.post("/m/{slug}/pay/{order}")
 async def start_from_page(
     request: Request,
     slug: str = Slug,
     order: str = OrderId,
     method: str = Form(..., max_length=20),
+    page: VisitorPage = Depends(mall_visitor),
 ) -> Response:
     state = get_state(request)
-    shopper = await shoppers.optional(request, slug)
-    async with UnitOfWork(state.read_factory) as uow:
-        tenant, _look = await open_mall(uow.session, slug)
+    shopper, tenant = page.customer, page.tenant
     try:
         started = await flows.start_payment(
             state,
@@ -222,18 +209,18 @@ async def start_from_page(
     )
 
 
-@router.post("/m/{slug}/pay/{order}/sandbox", dependencies=[MALL])
+@router.post("/m/{slug}/pay/{order}/sandbox")
 async def sandbox_pay(
     request: Request,
     slug: str = Slug,
     order: str = OrderId,
     payment: str = Form(..., max_length=40, pattern=r"^[a-z0-9_]+$"),
+    page: VisitorPage = Depends(mall_visitor),  # (checks a signed-in customer's CSRF)
 ) -> Response:
     state = get_state(request)
     sandbox.require_enabled(state.settings)  # 403 sandbox_payments_disabled, nothing changes
-    shopper = await shoppers.optional(request, slug)  # (checks a logged-in shopper's CSRF)
+    shopper, tenant = page.customer, page.tenant
     async with UnitOfWork(state.read_factory) as uow:
-        tenant, _look = await open_mall(uow.session, slug)
         await service.get_payment_of(
             uow.session, tenant, payment, getattr(shopper, "customer_id", None)
         )
@@ -241,15 +228,16 @@ async def sandbox_pay(
     return RedirectResponse(f"/m/{slug}/pay/{order}?payment={payment}", status_code=303)
 
 
-@router.get("/m/{slug}/pay/{order}/status", dependencies=[MALL])
+@router.get("/m/{slug}/pay/{order}/status")
 async def pay_status(
-    request: Request, slug: str = Slug, order: str = OrderId, payment: str | None = PaymentParam
+    slug: str = Slug,
+    order: str = OrderId,
+    payment: str | None = PaymentParam,
+    page: VisitorPage = Depends(mall_visitor),
 ) -> JSONResponse:
     """What the pay page polls: paid yet? (An open attempt is queried at the provider after
     a while: query-on-return.)"""
-    state, shopper, tenant, _look, found, _methods, attempt = await _context(
-        request, slug, order, payment
-    )
+    state, shopper, tenant, _look, found, _methods, attempt = await _context(page, order, payment)
     if found.customer_id is not None and getattr(shopper, "customer_id", None) != found.customer_id:
         raise NotFound("No such order")
     if attempt is not None:
@@ -269,34 +257,36 @@ async def pay_status(
     )
 
 
-@router.get("/m/{slug}/qr/{code}", dependencies=[MALL])
-async def code_page(request: Request, slug: str = Slug, code: str = CodePath) -> Response:
+@router.get("/m/{slug}/qr/{code}")
+async def code_page(
+    request: Request,
+    slug: str = Slug,
+    code: str = CodePath,
+    page: VisitorPage = Depends(mall_visitor),
+) -> Response:
     state = get_state(request)
-    shopper = await shoppers.optional(request, slug)
+    shopper, tenant = page.customer, page.tenant
     async with UnitOfWork(state.read_factory) as uow:
-        tenant, look = await open_mall(uow.session, slug)
         view = await codes.get_code(uow.session, tenant, code)
         methods = await accounts.available_methods(uow.session, tenant)
     _ = translator(pick_locale(request))
-    page = render(
-        request,
+    shown = page.render(
         "payments/code.html",
         {
-            "mall": look,
-            "tab": "home",
             "view": view,
             "methods": offered(methods, request, shopper),
             "labels": _labels(_),
             "error_text": "",
             "amount": "",
         },
+        tab="home",
     )
     # The payer's device has its visitor id before it pays: its Idempotency-Keys' scope.
-    shoppers.device_visitor(request, page)
-    return page
+    shoppers.device_visitor(request, shown)
+    return shown
 
 
-@router.post("/m/{slug}/qr/{code}", dependencies=[MALL])
+@router.post("/m/{slug}/qr/{code}")
 async def pay_by_code(
     request: Request,
     slug: str = Slug,
@@ -304,12 +294,12 @@ async def pay_by_code(
     amount: str = Form(..., max_length=20),
     method: str = Form(..., max_length=20),
     note: str = Form("", max_length=100),
+    page: VisitorPage = Depends(mall_visitor),
 ) -> Response:
     state = get_state(request)
-    shopper = await shoppers.optional(request, slug)
+    shopper, tenant = page.customer, page.tenant
     _ = translator(pick_locale(request))
     async with UnitOfWork(state.write_factory) as uow:
-        tenant, look = await open_mall(uow.session, slug)
         view = await codes.get_code(uow.session, tenant, code)
         try:
             try:
@@ -330,19 +320,19 @@ async def pay_by_code(
             raise
         except LoopmallError as exc:
             methods = await accounts.available_methods(uow.session, tenant)
-            return render(
-                request,
+            return page.render_refused(
                 "payments/code.html",
                 {
-                    "mall": look,
-                    "tab": "home",
                     "view": view,
                     "methods": offered(methods, request, shopper),
                     "labels": _labels(_),
-                    "error_text": _error_text(_, exc.code),
                     "amount": amount,
                 },
+                errors={"error_text": _error_text(_, exc.code)},
                 status_code=exc.status,
+                tab="home",
             )
     # The pay page's form does the rest (same start path as any order).
-    return await start_from_page(request, slug=slug, order=made.public_id, method=chosen.value)
+    return await start_from_page(
+        request, slug=slug, order=made.public_id, method=chosen.value, page=page
+    )

@@ -23,19 +23,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from loopmall.catalog.images import URL_PREFIX
 from loopmall.core.http import get_state, read_uow, write_uow
-from loopmall.core.redirects import safe_path
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import login_url, optional_shopper
+from loopmall.customers.mall_page import CustomerPage, VisitorPage, mall_customer, mall_visitor
 from loopmall.customers.service import get_customer
-from loopmall.identity.guards import MALL
 from loopmall.social import chains, links, service
 from loopmall.social.api import create_for_shopper
 from loopmall.social.console_pages import router as console_router
 from loopmall.social.poster import PosterContent, render_poster
-from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
 from loopmall.web.qr import qr_data_uri
-from loopmall.web.templating import render, translator
+from loopmall.web.templating import translator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(console_router)
@@ -59,17 +56,17 @@ def visitor_id(request: Request) -> tuple[str, bool]:
     return "v_" + secrets.token_urlsafe(18), True
 
 
-@router.get("/m/{slug}/s/{token}", dependencies=[MALL])
+@router.get("/m/{slug}/s/{token}")
 async def landing(
     request: Request,
     slug: str = Slug,
     token: str = Token,
+    page: VisitorPage = Depends(mall_visitor),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     """A share link opened: count it, credit it, continue to the shared page."""
-    tenant, _mall = await open_mall(uow.session, slug)
+    tenant, shopper = page.tenant, page.customer
     share = await service.verify_link(uow.session, tenant, token)
-    shopper = await optional_shopper(request, slug)
     visitor, new_visitor = visitor_id(request)
     await service.record_visit(
         uow.session,
@@ -109,15 +106,16 @@ def _upload_file(upload_dir: FsPath, url: str | None) -> FsPath | None:
     return target if upload_dir.resolve() in target.parents else None
 
 
-@router.get("/m/{slug}/s/{token}/poster.png", dependencies=[MALL])
+@router.get("/m/{slug}/s/{token}/poster.png")
 async def poster(
     request: Request,
     slug: str = Slug,
     token: str = Token,
+    page: VisitorPage = Depends(mall_visitor),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     """The share poster: picture, title, price, the sharer, a QR code of the link."""
-    tenant, mall = await open_mall(uow.session, slug)
+    tenant, mall = page.tenant, page.mall
     share = await service.verify_link(uow.session, tenant, token)
     view = await service.describe_target(
         uow.session, tenant, share.target_kind, share.target_ref, mall_name=mall.name
@@ -141,21 +139,20 @@ async def poster(
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
-@router.post("/m/{slug}/shares", dependencies=[MALL])
+@router.post("/m/{slug}/shares")
 async def share_form(
     request: Request,
     slug: str = Slug,
     target_kind: str = Form("", max_length=16),
     target: str = Form("", max_length=64),
     back: str = Form("", max_length=300),
+    page: VisitorPage = Depends(mall_visitor),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     """The share bar's form (no script): make the share, show its page."""
-    await open_mall(uow.session, slug)
-    shopper = await optional_shopper(request, slug)
-    if shopper is None:
-        next_path = safe_path(back, f"/m/{slug}/", within=f"/m/{slug}/")
-        return RedirectResponse(login_url(slug, next_path=next_path), status_code=303)
+    shopper = page.customer
+    if shopper is None:  # back to the page the bar was on (a path in this mall only)
+        page.login_required(back)
     out = await create_for_shopper(
         uow.session,
         shopper,
@@ -168,18 +165,16 @@ async def share_form(
     return RedirectResponse(f"/m/{slug}/shares/{quote(out.id)}", status_code=303)
 
 
-@router.get("/m/{slug}/shares/{share_id}", dependencies=[MALL])
+@router.get("/m/{slug}/shares/{share_id}")
 async def share_page(
     request: Request,
     slug: str = Slug,
     share_id: str = ShareId,
+    page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     """A shopper's own share: its link to copy, QR code and poster."""
-    tenant, mall = await open_mall(uow.session, slug)
-    shopper = await optional_shopper(request, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
+    tenant, mall, shopper = page.tenant, page.mall, page.customer
     share = await service.get_share(uow.session, tenant, share_id)
     if share.sharer_customer_id != shopper.customer_id:
         raise service.ShareNotFound()
@@ -190,8 +185,6 @@ async def share_page(
     token = service.token_for(uow.session, share)
     visits = await service.visit_counts(uow.session, tenant, [share.id])
     context: dict[str, Any] = {
-        "mall": mall,
-        "tab": "me",
         "share": share,
         "target": view,
         "url": url,
@@ -200,18 +193,17 @@ async def share_page(
         "visits": visits.get(share.id, (0, 0))[0],
         "in_wechat": in_wechat(request),
     }
-    return render(request, "social/share.html", context)
+    return page.render("social/share.html", context, tab="me")
 
 
-@router.get("/m/{slug}/me/shares", dependencies=[MALL])
+@router.get("/m/{slug}/me/shares")
 async def my_shares_page(
-    request: Request, slug: str = Slug, uow: UnitOfWork = Depends(read_uow)
+    slug: str = Slug,
+    page: CustomerPage = Depends(mall_customer),
+    uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
     """The shopper's shares, newest first, with how often each was opened."""
-    tenant, mall = await open_mall(uow.session, slug)
-    shopper = await optional_shopper(request, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
+    tenant, mall, shopper = page.tenant, page.mall, page.customer
     shares = await service.shares_of_customer(uow.session, tenant, shopper.customer_id)
     visits = await service.visit_counts(uow.session, tenant, [s.id for s in shares])
     titles = await chains.target_titles(uow.session, tenant, shares)
@@ -225,4 +217,4 @@ async def my_shares_page(
         }
         for s in shares
     ]
-    return render(request, "social/my_shares.html", {"mall": mall, "tab": "me", "rows": rows})
+    return page.render("social/my_shares.html", {"rows": rows}, tab="me")

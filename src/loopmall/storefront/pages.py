@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from loopmall.catalog import shelf
@@ -16,16 +16,13 @@ from loopmall.catalog.categories import category_tree
 from loopmall.catalog.repository import category_by_public_id
 from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import login_url, optional_shopper
-from loopmall.identity.guards import MALL
+from loopmall.customers.mall_page import VisitorPage, mall_visitor
 from loopmall.inventory.repository import sellable_stock
 from loopmall.merchants.blocks import parse_blocks
 from loopmall.merchants.hours import describe
 from loopmall.merchants.mall import get_mall_settings
 from loopmall.merchants.stores import list_stores
 from loopmall.o2o.members import is_member, member_prices
-from loopmall.storefront.shell import open_mall
-from loopmall.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,50 +77,42 @@ async def _sections(uow: UnitOfWork, tenant: Any, raw_blocks: Any) -> list[Secti
     return sections
 
 
-@router.get("/m/{slug}/", response_class=HTMLResponse, dependencies=[MALL])
-async def home(request: Request, slug: str, uow: UnitOfWork = Depends(read_uow)) -> HTMLResponse:
-    tenant, mall = await open_mall(uow.session, slug)
-    await optional_shopper(request, slug)
-    settings = await get_mall_settings(uow.session, tenant)
-    sections = await _sections(uow, tenant, settings.blocks)
-    return render(
-        request, "storefront/home.html", {"mall": mall, "tab": "home", "sections": sections}
-    )
+@router.get("/m/{slug}/", response_class=HTMLResponse)
+async def home(
+    page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(read_uow)
+) -> HTMLResponse:
+    settings = await get_mall_settings(uow.session, page.tenant)
+    sections = await _sections(uow, page.tenant, settings.blocks)
+    return page.render("storefront/home.html", {"sections": sections}, tab="home")
 
 
-@router.get("/m/{slug}/categories", response_class=HTMLResponse, dependencies=[MALL])
+@router.get("/m/{slug}/categories", response_class=HTMLResponse)
 async def categories(
-    request: Request, slug: str, uow: UnitOfWork = Depends(read_uow)
+    page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
-    tenant, mall = await open_mall(uow.session, slug)
-    await optional_shopper(request, slug)
-    tree = await category_tree(uow.session, tenant)
-    return render(
-        request, "storefront/categories.html", {"mall": mall, "tab": "categories", "tree": tree}
-    )
+    tree = await category_tree(uow.session, page.tenant)
+    return page.render("storefront/categories.html", {"tree": tree}, tab="categories")
 
 
-@router.get("/m/{slug}/c/{category_id}", response_class=HTMLResponse, dependencies=[MALL])
+@router.get("/m/{slug}/c/{category_id}", response_class=HTMLResponse)
 async def category(
-    request: Request, slug: str, category_id: str, uow: UnitOfWork = Depends(read_uow)
+    category_id: str,
+    page: VisitorPage = Depends(mall_visitor),
+    uow: UnitOfWork = Depends(read_uow),
 ) -> HTMLResponse:
-    tenant, mall = await open_mall(uow.session, slug)
-    await optional_shopper(request, slug)
+    tenant = page.tenant
     found = await category_by_public_id(uow.session, tenant, category_id)
     products = await shelf.window(uow.session, tenant, category_public_id=category_id, limit=40)
-    return render(
-        request,
-        "storefront/category.html",
-        {"mall": mall, "tab": "categories", "category": found, "products": products},
+    return page.render(
+        "storefront/category.html", {"category": found, "products": products}, tab="categories"
     )
 
 
-@router.get("/m/{slug}/p/{product_id}", response_class=HTMLResponse, dependencies=[MALL])
+@router.get("/m/{slug}/p/{product_id}", response_class=HTMLResponse)
 async def product(
-    request: Request, slug: str, product_id: str, uow: UnitOfWork = Depends(read_uow)
+    product_id: str, page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
-    tenant, mall = await open_mall(uow.session, slug)
-    shopper = await optional_shopper(request, slug)
+    tenant, shopper = page.tenant, page.customer
     item = await shelf.product_page(uow.session, tenant, product_id)
     member = shopper is not None and await is_member(uow.session, tenant, shopper.customer_id)
     if member:  # "member" then says whether a member price applies to this product
@@ -146,17 +135,15 @@ async def product(
         name: list(dict.fromkeys(s.options.get(name, "") for s in item.skus))
         for name in item.option_names
     }
-    return render(
-        request,
+    return page.render(
         "storefront/product.html",
         {
-            "mall": mall,
-            "tab": "home",
             "product": item,
             "picker": picker,
             "option_values": option_values,
             "shopper": shopper,
-            "login_url": login_url(mall.slug, request),
+            "login_url": page.login_href(),
             "member": member,
         },
+        tab="home",
     )

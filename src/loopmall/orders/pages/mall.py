@@ -7,104 +7,77 @@ with ``next`` pointing back here.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core.errors import LoopmallError, NotFound
 from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.numbers import NotAWholeNumber, form_int
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import Shopper, optional_shopper
+from loopmall.customers.mall_page import CustomerPage, customer_back_to, mall_customer
 from loopmall.orders import cart, checkout, fulfilment, queries, service
 from loopmall.orders.cart import CartView
 from loopmall.orders.pages.labels import error_message, labels, problem_label
 from loopmall.orders.pickup_qr import pickup_qr_svg
 from loopmall.orders.rules import CartEmpty, LinesUnavailable, OrderStatus
-from loopmall.storefront.shell import MallLook, open_mall
 from loopmall.web.i18n import pick_locale
-from loopmall.web.templating import render, translator
+from loopmall.web.templating import translator
 
 router = APIRouter(include_in_schema=False)
 
 SLUG = Path(..., max_length=40)
 ORDER_ID = Path(..., max_length=40)
 PAGE_SIZE = 20
+# A form's POST comes back, after a login, to the cart or to the order it was about (a
+# login cannot replay the POST).
+BACK_TO_CART = customer_back_to("/m/{slug}/cart")
+BACK_TO_ORDER = customer_back_to("/m/{slug}/orders/{order_id}")
 
 
-def _login(slug: str, request: Request) -> RedirectResponse:
-    """To the mall's login, and back here after it (a form's POST comes back to the cart,
-    or to the order it was about: a login cannot replay the POST)."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET":
-        order = re.match(rf"^/m/{re.escape(slug)}/orders/[^/]+", request.url.path)
-        target = order[0] if order else f"/m/{slug}/cart"
-    return RedirectResponse(f"/m/{slug}/login?next={quote(target)}", status_code=303)
-
-
-async def _mall(session: AsyncSession, slug: str) -> MallLook:
-    _tenant, look = await open_mall(session, slug)
-    return look
-
-
-def _ctx(request: Request, look: MallLook, tab: str, **extra: Any) -> dict[str, Any]:
+def _ctx(request: Request, **extra: Any) -> dict[str, Any]:
     _ = translator(pick_locale(request))
-    return {
-        "mall": look,
-        "tab": tab,
-        "labels": labels(_),
-        "problem_label": problem_label(_),
-    } | extra
+    return {"labels": labels(_), "problem_label": problem_label(_)} | extra
 
 
 async def _cart_page(
-    request: Request,
-    uow: UnitOfWork,
-    slug: str,
-    shopper: Shopper,
-    *,
-    flash: str = "",
-    status_code: int = 200,
+    page: CustomerPage, uow: UnitOfWork, *, refused: LoopmallError | None = None
 ) -> Response:
-    look = await _mall(uow.session, slug)
-    view = await cart.view_cart(uow.session, shopper.tenant, shopper.customer_id)
-    return render(
-        request,
+    view = await cart.view_cart(uow.session, page.tenant, page.customer.customer_id)
+    context = _ctx(page.request, cart=view, flash="", flash_kind="ok")
+    if refused is None:
+        return page.render("orders/cart.html", context, tab="cart")
+    _ = translator(pick_locale(page.request))
+    return page.render_refused(
         "orders/cart.html",
-        _ctx(request, look, "cart", cart=view, flash=flash, flash_kind="error" if flash else "ok"),
-        status_code=status_code,
+        context,
+        errors={"flash": error_message(_, refused), "flash_kind": "error"},
+        status_code=refused.status,
+        tab="cart",
     )
 
 
 @router.get("/m/{slug}/cart")
 async def cart_page(
-    request: Request,
     slug: str = SLUG,
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    if shopper is None:
-        await _mall(uow.session, slug)  # 404 for an unknown mall, before asking to log in
-        return _login(slug, request)
-    return await _cart_page(request, uow, slug, shopper)
+    return await _cart_page(page, uow)
 
 
 @router.post("/m/{slug}/cart/items")
 async def add_to_cart(
-    request: Request,
     slug: str = SLUG,
     sku: str = Form("", max_length=64),
     qty: str = Form("1", max_length=6),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(BACK_TO_CART),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    if shopper is None:
-        return _login(slug, request)
+    shopper = page.customer
     try:
         quantity = form_int(qty.strip() or "1", field="qty")
     except NotAWholeNumber:
@@ -114,24 +87,19 @@ async def add_to_cart(
         await uow.commit()
     except LoopmallError as exc:
         await uow.rollback()
-        _ = translator(pick_locale(request))
-        return await _cart_page(
-            request, uow, slug, shopper, flash=error_message(_, exc), status_code=exc.status
-        )
+        return await _cart_page(page, uow, refused=exc)
     return RedirectResponse(f"/m/{slug}/cart", status_code=303)
 
 
 @router.post("/m/{slug}/cart/items/{sku}")
 async def set_quantity(
-    request: Request,
     slug: str = SLUG,
     sku: str = Path(..., max_length=64),
     qty: str = Form("0", max_length=6),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(BACK_TO_CART),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    if shopper is None:
-        return _login(slug, request)
+    shopper = page.customer
     try:
         try:
             quantity = form_int(qty.strip() or "0", field="qty")
@@ -141,24 +109,19 @@ async def set_quantity(
         await uow.commit()
     except LoopmallError as exc:
         await uow.rollback()
-        _ = translator(pick_locale(request))
-        return await _cart_page(
-            request, uow, slug, shopper, flash=error_message(_, exc), status_code=exc.status
-        )
+        return await _cart_page(page, uow, refused=exc)
     return RedirectResponse(f"/m/{slug}/cart", status_code=303)
 
 
 async def _checkout_page(
-    request: Request,
+    page: CustomerPage,
     uow: UnitOfWork,
-    slug: str,
-    shopper: Shopper,
     form: dict[str, str],
     *,
     flash: str = "",
     status_code: int = 200,
 ) -> Response:
-    look = await _mall(uow.session, slug)
+    shopper = page.customer
     fulfilment_choice = form.get("fulfilment") or "delivery"
     stores, _more = (
         await checkout.pickup_stores(uow.session, shopper.tenant, q=form.get("store_q", ""))
@@ -176,43 +139,41 @@ async def _checkout_page(
     view: CartView = await cart.view_cart(
         uow.session, shopper.tenant, shopper.customer_id, store=store
     )
-    return render(
-        request,
+    context = _ctx(
+        page.request,
+        cart=view,
+        stores=stores,
+        form=form | {"fulfilment": fulfilment_choice},
+        flash="",
+        flash_kind="ok",
+    )
+    if not flash:
+        return page.render("orders/checkout.html", context, tab="cart")
+    return page.render_refused(
         "orders/checkout.html",
-        _ctx(
-            request,
-            look,
-            "cart",
-            cart=view,
-            stores=stores,
-            form=form | {"fulfilment": fulfilment_choice},
-            flash=flash,
-            flash_kind="error" if flash else "ok",
-        ),
+        context,
+        errors={"flash": flash, "flash_kind": "error"},
         status_code=status_code,
+        tab="cart",
     )
 
 
 @router.get("/m/{slug}/checkout")
 async def checkout_page(
-    request: Request,
     slug: str = SLUG,
     fulfilment: str = Query("delivery", pattern="^(delivery|pickup)$"),
     store: str = Query("", max_length=64),
     store_q: PlainText = Query("", max_length=50),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    if shopper is None:
-        await _mall(uow.session, slug)
-        return _login(slug, request)
     form = {
         "fulfilment": fulfilment,
         "store": store,
         "store_q": store_q.strip(),
         "payment_method": "online",
     }
-    return await _checkout_page(request, uow, slug, shopper, form)
+    return await _checkout_page(page, uow, form)
 
 
 @router.post("/m/{slug}/checkout")
@@ -226,11 +187,10 @@ async def checkout_submit(
     phone: str = Form("", max_length=60),
     address: str = Form("", max_length=400),
     note: str = Form("", max_length=400),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(BACK_TO_CART),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    if shopper is None:
-        return _login(slug, request)
+    shopper = page.customer
     settings = get_state(request).settings
     form = {
         "fulfilment": fulfilment,
@@ -269,9 +229,7 @@ async def checkout_submit(
         flash = error_message(_, exc)
         if isinstance(exc, LinesUnavailable):
             flash = _("Some items cannot be bought now; see the cart.")
-        return await _checkout_page(
-            request, uow, slug, shopper, form, flash=flash, status_code=exc.status
-        )
+        return await _checkout_page(page, uow, form, flash=flash, status_code=exc.status)
     if awaits:
         return RedirectResponse(f"/m/{slug}/pay/{public_id}", status_code=303)
     return RedirectResponse(f"/m/{slug}/orders/{public_id}", status_code=303)
@@ -283,13 +241,10 @@ async def orders_page(
     slug: str = SLUG,
     status: OrderStatus | None = Query(None),
     cursor: str | None = Query(None, max_length=200),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    if shopper is None:
-        await _mall(uow.session, slug)
-        return _login(slug, request)
-    look = await _mall(uow.session, slug)
+    shopper = page.customer
     orders, next_cursor = await queries.list_orders(
         uow.session,
         shopper.tenant,
@@ -302,69 +257,57 @@ async def orders_page(
     if next_cursor:
         params = {"cursor": next_cursor} | ({"status": status.value} if status else {})
         next_url = f"/m/{slug}/orders?{urlencode(params)}"
-    return render(
-        request,
+    return page.render(
         "orders/orders.html",
         _ctx(
             request,
-            look,
-            "orders",
             orders=orders,
             lines=lines,
             status=status.value if status else "",
             next_url=next_url,
             awaits_payment=service.awaits_payment,
         ),
+        tab="orders",
     )
 
 
 async def _order_page(
-    request: Request,
-    uow: UnitOfWork,
-    slug: str,
-    shopper: Shopper,
-    order_id: str,
-    *,
-    flash: str = "",
-    flash_kind: str = "ok",
-    status_code: int = 200,
+    page: CustomerPage, uow: UnitOfWork, order_id: str, *, refused: LoopmallError | None = None
 ) -> Response:
-    look = await _mall(uow.session, slug)
     detail = await queries.order_detail(
-        uow.session, shopper.tenant, order_id, customer_id=shopper.customer_id
+        uow.session, page.tenant, order_id, customer_id=page.customer.customer_id
     )
     order = detail.order
     qr = pickup_qr_svg(order.pickup_code) if order.pickup_code else None
-    return render(
-        request,
+    context = _ctx(
+        page.request,
+        detail=detail,
+        order=order,
+        qr_svg=qr,
+        awaits_payment=service.awaits_payment(order),
+        flash="",
+        flash_kind="ok",
+    )
+    if refused is None:
+        return page.render("orders/order.html", context, tab="orders")
+    _ = translator(pick_locale(page.request))
+    return page.render_refused(
         "orders/order.html",
-        _ctx(
-            request,
-            look,
-            "orders",
-            detail=detail,
-            order=order,
-            qr_svg=qr,
-            awaits_payment=service.awaits_payment(order),
-            flash=flash,
-            flash_kind=flash_kind,
-        ),
-        status_code=status_code,
+        context,
+        errors={"flash": error_message(_, refused), "flash_kind": "error"},
+        status_code=refused.status,
+        tab="orders",
     )
 
 
 @router.get("/m/{slug}/orders/{order_id}")
 async def order_page(
-    request: Request,
     slug: str = SLUG,
     order_id: str = ORDER_ID,
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    if shopper is None:
-        await _mall(uow.session, slug)
-        return _login(slug, request)
-    return await _order_page(request, uow, slug, shopper, order_id)
+    return await _order_page(page, uow, order_id)
 
 
 _ACTIONS = {"cancel", "receipt", "refund-request"}
@@ -372,16 +315,14 @@ _ACTIONS = {"cancel", "receipt", "refund-request"}
 
 @router.post("/m/{slug}/orders/{order_id}/{action}")
 async def order_action(
-    request: Request,
     slug: str = SLUG,
     order_id: str = ORDER_ID,
     action: str = Path(..., max_length=20),
     reason: str = Form("", max_length=200),
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(BACK_TO_ORDER),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    if shopper is None:
-        return _login(slug, request)
+    shopper = page.customer
     if action not in _ACTIONS:
         raise NotFound("No such action")
     tenant, customer_id = shopper.tenant, shopper.customer_id
@@ -408,15 +349,5 @@ async def order_action(
         await uow.rollback()
         if isinstance(exc, NotFound):
             raise
-        _ = translator(pick_locale(request))
-        return await _order_page(
-            request,
-            uow,
-            slug,
-            shopper,
-            order_id,
-            flash=error_message(_, exc),
-            flash_kind="error",
-            status_code=exc.status,
-        )
+        return await _order_page(page, uow, order_id, refused=exc)
     return RedirectResponse(f"/m/{slug}/orders/{order_id}", status_code=303)

@@ -3,19 +3,18 @@ become a distributor, commission earned and given back, the latest lines."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.customers.deps import Shopper, login_url, optional_shopper
+from loopmall.customers.mall_page import CustomerPage, customer_back_to, mall_customer
 from loopmall.rebates import distributors, ledger, service
 from loopmall.rebates.models import CommissionEntry
 from loopmall.rebates.pages.labels import labels
 from loopmall.rebates.rules import DistributorPolicy, EarnerKind
-from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
-from loopmall.web.templating import render, translator
+from loopmall.web.templating import translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,14 +23,9 @@ LIST_SIZE = 50
 
 @router.get("/m/{slug}/me/earnings")
 async def earnings_page(
-    request: Request,
-    slug: str,
-    shopper: Shopper | None = Depends(optional_shopper),
-    uow: UnitOfWork = Depends(read_uow),
+    page: CustomerPage = Depends(mall_customer), uow: UnitOfWork = Depends(read_uow)
 ) -> Response:
-    tenant, mall = await open_mall(uow.session, slug)
-    if shopper is None:
-        return RedirectResponse(login_url(slug, request), status_code=303)
+    tenant, shopper = page.tenant, page.customer
     rates = await service.get_rules(uow.session, tenant)
     row = await distributors.get_distributor(uow.session, tenant, shopper.customer_id)
     may = await distributors.who_may_earn(uow.session, tenant, rates, [shopper.customer_id])
@@ -39,13 +33,10 @@ async def earnings_page(
     f = ledger.EntryFilter(earner_kind=EarnerKind.CUSTOMER, earner_id=shopper.customer_id)
     stmt = ledger.entries_query(tenant, f).order_by(CommissionEntry.id.desc()).limit(LIST_SIZE)
     rows = list((await uow.session.scalars(stmt)).all())
-    _ = translator(pick_locale(request))
-    return render(
-        request,
+    _ = translator(pick_locale(page.request))
+    return page.render(
         "rebates/mall_earnings.html",
         {
-            "mall": mall,
-            "tab": "me",
             "rates": rates,
             "status": row.status if row else None,
             "may_earn": shopper.customer_id in may,
@@ -55,20 +46,18 @@ async def earnings_page(
             "entries": rows,
             "labels": labels(_),
         },
+        tab="me",
     )
 
 
 @router.post("/m/{slug}/me/distributor")
 async def apply_page(
-    slug: str,
-    shopper: Shopper | None = Depends(optional_shopper),
+    page: CustomerPage = Depends(customer_back_to("/m/{slug}/me/earnings")),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
     """The "become a distributor" button; back to the earnings page."""
-    tenant, _mall = await open_mall(uow.session, slug)
+    tenant, shopper = page.tenant, page.customer
     back = f"/m/{tenant.slug}/me/earnings"
-    if shopper is None:
-        return RedirectResponse(login_url(slug, None, back), status_code=303)
     rates = await service.get_rules(uow.session, tenant)
     if rates.distributors is DistributorPolicy.APPROVED:
         await distributors.apply(uow.session, tenant, shopper.customer_id)
