@@ -267,7 +267,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(RefuseInvalidText)
+    app.add_middleware(RefuseInvalidText, respond=_error_response)
     app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
     # Outermost: a body over the limit is refused before anything reads it, and every
     # answer (the refusal too) carries the security headers (web.edge).
