@@ -317,21 +317,9 @@ async def update_sku(
     sku, product = await repository.sku_with_product(session, tenant, public_id, for_update=True)
     sent = patch.model_fields_set
     if patch.options is not None:
-        options = _ordered_options(product.option_names, patch.options, "options")
-        key = options_key(product.option_names, options)
-        if key != sku.options_key:
-            others = await _product_skus(session, tenant, product)
-            if any(s.options_key == key and s.id != sku.id for s in others):
-                raise DuplicateSkuOptions(
-                    "Another SKU of this product has these options", field="options"
-                )
-        sku.options, sku.options_key = options, key
+        await _change_options(session, tenant, sku, product, patch.options)
     if patch.code is not None and patch.code != sku.code:
-        if await _codes_taken(session, tenant, [patch.code]):
-            raise DuplicateSkuCode(
-                f"SKU code {patch.code} is already used", field="code", sku_code=patch.code
-            )
-        sku.code = patch.code
+        await _change_code(session, tenant, sku, patch.code)
     if patch.barcode is not None:
         sku.barcode = patch.barcode
     if patch.price is not None:
@@ -343,17 +331,46 @@ async def update_sku(
     if "sales_scope" in sent:
         sku.sales_scope = patch.sales_scope.value if patch.sales_scope else None
     if patch.status is not None and patch.status.value != sku.status:
-        if patch.status.value == "inactive" and product.status == "active":
-            others = await _product_skus(session, tenant, product)
-            if not any(s.status == "active" and s.id != sku.id for s in others):
-                raise NoActiveSku(
-                    "This is the product's last SKU on sale; take the product off sale first",
-                    field="status",
-                )
-        sku.status = patch.status.value
+        await _change_status(session, tenant, sku, product, patch.status.value)
     sku.updated_at = product.updated_at = clock.now()
     await _flush_skus(session)
     return await repository.load_sku(session, tenant, public_id)
+
+
+async def _change_options(
+    session: AsyncSession, tenant: Tenant, sku: Sku, product: Product, given: Mapping[str, str]
+) -> None:
+    """New options for the SKU, unless another SKU of the product has them."""
+    options = _ordered_options(product.option_names, given, "options")
+    key = options_key(product.option_names, options)
+    if key != sku.options_key:
+        others = await _product_skus(session, tenant, product)
+        if any(s.options_key == key and s.id != sku.id for s in others):
+            raise DuplicateSkuOptions(
+                "Another SKU of this product has these options", field="options"
+            )
+    sku.options, sku.options_key = options, key
+
+
+async def _change_code(session: AsyncSession, tenant: Tenant, sku: Sku, code: str) -> None:
+    """A new code for the SKU, unless another SKU of the merchant has it."""
+    if await _codes_taken(session, tenant, [code]):
+        raise DuplicateSkuCode(f"SKU code {code} is already used", field="code", sku_code=code)
+    sku.code = code
+
+
+async def _change_status(
+    session: AsyncSession, tenant: Tenant, sku: Sku, product: Product, status: str
+) -> None:
+    """On or off sale; an active product keeps at least one SKU on sale."""
+    if status == "inactive" and product.status == "active":
+        others = await _product_skus(session, tenant, product)
+        if not any(s.status == "active" and s.id != sku.id for s in others):
+            raise NoActiveSku(
+                "This is the product's last SKU on sale; take the product off sale first",
+                field="status",
+            )
+    sku.status = status
 
 
 async def deactivate_sku(session: AsyncSession, tenant: Tenant, public_id: str) -> SkuDetail:

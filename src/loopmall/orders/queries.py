@@ -39,6 +39,51 @@ class OrderDetail:
     store_name: str | None
 
 
+def _filter_criteria(
+    tenant: Tenant, filters: OrderFilters, store_ids: frozenset[int] | None
+) -> list[Any]:
+    """The WHERE terms of the filters (and of the stores the caller may see)."""
+    criteria: list[Any] = []
+    if store_ids is not None:
+        criteria.append(one_of(Order.store_id, store_ids))
+    if filters.status is not None:
+        criteria.append(Order.status == filters.status.value)
+    if filters.store_id is not None:
+        criteria.append(Order.store_id == filters.store_id)
+    if filters.customer_id is not None:
+        criteria.append(Order.customer_id == filters.customer_id)
+    if filters.kind:
+        criteria.append(Order.kind == filters.kind)
+    if filters.q:
+        criteria.append(_number_pickup_code_or_phone(tenant, filters.q.strip()))
+    if filters.created_from is not None:
+        criteria.append(Order.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        criteria.append(Order.created_at < filters.created_to)
+    return criteria
+
+
+def _number_pickup_code_or_phone(tenant: Tenant, q: str) -> Any:
+    # Each key through its own index (the phone's: migration 0024). As one OR the
+    # planners walked every order of the merchant (issue #11, chain scale).
+    return Order.id.in_(
+        union(
+            *(
+                select(Order.id).where(Order.merchant_id == tenant.id, key == q)
+                for key in (Order.number, Order.pickup_code, Order.recipient_phone)
+            )
+        )
+    )
+
+
+def _before(cursor: str) -> int:
+    """The order id a next-page cursor carries (422 when it is not one)."""
+    before = decode_cursor(cursor)
+    if not isinstance(before, int) or isinstance(before, bool) or not 0 < before < 2**63:
+        raise ValidationFailed("The cursor is not valid", field="cursor")
+    return before
+
+
 async def list_orders(
     session: AsyncSession,
     tenant: Tenant,
@@ -52,40 +97,9 @@ async def list_orders(
     staff); None: all. Raises 422 for a bad cursor or limit."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-    criteria: list[Any] = []
-    if store_ids is not None:
-        criteria.append(one_of(Order.store_id, store_ids))
-    if filters.status is not None:
-        criteria.append(Order.status == filters.status.value)
-    if filters.store_id is not None:
-        criteria.append(Order.store_id == filters.store_id)
-    if filters.customer_id is not None:
-        criteria.append(Order.customer_id == filters.customer_id)
-    if filters.kind:
-        criteria.append(Order.kind == filters.kind)
-    if filters.q:
-        q = filters.q.strip()
-        # Each key through its own index (the phone's: migration 0024). As one OR the
-        # planners walked every order of the merchant (issue #11, chain scale).
-        criteria.append(
-            Order.id.in_(
-                union(
-                    *(
-                        select(Order.id).where(Order.merchant_id == tenant.id, key == q)
-                        for key in (Order.number, Order.pickup_code, Order.recipient_phone)
-                    )
-                )
-            )
-        )
-    if filters.created_from is not None:
-        criteria.append(Order.created_at >= filters.created_from)
-    if filters.created_to is not None:
-        criteria.append(Order.created_at < filters.created_to)
+    criteria = _filter_criteria(tenant, filters, store_ids)
     if cursor:
-        before = decode_cursor(cursor)
-        if not isinstance(before, int) or isinstance(before, bool) or not 0 < before < 2**63:
-            raise ValidationFailed("The cursor is not valid", field="cursor")
-        criteria.append(Order.id < before)
+        criteria.append(Order.id < _before(cursor))
     stmt = scoped(Order, tenant, *criteria).order_by(Order.id.desc()).limit(limit + 1)
     rows = list((await session.scalars(stmt)).all())
     next_cursor = None
