@@ -218,7 +218,7 @@ def create_server_app(settings: Settings | None = None) -> Any:
     return lean.LeanGate.outermost(create_app(settings))
 
 
-def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, background: bool | None = None) -> FastAPI:  # noqa: C901, PLR0915 (the composition root: one router, middleware or hook after another, read top-down)
     settings = settings or get_settings()
     check_production(settings)  # LOOPMALL_ENV=prod: refuse to start unsafe, naming why
     run_background = settings.run_background if background is None else background
