@@ -29,8 +29,8 @@ from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.models import WechatApp
 from loopmall.customers.service import add_wechat_app
+from loopmall.demo.payment_accounts import configure_demo_accounts
 from loopmall.merchants.models import Merchant
-from loopmall.payments.demo import configure_demo_accounts
 from loopmall.standins.alipay import AlipayStandin
 from loopmall.standins.keys import (
     AlipayAppKeys,
