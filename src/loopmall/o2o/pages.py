@@ -18,6 +18,7 @@ from loopmall.core.http import client_ip, get_state
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.core.visitors import new_visitor_id, valid_visitor_id
 from loopmall.customers.deps import optional_shopper
 from loopmall.customers.login import primary_app
 from loopmall.customers.mall_page import CustomerPage, VisitorPage, customer_back_to, mall_visitor
@@ -27,7 +28,7 @@ from loopmall.merchants.models import Merchant
 from loopmall.o2o import members, scans, service
 from loopmall.o2o.console_pages import router as console_router
 from loopmall.o2o.models import QrChannel
-from loopmall.o2o.rules import CODE_PATTERN, ChannelKind, new_visitor_id, valid_visitor_id
+from loopmall.o2o.rules import CODE_PATTERN, ChannelKind
 from loopmall.web.templating import render
 
 router = APIRouter(include_in_schema=False)

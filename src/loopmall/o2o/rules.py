@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from enum import StrEnum
 
@@ -34,21 +33,10 @@ BINDING_KINDS = frozenset({K.STORE, K.GUIDE})
 _CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 CODE_LENGTH = 12
 CODE_PATTERN = r"^[a-z0-9]{4,16}$"
-VISITOR_PATTERN = re.compile(r"^v_[A-Za-z0-9_-]{16,36}$")
 
 
 def new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def new_visitor_id() -> str:
-    """An anonymous device id for the visitor cookie."""
-    return "v_" + secrets.token_urlsafe(18)
-
-
-def valid_visitor_id(value: str | None) -> str | None:
-    """The cookie's visitor id if it is one of ours, else None (a new one is made)."""
-    return value if value and VISITOR_PATTERN.match(value) else None
 
 
 class ChannelNotFound(NotFound):

@@ -25,6 +25,7 @@ from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
+from loopmall.core.visitors import valid_visitor_id
 from loopmall.merchants.models import Store
 from loopmall.o2o import members
 from loopmall.o2o.models import QrChannel, QrScan
@@ -36,7 +37,6 @@ from loopmall.o2o.rules import (
     NotAGuide,
     check_targets,
     new_code,
-    valid_visitor_id,
 )
 
 # Re-exported: the contract names ChannelView here.

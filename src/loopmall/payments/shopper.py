@@ -14,7 +14,7 @@ from fastapi import Request, Response
 
 from loopmall.core.errors import Unauthorized
 from loopmall.core.http import get_state
-from loopmall.o2o.rules import new_visitor_id, valid_visitor_id
+from loopmall.core.visitors import new_visitor_id, valid_visitor_id
 
 
 async def optional(request: Request, slug: str) -> Any | None:
