@@ -22,6 +22,8 @@ from loopmall.core.transitions import Transitions, always, illegal
 from loopmall.flashsale import rules as flashsale
 from loopmall.guides import rules as guides
 from loopmall.inventory import rules as inventory
+from loopmall.merchants import service as merchants
+from loopmall.notifications import service as notifications
 from loopmall.orders import rules as orders
 from loopmall.payments import rules as payments
 from loopmall.rebates import rules as rebates
@@ -252,6 +254,20 @@ PROJECT_TABLES: dict[str, Table] = {
         {("active", "sold"), ("active", "released"), ("active", "no_show")},
         "illegal_transition",
         "A {c} hold cannot become {t}",
+    ),
+    "notification": Table(
+        notifications.MOVES,
+        {("pending", "sent"), ("pending", "failed")},
+        "illegal_transition",
+        "notification {c} → {t}",
+        lambda c, t: {},
+    ),
+    "merchant": Table(
+        merchants.STATUSES,
+        {("active", "suspended"), ("suspended", "active")},
+        "illegal_transition",
+        "A merchant that is {c} cannot become {t}",
+        lambda c, t: {"current_status": c},
     ),
 }
 

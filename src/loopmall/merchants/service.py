@@ -21,6 +21,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import check_text
+from loopmall.core.transitions import Transitions
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import Role
 from loopmall.merchants.blocks import default_blocks
@@ -62,11 +63,20 @@ RESERVED_SLUGS = frozenset(
 )
 MERCHANT_NAME_MAX = 100
 PUBLIC_ID = re.compile(r"^[\x21-\x7e]{1,40}$")
+
+
+def _refuse_status(current: str, target: str) -> IllegalTransition:
+    return IllegalTransition(
+        f"A merchant that is {current} cannot become {target}", current_status=current
+    )
+
+
 # Allowed moves of a merchant's status (CONVENTIONS rule 7).
-STATUS_MOVES: dict[str, frozenset[str]] = {
-    "active": frozenset({"suspended"}),
-    "suspended": frozenset({"active"}),
-}
+STATUSES: Transitions[str] = Transitions(
+    "merchant",
+    {"active": {"suspended"}, "suspended": {"active"}},
+    error=_refuse_status,
+)
 
 
 class InvalidSlug(ValidationFailed):
@@ -216,10 +226,7 @@ async def set_merchant_status(session: AsyncSession, public_id: str, status: str
     """
     merchant = await get_merchant(session, public_id)
     current = merchant.status
-    if status not in STATUS_MOVES.get(current, frozenset()):
-        raise IllegalTransition(
-            f"A merchant that is {current} cannot become {status}", current_status=current
-        )
+    STATUSES.check(current, status)
     # Conditional on the status we read, so two operators racing cannot both move it.
     result = await session.execute(
         update(Merchant)

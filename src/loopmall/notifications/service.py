@@ -29,6 +29,7 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import escaped
+from loopmall.core.transitions import Transitions
 from loopmall.customers.login import oa_client, primary_app
 from loopmall.customers.models import Customer
 from loopmall.integrations.sms import SmsFailed, sender_for
@@ -46,12 +47,15 @@ SEND_TOPIC = "notification.send"
 SUBSCRIBE, TEMPLATE, SMS = "wechat_subscribe", "wechat_template", "sms"
 CHANNELS = (SUBSCRIBE, TEMPLATE, SMS)
 
+
+def _refuse_move(current: str, target: str) -> IllegalTransition:
+    return IllegalTransition(f"notification {current} → {target}")
+
+
 # The state machine of a notification: the allowed moves.
-MOVES: dict[str, frozenset[str]] = {
-    "pending": frozenset({"sent", "failed"}),
-    "sent": frozenset(),
-    "failed": frozenset(),
-}
+MOVES: Transitions[str] = Transitions(
+    "notification", {"pending": {"sent", "failed"}}, error=_refuse_move
+)
 
 # WeChat errors worth retrying later: system busy, rate limited.
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011})
@@ -59,8 +63,7 @@ NO_CONSENT, NOT_FOLLOWING = 43101, 43004
 
 
 def move(notification: Notification, to: str) -> None:
-    if to not in MOVES[notification.status]:
-        raise IllegalTransition(f"notification {notification.status} → {to}")
+    MOVES.check(notification.status, to)
     notification.status = to
 
 

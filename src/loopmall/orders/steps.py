@@ -1,6 +1,6 @@
 """Moving an order: the one path every change of status takes.
 
-:func:`move` checks the move against ``rules.MOVES``, runs the order hooks around it,
+:func:`move` checks the move against ``rules.ORDERS``, runs the order hooks around it,
 writes the timeline step and publishes the order event through the outbox, all in the
 caller's transaction. :func:`lock_order` takes the order's row lock first, so two callers
 moving one order (two payment callbacks, a callback and the unpaid-order sweep) serialise.
@@ -123,7 +123,7 @@ async def move(
     **event_extra: Any,
 ) -> None:
     """Move ``order`` to ``target``: check, hooks, timeline, event. Raises 409
-    ``illegal_order_transition`` when ``rules.MOVES`` does not allow it; whatever a
+    ``illegal_order_transition`` when ``rules.ORDERS`` does not allow it; whatever a
     ``before`` hook raises."""
     check_move(order, order.status, target)
     step = HOOK_STEPS.get(target)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution.rules import Role
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
@@ -27,7 +28,6 @@ from loopmall.rebates import balances, distributors
 from loopmall.rebates.models import CommissionBalance, CommissionEntry
 from loopmall.rebates.rules import (
     EarnerKind,
-    Role,
     clawback_due,
     commission_for,
     is_distributor_role,

@@ -7,7 +7,7 @@
   each refund books the difference to what was already given back. So partial refunds in
   any number never give back more than was earned, a full refund gives back exactly all of
   it, and replaying a refund event books nothing.
-- :data:`DISTRIBUTORS` (``DISTRIBUTOR_MOVES``): the distributor's status moves.
+- :data:`DISTRIBUTORS`: the distributor's status moves.
 """
 
 from __future__ import annotations
@@ -70,8 +70,6 @@ DISTRIBUTORS: Transitions[DistributorStatus] = Transitions(
     },
     error=_refuse_distributor_move,
 )
-DISTRIBUTOR_MOVES = DISTRIBUTORS.pairs
-check_distributor_move = DISTRIBUTORS.check
 
 
 # The merchant's actions on a distributor and where each leads.
