@@ -29,7 +29,8 @@ from loopmall.core.state import AppState
 from loopmall.core.text import INVALID_TEXT
 from loopmall.core.text_guard import RefuseInvalidText
 from loopmall.customers.mall_page import LoginRequired, login_redirect
-from loopmall.identity.guards import PUBLIC
+from loopmall.identity.guards import PUBLIC, may_visit
+from loopmall.web import templating
 from loopmall.web.edge import BodyLimit, SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,10 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         )
         state.extras["dispatcher"] = dispatcher
         if run_background:
-            dispatcher.start()
+            # With a broker the workers relay and consume (docs/adr/0009-event-broker.md):
+            # the web process only writes the outbox.
+            if not settings.event_broker_url:
+                dispatcher.start()
             tasks = jobs.start_all(state)
         try:
             yield
@@ -273,6 +277,8 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     # answer (the refusal too) carries the security headers (web.edge).
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(SecurityHeaders)
+    # The page shell shows the console links a principal may visit (web.templating).
+    templating.use_page_guard(may_visit)
     _load(HANDLER_MODULES)
     for module in _load(API_MODULES):
         app.include_router(module.router, prefix="/api/v1")

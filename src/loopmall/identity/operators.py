@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import Conflict, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.identity.credentials import check_password, check_person_name
 from loopmall.identity.models import Operator
 from loopmall.identity.passwords import hash_password
-from loopmall.staff.service import check_password, check_person_name
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 

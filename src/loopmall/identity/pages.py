@@ -1,4 +1,5 @@
-"""Console login, logout and the overview page; the staff pages are in ``staff.py``."""
+"""Console login and logout; the overview (the console's home) is with the staff pages
+(``staff.pages``), since it counts them."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import hmac
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from loopmall.core.errors import CsrfFailed, LoopmallError
-from loopmall.core.http import client_ip, get_state, read_uow, write_uow
+from loopmall.core.errors import CsrfFailed
+from loopmall.core.http import client_ip, get_state, write_uow
 from loopmall.core.ids import new_token
 from loopmall.core.redirects import safe_path
 from loopmall.core.uow import UnitOfWork
@@ -18,9 +19,6 @@ from loopmall.identity.deps import current_principal, optional_principal
 from loopmall.identity.guards import PUBLIC
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Throttle
-from loopmall.merchants.stores import count_stores
-from loopmall.staff.directory import count_staff
-from loopmall.staff.models import Staff
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -53,7 +51,7 @@ def set_login_csrf(request: Request, response: Response, token: str) -> None:
 
 
 async def start_console_session(
-    request: Request, uow: UnitOfWork, staff: Staff, target: str
+    request: Request, uow: UnitOfWork, staff: service.StaffRef, target: str
 ) -> Response:
     """Open a cookie session for ``staff``, commit, and redirect to ``target``."""
     settings = get_state(request).settings
@@ -172,19 +170,3 @@ async def logout(
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(settings.session_cookie)
     return response
-
-
-@router.get("/console")
-async def overview(
-    request: Request,
-    principal: Principal = Depends(current_principal),
-    uow: UnitOfWork = Depends(read_uow),
-) -> Response:
-    if principal.tenant is None:
-        raise LoopmallError("Platform operators use the platform console")
-    visible = principal.store_ids
-    counts = {
-        "stores": await count_stores(uow.session, principal.tenant, visible=visible),
-        "staff": await count_staff(uow.session, principal.tenant, visible=visible),
-    }
-    return render(request, "identity/overview.html", {"counts": counts})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,15 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import TooManyRequests, Unauthorized
 from loopmall.core.ids import new_token
-from loopmall.core.tenancy import Tenant
 from loopmall.core.text import is_clean
+from loopmall.identity.accounts import StaffAccount, staff_accounts
 from loopmall.identity.models import AuthSession, Operator
 from loopmall.identity.passwords import verify_password
-from loopmall.identity.permissions import Role
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Limit, Taken, Throttle, login_limits
-from loopmall.merchants.models import Merchant
-from loopmall.staff.models import Staff, StaffStore
+
+
+class StaffRef(Protocol):
+    """Whom a staff session is for: a ``StaffAccount`` or the staff row itself."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def merchant_id(self) -> int: ...
 
 
 class InvalidCredentials(Unauthorized):
@@ -57,7 +65,7 @@ async def authenticate_staff(
     throttle: Throttle,
     max_failures: int,
     window_seconds: int,
-) -> Staff:
+) -> StaffAccount:
     """Check a staff login. Raises ``LoginThrottled`` or ``InvalidCredentials``.
 
     Failures are counted per account and address, per address and per account, with the
@@ -70,16 +78,7 @@ async def authenticate_staff(
         raise InvalidCredentials()
     limits = login_limits(f"staff:{merchant_slug.lower()}:{phone}", client_ip, max_failures)
     taken = await _take_try(session, throttle, limits, window_seconds)
-    staff = await session.scalar(
-        select(Staff)
-        .join(Merchant, Merchant.id == Staff.merchant_id)
-        .where(
-            Merchant.slug == merchant_slug.lower(),
-            Merchant.status == "active",
-            Staff.phone == phone,
-            Staff.active.is_(True),
-        )
-    )
+    staff = await staff_accounts().for_login(session, merchant_slug.lower(), phone)
     ok = await verify_password(staff.password_hash if staff else None, password)
     if staff is None or not ok:
         raise InvalidCredentials()
@@ -117,7 +116,7 @@ async def open_session(
     *,
     kind: str,
     ttl_seconds: int,
-    staff: Staff | None = None,
+    staff: StaffRef | None = None,
     operator: Operator | None = None,
     label: str = "",
 ) -> tuple[str, AuthSession]:
@@ -148,6 +147,19 @@ async def revoke_session(session: AsyncSession, token: str) -> None:
     )
 
 
+async def revoke_staff_sessions(
+    session: AsyncSession, staff_id: int, *, keep_session_id: int | None = None
+) -> None:
+    """End every page session and API token of a staff member (but ``keep_session_id``):
+    the staff domain calls this when someone is deactivated or their password changes."""
+    stmt = update(AuthSession).where(
+        AuthSession.staff_id == staff_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep_session_id is not None:
+        stmt = stmt.where(AuthSession.id != keep_session_id)
+    await session.execute(stmt.values(revoked_at=clock.now()))
+
+
 async def resolve_token(session: AsyncSession, token: str, *, via: str) -> Principal | None:
     """The principal behind a session cookie or bearer token, or None if it is not valid."""
     row = await session.scalar(
@@ -158,28 +170,9 @@ async def resolve_token(session: AsyncSession, token: str, *, via: str) -> Princ
     if (via == "cookie") != (row.kind == "cookie"):
         return None
     if row.staff_id is not None:
-        result = (
-            await session.execute(
-                select(Staff, Merchant)
-                .join(Merchant, Merchant.id == Staff.merchant_id)
-                .where(Staff.id == row.staff_id)
-            )
-        ).first()
-        if result is None:
+        staff = await staff_accounts().by_id(session, row.staff_id)
+        if staff is None:
             return None
-        staff, merchant = result
-        if not staff.active or merchant.status != "active":
-            return None
-        role = Role(staff.role)
-        assigned = frozenset(
-            (
-                await session.scalars(
-                    select(StaffStore.store_id).where(
-                        StaffStore.merchant_id == merchant.id, StaffStore.staff_id == staff.id
-                    )
-                )
-            ).all()
-        )
         return Principal(
             kind="staff",
             public_id=staff.public_id,
@@ -187,10 +180,10 @@ async def resolve_token(session: AsyncSession, token: str, *, via: str) -> Princ
             session_id=row.id,
             csrf_token=row.csrf_token,
             via=via,
-            tenant=Tenant(merchant.id, merchant.slug),
+            tenant=staff.tenant,
             staff_id=staff.id,
-            role=role,
-            store_ids=Principal.store_scope_for(role, assigned),
+            role=staff.role,
+            store_ids=Principal.store_scope_for(staff.role, staff.store_ids),
         )
     if row.operator_id is not None:
         operator = await session.get(Operator, row.operator_id)

@@ -22,13 +22,12 @@ from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import check_text
 from loopmall.core.transitions import Transitions
+from loopmall.identity.credentials import check_password, check_person_name, clean_phone
 from loopmall.identity.passwords import hash_password
-from loopmall.identity.permissions import Role
 from loopmall.merchants.blocks import default_blocks
 from loopmall.merchants.models import MallSettings, Merchant
+from loopmall.merchants.staffing import Owner, merchant_staff
 from loopmall.merchants.stores import search_text
-from loopmall.staff.models import Staff
-from loopmall.staff.service import check_password, check_person_name, clean_phone
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,39}$")
 SLUG_MIN, SLUG_MAX = 3, 40
@@ -121,7 +120,7 @@ async def onboard_merchant(
     owner_name: str,
     owner_phone: str,
     owner_password: str,
-) -> tuple[Merchant, Staff]:
+) -> tuple[Merchant, Owner]:
     """Create a merchant, its mall settings and its owner, and announce ``merchant.onboarded``.
 
     The mall starts with the merchant's name, the default colours and a few home page
@@ -159,20 +158,14 @@ async def onboard_merchant(
             updated_at=now,
         )
     )
-    owner = Staff(
-        merchant_id=merchant.id,
-        public_id=new_public_id("stf"),
-        phone=phone,
+    # The owner is a staff row, which the staff domain makes (merchants.staffing).
+    owner = await merchant_staff().add_owner(
+        session,
+        Tenant(merchant.id, merchant.slug),
         name=owner_name,
-        role=Role.OWNER.value,
-        employee_no="",
+        phone=phone,
         password_hash=password_hash,
-        active=True,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(owner)
-    await session.flush()
     await publish(
         session,
         "merchant.onboarded",

@@ -20,7 +20,7 @@ from loopmall.identity.principal import Principal
 from loopmall.merchants import hours, stores
 from loopmall.merchants.models import Store
 from loopmall.merchants.schemas import StoreIn, StoreOut, StorePatch
-from loopmall.staff.directory import staff_counts_by_store
+from loopmall.merchants.staffing import merchant_staff
 
 router = APIRouter(tags=["stores"])
 
@@ -58,7 +58,7 @@ def store_out(store: Store, staff_count: int) -> StoreOut:
 async def stores_out(
     session: AsyncSession, tenant: Tenant, rows: Sequence[Store]
 ) -> list[StoreOut]:
-    counts = await staff_counts_by_store(session, tenant, [s.id for s in rows])
+    counts = await merchant_staff().counts_by_store(session, tenant, [s.id for s in rows])
     return [store_out(s, counts.get(s.id, 0)) for s in rows]
 
 

@@ -23,6 +23,7 @@ from loopmall.core import clock
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import is_clean
+from loopmall.identity.credentials import MOBILE, normalize_phone
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.bulk import (
     OnProgress,
@@ -39,8 +40,6 @@ REQUIRED_STAFF_FIELDS = frozenset({"phone", "name", "role"})
 MAX_LENGTH = {"name": 50, "employee_no": 40}
 
 # A mainland China mobile number, as staff log in with it.
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_PHONE_NOISE = re.compile(r"[\s\-()]")
 _CODE_SEPARATORS = re.compile(r"[|;,、；，]")
 
 ROLE_NAMES: dict[str, Role] = {
@@ -106,17 +105,6 @@ class StaffImportContext:
 
     def active_owners(self) -> set[str]:
         return {p for p, e in self.existing.items() if e.role == Role.OWNER.value and e.active}
-
-
-def normalize_phone(text: str) -> str:
-    """Strip spaces, dashes and a +86 prefix; what remains must be an 11-digit mobile."""
-    phone = _PHONE_NOISE.sub("", text)
-    for prefix in ("+86", "0086"):
-        if phone.startswith(prefix):
-            phone = phone[len(prefix) :]
-    if len(phone) == 13 and phone.startswith("86"):
-        phone = phone[2:]
-    return phone
 
 
 def parse_role(text: str) -> Role | None:
@@ -206,7 +194,7 @@ class StaffRowChecker:
         issues: list[RowIssue] = []
         raw_phone = _cell(values, "phone", row, issues)
         phone = normalize_phone(raw_phone)
-        if raw_phone and not _MOBILE.match(phone):
+        if raw_phone and not MOBILE.match(phone):
             issues.append(RowIssue(row, "phone", "bad_phone", {"value": raw_phone}))
         name = _cell(values, "name", row, issues)
         role_text = _cell(values, "role", row, issues)
@@ -238,7 +226,7 @@ class StaffRowChecker:
             elif existing is not None and existing.role in MANAGING_VALUES:
                 issues.append(RowIssue(row, "phone", "owner_required"))
 
-        if _MOBILE.match(phone):
+        if MOBILE.match(phone):
             first = self._first_row.setdefault(phone, row)
             if first != row:
                 issues.append(

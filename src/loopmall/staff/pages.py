@@ -12,10 +12,11 @@ from starlette.datastructures import FormData
 from loopmall.core.errors import LoopmallError
 from loopmall.core.http import read_uow, write_uow
 from loopmall.core.uow import UnitOfWork
-from loopmall.identity.deps import require
+from loopmall.identity.deps import current_principal, require
 from loopmall.identity.permissions import Perm, Role
 from loopmall.identity.principal import Principal
 from loopmall.merchants.store_picker import StoreChoice, store_choices
+from loopmall.merchants.stores import count_stores
 from loopmall.staff import directory
 from loopmall.staff import service as staff_service
 from loopmall.staff.models import Staff
@@ -284,3 +285,19 @@ async def edit_staff_submit(
         )
     await uow.commit()
     return RedirectResponse(f"/console/staff/{person.public_id}?saved=1", status_code=303)
+
+
+@router.get("/console")
+async def overview(
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    uow: UnitOfWork = Depends(read_uow),
+) -> Response:
+    if principal.tenant is None:
+        raise LoopmallError("Platform operators use the platform console")
+    visible = principal.store_ids
+    counts = {
+        "stores": await count_stores(uow.session, principal.tenant, visible=visible),
+        "staff": await directory.count_staff(uow.session, principal.tenant, visible=visible),
+    }
+    return render(request, "staff/overview.html", {"counts": counts})

@@ -13,11 +13,10 @@ The rules, all enforced here so that the API, the pages and the demo loader shar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,30 +25,22 @@ from loopmall.core.errors import Conflict, Forbidden, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import check_text
-from loopmall.identity.models import AuthSession
+from loopmall.identity import service as identity
+from loopmall.identity.credentials import (
+    check_password,
+    check_person_name,
+    clean_phone,
+)
 from loopmall.identity.passwords import hash_password
 from loopmall.identity.permissions import STORE_SCOPED_ROLES, Role
 from loopmall.merchants.models import Store
 from loopmall.merchants.stores import stores_by_public_ids
-from loopmall.staff.bulk import normalize_phone
 from loopmall.staff.directory import get_staff, parse_role
 from loopmall.staff.models import Staff, StaffStore
 
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-PASSWORD_MIN, PASSWORD_MAX = 8, 200
-NAME_MAX, EMPLOYEE_NO_MAX = 50, 40
+EMPLOYEE_NO_MAX = 40
 MANAGING_ROLES = frozenset({Role.OWNER, Role.MANAGER})
 EDITABLE = frozenset({"name", "phone", "role", "active", "stores", "password", "employee_no"})
-
-
-class InvalidPhone(ValidationFailed):
-    code = "invalid_phone"
-    title = "Not an 11-digit mobile number"
-
-
-class WeakPassword(ValidationFailed):
-    code = "weak_password"
-    title = f"The password must be {PASSWORD_MIN}–{PASSWORD_MAX} characters"
 
 
 class StoreRequired(ValidationFailed):
@@ -70,27 +61,6 @@ class OwnerRequired(Forbidden):
 class LastOwner(Conflict):
     code = "last_owner"
     title = "The merchant's last active owner cannot be deactivated or demoted"
-
-
-def clean_phone(phone: str, *, field: str = "phone") -> str:
-    """``138 0013 8000`` / ``+86 13800138000`` → ``13800138000``. Raises ``InvalidPhone``."""
-    value = normalize_phone(phone.strip()) if isinstance(phone, str) else ""
-    if not MOBILE.match(value):
-        raise InvalidPhone(field=field)
-    return value
-
-
-def check_password(password: str, *, field: str = "password") -> None:
-    """Raises ``WeakPassword`` unless the password has 8–200 characters."""
-    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise WeakPassword(field=field)
-
-
-def check_person_name(name: str, *, field: str = "name") -> str:
-    value = check_text(name.strip(), field=field) if isinstance(name, str) else ""
-    if not value or len(value) > NAME_MAX:
-        raise ValidationFailed(f"The name must be 1–{NAME_MAX} printable characters", field=field)
-    return value
 
 
 def _employee_no(value: str) -> str:
@@ -143,18 +113,6 @@ async def _assign(session: AsyncSession, tenant: Tenant, staff: Staff, stores: l
     for store_id in sorted(wanted - current):
         session.add(StaffStore(merchant_id=tenant.id, staff_id=staff.id, store_id=store_id))
     await session.flush()
-
-
-async def revoke_sessions(
-    session: AsyncSession, staff_id: int, *, keep_session_id: int | None = None
-) -> None:
-    """End every page session and API token of a staff member (but ``keep_session_id``)."""
-    stmt = update(AuthSession).where(
-        AuthSession.staff_id == staff_id, AuthSession.revoked_at.is_(None)
-    )
-    if keep_session_id is not None:
-        stmt = stmt.where(AuthSession.id != keep_session_id)
-    await session.execute(stmt.values(revoked_at=clock.now()))
 
 
 async def create_staff(
@@ -288,7 +246,7 @@ async def update_staff(
     if assigned is not None:
         await _assign(session, tenant, staff, assigned)
     if password is not None or (was_active and not active):
-        await revoke_sessions(session, staff.id, keep_session_id=keep_session_id)
+        await identity.revoke_staff_sessions(session, staff.id, keep_session_id=keep_session_id)
     return staff
 
 

@@ -8,6 +8,7 @@ and ``"web/console.html"`` (merchant console). In templates, write ``{{ _("Engli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,24 @@ def translator(locale: str) -> Any:
     return _
 
 
+# Whether a principal passes the guard of the page at a path, given the app: the guards are
+# the sign-in machinery's (identity.guards.may_visit), which itself renders pages with this
+# module, so the app hands the check over at start (app.create_app) instead of this module
+# importing it.
+PageGuard = Callable[[Any, Any, str], bool]
+_page_guard: PageGuard | None = None
+
+
+def use_page_guard(check: PageGuard) -> None:
+    global _page_guard
+    _page_guard = check
+
+
 def _may_visit(request: Request, principal: Any) -> Any:
     """``may_visit(path)`` for templates: whether the caller passes that page's guard."""
-    from loopmall.identity.guards import may_visit
-
     app = request.scope.get("app")
-    return lambda path: app is None or may_visit(app, principal, path)
+    check = _page_guard
+    return lambda path: app is None or check is None or check(app, principal, path)
 
 
 def render(

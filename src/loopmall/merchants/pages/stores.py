@@ -17,7 +17,7 @@ from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.merchants import hours, stores
 from loopmall.merchants.models import Store
-from loopmall.staff.directory import staff_counts_by_store
+from loopmall.merchants.staffing import merchant_staff
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -127,7 +127,7 @@ async def stores_list(
         cursor=cursor,
         limit=PAGE_SIZE,
     )
-    counts = await staff_counts_by_store(uow.session, tenant, [s.id for s in rows])
+    counts = await merchant_staff().counts_by_store(uow.session, tenant, [s.id for s in rows])
     return render(
         request,
         "merchants/stores.html",
