@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "loopmall.payments.models",
     "loopmall.notifications.models",
     "loopmall.o2o.models",
+    "loopmall.members.models",
     "loopmall.social.models",
     "loopmall.attribution.models",
     "loopmall.rebates.models",

@@ -18,7 +18,7 @@ from loopmall.core.models import OutboxEvent
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides.models import GuideHold
-from loopmall.o2o.models import Membership
+from loopmall.members.models import Membership
 from loopmall.orders.models import Order, OrderLine
 from loopmall.rebates.models import CommissionEntry
 from tests.factories import MadeStaff, make_staff, token_for

@@ -21,7 +21,7 @@ from loopmall.guides.staffing import get_settings, in_scope, store_by_id
 from loopmall.inventory.holds import place_hold, release_hold
 from loopmall.inventory.locations import location_for_store
 from loopmall.inventory.rules import HoldReason, check_quantity
-from loopmall.o2o.members import is_member
+from loopmall.members.service import is_member
 from loopmall.orders import hooks
 from loopmall.orders.models import Order
 from loopmall.orders.rules import OrderKind

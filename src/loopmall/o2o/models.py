@@ -1,4 +1,5 @@
-"""Tables of the o2o domain: QR channels, their scans, memberships and welcome grants.
+"""Tables of the o2o domain: QR channels and their scans (memberships and welcome grants are
+``members.models``).
 
 A channel's ``code`` is global (the short scan URL ``/q/{code}`` names no merchant), random
 and unique. ``unique_key`` makes the one store code per store and the one guide code per
@@ -98,45 +99,3 @@ class QrScan(TenantMixin, IdMixin, Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     touch_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-
-
-class Membership(TenantMixin, IdMixin, Base):
-    """A customer who joined the merchant's membership (member prices apply from then on)."""
-
-    __tablename__ = "memberships"
-    __table_args__ = (
-        UniqueConstraint("merchant_id", "customer_id"),
-        CheckConstraint("status IN ('active', 'cancelled')", name="status_known"),
-    )
-
-    public_id: Mapped[str] = mapped_column(String(32), unique=True)
-    customer_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
-    channel_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("qr_channels.id", ondelete="SET NULL"), nullable=True
-    )
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class WelcomeGrant(TenantMixin, IdMixin, Base):
-    """The welcome coupon a join offer promised, kept until the coupon engine issues it."""
-
-    __tablename__ = "welcome_grants"
-    __table_args__ = (UniqueConstraint("merchant_id", "membership_id"),)
-
-    membership_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("memberships.id", ondelete="CASCADE")
-    )
-    customer_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
-    channel_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("qr_channels.id", ondelete="SET NULL"), nullable=True
-    )
-    title: Mapped[str] = mapped_column(String(60))
-    amount_fen: Mapped[int] = mapped_column(Integer)
-    threshold_fen: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|issued
-    granted_at: Mapped[datetime] = mapped_column(UtcDateTime)

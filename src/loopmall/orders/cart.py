@@ -22,8 +22,8 @@ from loopmall.core import clock
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.repository import SellableStock, sellable_stock
+from loopmall.members.service import member_clause
 from loopmall.merchants.models import Store
-from loopmall.o2o.members import member_clause
 from loopmall.orders.models import CartLine
 from loopmall.orders.rules import MAX_CART_LINES, MAX_LINE_QUANTITY, CartLimit
 
@@ -190,7 +190,7 @@ async def view_cart(
 ) -> CartView:
     """The cart priced for delivery (online channel, online stock) or for pickup at
     ``store`` (that store's prices and stock), at member prices for a member of the
-    merchant (``o2o.members``). Four queries whatever its size."""
+    merchant (``members.service``). Four queries whatever its size."""
     channel = Channel.STORE if store is not None else Channel.ONLINE
     rows, is_member = await _cart_rows(session, tenant, customer_id)
     quotes = await _quotes(session, tenant, rows, store=store, is_member=is_member)

@@ -33,9 +33,9 @@ from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
 from loopmall.inventory.locations import location_for_store
 from loopmall.inventory.models import Hold, StockLevel
+from loopmall.members.service import is_member
 from loopmall.merchants.mall import guide_discount_cap
 from loopmall.merchants.models import Store
-from loopmall.o2o.members import is_member
 from loopmall.orders import hooks, stock
 from loopmall.orders.models import Order, OrderLine
 from loopmall.orders.rules import Fulfilment, OrderKind, OrderStatus, PaymentMethod

@@ -18,11 +18,11 @@ from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.mall_page import VisitorPage, mall_visitor
 from loopmall.inventory.repository import sellable_stock
+from loopmall.members.service import is_member, member_prices
 from loopmall.merchants.blocks import parse_blocks
 from loopmall.merchants.hours import describe
 from loopmall.merchants.mall import get_mall_settings
 from loopmall.merchants.stores import list_stores
-from loopmall.o2o.members import is_member, member_prices
 
 router = APIRouter(include_in_schema=False)
 
