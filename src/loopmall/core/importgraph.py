@@ -9,8 +9,11 @@
 A node is a folder under ``src/loopmall`` (``core``, ``orders`` …) or a module beside them
 (``app``, ``cli``, ``config``, ``models``). ``A → B`` when any file of A imports anything of B —
 wherever the import stands: at the top, inside a function (a lazy import is still a dependency,
-it only moves the failure to run time) or under ``TYPE_CHECKING``. The source is parsed with
-``ast``, so imports in strings and comments do not count and relative imports do.
+it only moves the failure to run time) or under ``TYPE_CHECKING``; so does a module named in
+full in a string (loaded by name). The source is parsed with ``ast``: comments and prose do not
+count, relative imports do. The one block left out is a module's ``if __name__ ==
+"__main__":``: it runs only when the module is the program itself, which is then the top
+(``python -m loopmall.identity.permissions_doc`` builds the whole app there).
 
 ``tests/test_import_graph.py`` fails while the graph has a cycle or the section is stale.
 """
@@ -73,7 +76,7 @@ def _imported_modules(
     tree: ast.AST, module: list[str], is_package: bool, root: Path
 ) -> Iterable[tuple[str, int]]:
     """Every module name the tree imports, absolute, with its line."""
-    for node in ast.walk(tree):
+    for node in _walk_outside_main(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -99,6 +102,26 @@ def _imported_modules(
             # A module named in full in a string is loaded by name somewhere
             # (``importlib.import_module``, the app's list of handler modules): still a dependency.
             yield node.value, node.lineno
+
+
+def _walk_outside_main(tree: ast.AST) -> Iterable[ast.AST]:
+    """Every node of the tree but those of a top-level ``if __name__ == "__main__":``."""
+    body = tree.body if isinstance(tree, ast.Module) else [tree]
+    for statement in body:
+        if not _is_main_block(statement):
+            yield from ast.walk(statement)
+
+
+def _is_main_block(statement: ast.AST) -> bool:
+    test = statement.test if isinstance(statement, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 def _names_a_module(text: str, root: Path) -> bool:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from loopmall.config import Settings
 from loopmall.identity.guards import RouteGuard, route_guards
 from loopmall.identity.permissions import ROLE_PERMISSIONS, STORE_SCOPED_ROLES, Audience, Perm
 from loopmall.web.i18n import translations
@@ -94,18 +96,15 @@ def render(app: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_app() -> Any:
+def build_app(create_app: Callable[[Settings], Any]) -> Any:
     """The app as served, its settings pointing at a throw-away data folder."""
-    from loopmall.app import create_app
-    from loopmall.config import Settings
-
     data = Path(tempfile.mkdtemp(prefix="loopmall-permissions-"))
     return create_app(Settings(data_dir=data, auto_migrate=False, run_background=False))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(create_app: Callable[[Settings], Any], argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    text = render(build_app())
+    text = render(build_app(create_app))
     if "--check" in args:
         current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
         if current != text:
@@ -118,4 +117,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run as a program, this module is the top and may build the whole app; imported, identity
+    # must not reach up to app (core/importgraph.py leaves this block out of the graph).
+    from loopmall.app import create_app
+
+    raise SystemExit(main(create_app))
