@@ -35,7 +35,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.customers.deps import Shopper, login_url, optional_shopper
 from loopmall.identity.guards import guards
 from loopmall.identity.permissions import Audience
-from loopmall.storefront.shell import MallLook, open_mall
+from loopmall.merchants.shell import MallLook, open_mall
 from loopmall.web.templating import render
 
 C = TypeVar("C", bound=Shopper | None)

@@ -30,8 +30,8 @@ from loopmall.customers.models import Customer
 from loopmall.identity.guards import PUBLIC
 from loopmall.identity.pages import check_login_csrf, set_login_csrf
 from loopmall.integrations.sms import SmsFailed
+from loopmall.merchants.shell import open_mall
 from loopmall.o2o import service as o2o
-from loopmall.storefront.shell import open_mall
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 

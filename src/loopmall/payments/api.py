@@ -24,6 +24,7 @@ from loopmall.identity.guards import MALL, SIGNED
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.integrations.payment_provider import PayMethod
+from loopmall.merchants.shell import open_mall
 from loopmall.payments import (
     accounts,
     callbacks,
@@ -53,7 +54,6 @@ from loopmall.payments.schemas import (
     refund_out,
     report_out,
 )
-from loopmall.storefront.shell import open_mall
 
 router = APIRouter(tags=["payments"])
 

@@ -1,7 +1,9 @@
 """What every mall page needs: the merchant behind ``/m/{slug}/`` and its look.
 
 Pages of any domain that extend ``web/mall.html`` call :func:`open_mall` and put the
-returned ``MallLook`` in the template context as ``mall``.
+returned ``MallLook`` in the template context as ``mall``. It reads only the merchant, its
+mall settings and its logo, so it is merchants' (it was storefront's, which the customers'
+mall-page dependency below storefront could not import without a cycle).
 """
 
 from __future__ import annotations
