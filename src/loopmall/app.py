@@ -76,19 +76,18 @@ PAGE_MODULES = (
     "loopmall.guides.pages",
     "loopmall.flashsale.pages",
 )
-# Modules that register outbox subscribers and periodic jobs when imported.
+# Modules that register event subscribers and periodic jobs when imported (each domain's
+# ``handlers``/``jobs``; the event types they subscribe come with them).
 HANDLER_MODULES = (
     "loopmall.core.jobs_core",
     "loopmall.inventory.jobs",
-    "loopmall.orders.events",
-    "loopmall.payments.events",
-    "loopmall.notifications.events",
-    "loopmall.o2o.events",
-    "loopmall.social.events",
-    "loopmall.attribution.events",
-    "loopmall.rebates.events",
-    "loopmall.guides.events",
-    "loopmall.flashsale.events",
+    "loopmall.orders.jobs",
+    "loopmall.payments.handlers",
+    "loopmall.notifications.handlers",
+    "loopmall.attribution.handlers",
+    "loopmall.rebates.handlers",
+    "loopmall.guides.jobs",
+    "loopmall.flashsale.jobs",
 )
 
 

@@ -10,10 +10,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+import loopmall.attribution.handlers  # noqa: F401  (registers the subscribers run below)
 from loopmall.attribution import service
-from loopmall.attribution.events import credit_completed_order, credit_paid_order
 from loopmall.attribution.models import Credit
+from loopmall.core.events import subscriber
 from loopmall.core.models import OutboxEvent
+from loopmall.core.outbox import Outcome, apply, envelope_of
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
@@ -119,15 +121,19 @@ async def buy(
 async def deliver(state: AppState, topic: str) -> int:
     """Run attribution's handler for every ``topic`` event in the outbox (each in its own
     unit of work, as the dispatcher does); returns how many events it saw."""
-    handler = {"order.paid": credit_paid_order, "order.completed": credit_completed_order}[topic]
+    name = {
+        "order.paid": "attribution.credit_paid_order",
+        "order.completed": "attribution.credit_completed_order",
+    }[topic]
+    sub = subscriber(name)
+    assert sub is not None
     async with UnitOfWork(state.read_factory) as uow:
         found = list(
             await uow.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == topic))
         )
     for event in found:
-        async with UnitOfWork(state.write_factory) as uow:
-            await handler(uow.session, event)
-            await uow.commit()
+        outcome = await apply(state.write_factory, sub, envelope_of(event))
+        assert outcome in (Outcome.APPLIED, Outcome.DUPLICATE), outcome
     return len(found)
 
 

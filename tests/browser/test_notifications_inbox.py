@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from loopmall.core.events import event_type
 from loopmall.core.outbox import publish
 from loopmall.core.state import AppState
-from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.models import Customer
 from loopmall.merchants.models import Merchant
+from loopmall.orders import events as _order_events  # noqa: F401  (the order event types)
 from tests.browser.conftest import LiveServer
 from tests.factories import make_merchant
 
@@ -31,7 +32,6 @@ def _publish(live_server: LiveServer, topic: str, number: str) -> None:
                 select(Customer).where(Customer.merchant_id == merchant.id)
             )
             assert customer is not None
-            tenant = Tenant(merchant.id, merchant.slug)
             payload = {
                 "merchant_id": merchant.id,
                 "order_id": 1,
@@ -42,7 +42,7 @@ def _publish(live_server: LiveServer, topic: str, number: str) -> None:
                 "total_fen": 3990,
                 "kind": "mall",
             }
-            await publish(uow.session, topic, payload, tenant)
+            await publish(uow.session, event_type(topic).model_validate(payload))
             await uow.commit()
 
     live_server.run(step)

@@ -13,7 +13,7 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.orders import service
-from loopmall.orders.events import sweep_unpaid
+from loopmall.orders.jobs import sweep_unpaid
 from loopmall.orders.models import Order
 from tests.inventory.fixtures import assert_consistent
 from tests.orders.fixtures import add, login_shopper, make_shop, pay_order, place, stock

@@ -10,12 +10,27 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy import func, select
 
 from loopmall.app import install_error_handlers
+from loopmall.core.events import Event
 from loopmall.core.http import write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
+
+
+class ThingCreated(Event):
+    topic = "test.thing_created"
+    name: str
+
+
+class UploadCreated(Event):
+    topic = "test.upload_created"
+    size: int
+
+
+async def _last_event_id(uow: UnitOfWork) -> int:
+    return int(await uow.session.scalar(select(func.max(OutboxEvent.id))) or 0)
 
 
 def _app(state: AppState) -> FastAPI:
@@ -28,8 +43,8 @@ def _app(state: AppState) -> FastAPI:
         body = await request.json()
 
         async def work() -> dict[str, Any]:
-            event = await publish(uow.session, "thing.created", body)
-            return {"event": event.id, "name": body["name"]}
+            await publish(uow.session, ThingCreated(merchant_id=1, name=str(body["name"])))
+            return {"event": await _last_event_id(uow), "name": body["name"]}
 
         return await run_idempotent(request, uow, "test:1", work)
 
@@ -41,8 +56,8 @@ def _app(state: AppState) -> FastAPI:
         content = await file.read()  # the route reads the upload before the key is checked
 
         async def work() -> dict[str, Any]:
-            event = await publish(uow.session, "upload.created", {"size": len(content)})
-            return {"event": event.id, "size": len(content)}
+            await publish(uow.session, UploadCreated(merchant_id=1, size=len(content)))
+            return {"event": await _last_event_id(uow), "size": len(content)}
 
         return await run_idempotent(request, uow, "test:1", work)
 

@@ -9,10 +9,13 @@ from typing import Any
 
 import httpx
 from fastapi import Depends, FastAPI, Request
+from sqlalchemy import func, select
 
 from loopmall.app import install_error_handlers
+from loopmall.core.events import Event
 from loopmall.core.http import write_uow
 from loopmall.core.idempotency import run_idempotent
+from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
@@ -51,6 +54,11 @@ async def test_two_strangers_signing_up_with_one_key_open_two_merchants(
     assert await rows(state, Merchant) == 2
 
 
+class PayStarted(Event):
+    topic = "test.pay_started"
+    n: int
+
+
 def _scoped_app(state: AppState, scope: str) -> FastAPI:
     app = FastAPI()
     app.state.loopmall = state
@@ -59,8 +67,8 @@ def _scoped_app(state: AppState, scope: str) -> FastAPI:
     @app.post("/pay", status_code=201)
     async def pay(request: Request, uow: UnitOfWork = Depends(write_uow)) -> Any:
         async def work() -> dict[str, Any]:
-            event = await publish(uow.session, "pay.started", {"n": 1})
-            return {"event": event.id}
+            await publish(uow.session, PayStarted(merchant_id=1, n=1))
+            return {"event": await uow.session.scalar(select(func.max(OutboxEvent.id)))}
 
         return await run_idempotent(request, uow, scope, work)
 

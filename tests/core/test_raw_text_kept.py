@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopmall.core.models import OutboxEvent
-from loopmall.core.outbox import Dispatcher, publish, subscribe
+from loopmall.core.events import Event, subscribe
+from loopmall.core.models import EventDelivery
+from loopmall.core.outbox import Dispatcher, publish
 from loopmall.core.state import AppState
+from loopmall.core.tenancy import Tenant
 from loopmall.core.text import escaped, is_clean, original, storable
 from loopmall.core.uow import UnitOfWork
 
@@ -35,20 +37,28 @@ def test_escaped_shows_what_it_replaced() -> None:
     assert escaped("短信网关") == "短信网关"
 
 
-@subscribe("test.nul_failure")
-async def _fails_with_outside_text(session: AsyncSession, event: OutboxEvent) -> None:
+class NulFailure(Event):
+    topic = "test.nul_failure"
+    n: int
+
+
+@subscribe(NulFailure, "test.fails_with_outside_text")
+async def _fails_with_outside_text(
+    session: AsyncSession, tenant: Tenant, event: NulFailure
+) -> None:
     raise RuntimeError("gateway said E\x00: bad number")
 
 
 async def test_a_failure_quoting_a_nul_is_recorded_and_retried(state: AppState) -> None:
     async with UnitOfWork(state.write_factory) as uow:
-        await publish(uow.session, "test.nul_failure", {"n": 1})
+        await publish(uow.session, NulFailure(merchant_id=1, n=1))
         await uow.commit()
 
     await Dispatcher(state.write_factory).drain()
 
     async with UnitOfWork(state.read_factory) as uow:
-        [event] = (await uow.session.scalars(select(OutboxEvent))).all()
-    assert event.status == "pending"
-    assert event.attempts == 1
-    assert event.last_error == "RuntimeError: gateway said E\\u0000: bad number"
+        [delivery] = (await uow.session.scalars(select(EventDelivery))).all()
+    assert delivery.status == "pending"
+    assert delivery.attempts == 1
+    assert delivery.last_error is not None
+    assert "RuntimeError: gateway said E\\u0000: bad number" in delivery.last_error

@@ -8,7 +8,7 @@ from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.flashsale.lapse import lapse_unpaid
 from loopmall.flashsale.materialize import BuyRequest, Outcome, OutcomeStatus, materialize
-from loopmall.orders.events import sweep_unpaid
+from loopmall.orders.jobs import sweep_unpaid
 from loopmall.orders.service import MarkPaid
 from tests.flashsale.fixtures import (
     Sale,

@@ -305,7 +305,7 @@ async def test_the_customer_is_reminded_once_before_the_fitting(
 ) -> None:
     from datetime import timedelta
 
-    from loopmall.guides.events import remind_fittings
+    from loopmall.guides.jobs import remind_fittings
 
     frozen_clock.set(MORNING)  # 10:00; the fitting is at 14:00, reminders 2 h before
     world = await make_world(state, client)

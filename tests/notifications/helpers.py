@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+import loopmall.notifications.handlers  # noqa: F401  (the subscribers under test)
+from loopmall.core.events import event_type
 from loopmall.core.outbox import Dispatcher, publish
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
@@ -99,12 +101,22 @@ def order_payload(shop: Shop, person: Person | None, **extra: Any) -> dict[str, 
     return body
 
 
+STEP_FIELDS: dict[str, dict[str, Any]] = {
+    "order.shipped": {"carrier": "顺丰速运", "tracking_no": "SF1234567890"},
+    "order.cancelled": {"reason": "unpaid"},
+}
+
+
 async def publish_step(
     state: AppState, shop: Shop, topic: str, payload: dict[str, Any], *, commit: bool = True
 ) -> None:
-    """Publish an order event in its own unit of work, as orders do with a step."""
+    """Publish an order event in its own unit of work, as orders do with a step (with the
+    fields only that step has, when the test did not give them)."""
+    payload = {**STEP_FIELDS.get(topic, {}), **payload}
+    if topic == "order.refunded":
+        payload.setdefault("refund_fen", payload["refunded_fen"])
     async with UnitOfWork(state.write_factory) as uow:
-        await publish(uow.session, topic, payload, shop.tenant)
+        await publish(uow.session, event_type(topic).model_validate(payload))
         if commit:
             await uow.commit()
 

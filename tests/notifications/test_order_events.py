@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from loopmall.config import Settings
-from loopmall.core.models import OutboxEvent
-from loopmall.core.outbox import LEASE, Dispatcher, handlers_for
+from loopmall.core.events import DeliveryInfo, set_current_delivery, subscriber
+from loopmall.core.models import EventDelivery, OutboxEvent
+from loopmall.core.outbox import LEASE, Dispatcher, envelope_of
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.models import Customer
@@ -100,13 +101,12 @@ async def test_nothing_lost_when_the_process_dies_after_the_commit(
     frozen_clock.advance(seconds=LEASE.total_seconds() + 1)
     await drain(state)  # the order event: inbox + a queued SMS
     # The next process sends the SMS, and dies after the outside call, before its commit.
-    [send_event] = await rows(state, OutboxEvent, topic="notification.send")
+    [send_event] = await rows(state, OutboxEvent, topic="notification.queued")
+    send = subscriber("notifications.send")
+    assert send is not None
     async with UnitOfWork(state.write_factory) as uow:
-        event = await uow.session.get(OutboxEvent, send_event.id)
-        assert event is not None
-        event.attempts += 1
-        for handler in handlers_for(event.topic):
-            await handler(uow.session, event)
+        set_current_delivery(uow.session, DeliveryInfo(send_event.id, send.name, 1))
+        await send.handler(uow.session, shop.tenant, envelope_of(send_event).event())
         # no commit: the process is gone
     assert len(sms_standin.messages(PHONE)) == 1
     await drain(state)
@@ -281,7 +281,7 @@ async def test_a_send_the_outbox_gave_up_on_is_settled_by_text(
     sms_standin: SmsStandin,
     frozen_clock,  # type: ignore[no-untyped-def]
 ) -> None:
-    from loopmall.notifications.events import sweep
+    from loopmall.notifications.handlers import sweep
 
     shop = await make_shop(state, oa_standin)
     await _templates(state, shop, "wechat_template")
@@ -291,8 +291,8 @@ async def test_a_send_the_outbox_gave_up_on_is_settled_by_text(
     for _ in range(12):
         await drain(state)
         frozen_clock.advance(seconds=3600)
-    [send_event] = await rows(state, OutboxEvent, topic="notification.send")
-    assert send_event.status == "dead"
+    [send_delivery] = await rows(state, EventDelivery, subscriber="notifications.send")
+    assert send_delivery.status == "dead"
     assert await sweep(state) == 1
     await drain(state)
     notes = await rows(state, Notification)

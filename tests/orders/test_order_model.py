@@ -32,7 +32,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.customers.service import sandbox_login
 from loopmall.merchants.mall import update_mall_settings
 from loopmall.orders import cart, checkout, fulfilment, service
-from loopmall.orders.events import sweep_unpaid
+from loopmall.orders.jobs import sweep_unpaid
 from loopmall.orders.models import Order
 from loopmall.orders.rules import (
     REFUNDABLE,

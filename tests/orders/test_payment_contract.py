@@ -17,7 +17,7 @@ from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.inventory.service import adjust_stock
 from loopmall.orders import fulfilment, hooks, service
-from loopmall.orders.events import sweep_unpaid
+from loopmall.orders.jobs import sweep_unpaid
 from loopmall.orders.models import Order
 from loopmall.orders.rules import IllegalOrderTransition, RefundExceedsPaid
 from loopmall.orders.service import MarkPaid

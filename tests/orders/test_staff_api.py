@@ -282,7 +282,7 @@ async def test_pay_at_the_counter_pickup(state: AppState, client: httpx.AsyncCli
 
 def test_the_unpaid_order_sweep_is_a_periodic_job() -> None:
     from loopmall.core import jobs
-    from loopmall.orders import events as order_events
+    from loopmall.orders import jobs as order_jobs
 
     (job,) = [j for j in jobs.registered() if j.name == "cancel-unpaid-orders"]
-    assert job.run is order_events.cancel_unpaid_orders
+    assert job.run is order_jobs.cancel_unpaid_orders

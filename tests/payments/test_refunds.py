@@ -232,20 +232,34 @@ async def test_cancelling_closes_an_open_alipay_trade_too(world: World) -> None:
 
 async def test_a_refund_whose_outbox_event_died_is_sent_again(world: World) -> None:
     """WeChat Pay was unreachable for hours: the refund's outbox event gave up. The job
-    sees a refund still ``requested`` and hands it to the outbox again."""
-    from sqlalchemy import update
+    sees a refund still ``requested`` and gives its sending a fresh set of attempts."""
+    from sqlalchemy import select
 
-    from loopmall.core.models import OutboxEvent
-    from loopmall.payments.events import resend_refunds
+    from loopmall.core import clock
+    from loopmall.core.models import EventDelivery, OutboxEvent
+    from loopmall.payments.handlers import resend_refunds
 
     order, payment_id, cb = await _paid(world, 12_00)
     assert (await world.deliver(cb)).status_code == 204
     assert (await _refund(world, order, 12_00))["status"] == 201
     async with UnitOfWork(world.state.write_factory) as uow:
-        await uow.session.execute(
-            update(OutboxEvent)
-            .where(OutboxEvent.topic == "payment.refund_requested")
-            .values(status="dead", attempts=10)
+        # The refund's event was handed on, and its sending died after ten tries.
+        [event] = await uow.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "payment.refund_requested")
+        )
+        event.status = "done"
+        uow.session.add(
+            EventDelivery(
+                event_id=event.id,
+                merchant_id=event.merchant_id,
+                subscriber="payments.send_refund",
+                topic=event.topic,
+                status="dead",
+                attempts=10,
+                created_at=clock.now(),
+                available_at=clock.now(),
+                last_error="ConnectError: WeChat Pay unreachable",
+            )
         )
         await uow.commit()
     await world.drain()  # other events only: the refund's is dead

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from loopmall.attribution.events import AttributionCredited
 from loopmall.core.outbox import Dispatcher, publish
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
@@ -81,16 +82,16 @@ class World:
         async with UnitOfWork(self.state.write_factory) as uow:
             await publish(
                 uow.session,
-                "attribution.credited",
-                {
-                    "merchant_id": self.tenant.id,
-                    "order_id": order.id,
-                    "order_public_id": order.public_id,
-                    "customer_id": order.customer_id,
-                    "amount_fen": amount_fen or order.paid_fen,
-                    "credits": credits,
-                },
-                self.tenant,
+                AttributionCredited.model_validate(
+                    {
+                        "merchant_id": self.tenant.id,
+                        "order_id": order.id,
+                        "order_public_id": order.public_id,
+                        "customer_id": order.customer_id,
+                        "amount_fen": amount_fen or order.paid_fen,
+                        "credits": credits,
+                    }
+                ),
             )
             await uow.commit()
         await self.drain()

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from loopmall.attribution.events import AttributionCredited
 from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.state import AppState
@@ -181,13 +182,16 @@ def test_the_ledger_gives_back_in_proportion_whatever_the_order_of_refunds(
                         "sharer_customer_id": sharer_id,
                     },
                 ]
-                payload = {
-                    "order_id": made.id,
-                    "order_public_id": made.public_id,
-                    "customer_id": None,
-                    "amount_fen": paid,
-                    "credits": credits,
-                }
+                payload = AttributionCredited.model_validate(
+                    {
+                        "merchant_id": tenant.id,
+                        "order_id": made.id,
+                        "order_public_id": made.public_id,
+                        "customer_id": None,
+                        "amount_fen": paid,
+                        "credits": credits,
+                    }
+                )
                 earnings = await ledger.book_credits(s, tenant, payload)
                 assert await ledger.book_credits(s, tenant, payload) == []  # replayed
                 earned = {e.id: e.amount_fen for e in earnings}

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import delete, func, select, text
 
+from loopmall.attribution.events import AttributionCredited
 from loopmall.core.clock import FrozenClock
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
@@ -117,13 +118,16 @@ async def test_concurrent_bookings_and_clawbacks_lose_no_update(
 
     async def book(order: Any) -> None:
         async with UnitOfWork(state.write_factory) as uow:
-            payload = {
-                "order_id": order.id,
-                "order_public_id": order.public_id,
-                "customer_id": order.customer_id,
-                "amount_fen": order.paid_fen,
-                "credits": w.credits("store", "guide"),
-            }
+            payload = AttributionCredited.model_validate(
+                {
+                    "merchant_id": w.tenant.id,
+                    "order_id": order.id,
+                    "order_public_id": order.public_id,
+                    "customer_id": order.customer_id,
+                    "amount_fen": order.paid_fen,
+                    "credits": w.credits("store", "guide"),
+                }
+            )
             await ledger.book_credits(uow.session, w.tenant, payload)
             await asyncio.sleep(0)  # let the others book while this one holds its rows
             await uow.commit()

@@ -10,6 +10,7 @@ from loopmall.core.outbox import publish
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.service import get_customer
+from loopmall.orders.events import OrderRefunded
 from tests.factories import make_merchant, make_staff, token_for
 from tests.inventory.fixtures import make_store
 from tests.orders.fixtures import events, login_shopper
@@ -186,7 +187,7 @@ async def test_partial_refunds_claw_back_in_proportion_and_a_full_refund_all(
     # The refund events delivered again, in any order (outbox replays), book nothing.
     for event in reversed(await events(state, "order.refunded")):
         async with UnitOfWork(state.write_factory) as uow:
-            await publish(uow.session, "order.refunded", event.payload, w.tenant)
+            await publish(uow.session, OrderRefunded.model_validate(event.payload))
             await uow.commit()
     await w.drain()
     assert (await w.entries())["totals"]["entries"] == 3 + 9

@@ -8,8 +8,10 @@ import re
 import httpx
 from sqlalchemy import select
 
-from loopmall.attribution.events import credit_paid_order
+import loopmall.attribution.handlers  # noqa: F401  (registers the subscriber run below)
+from loopmall.core.events import subscriber
 from loopmall.core.models import OutboxEvent
+from loopmall.core.outbox import Outcome, apply, envelope_of
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.social import links
@@ -77,10 +79,10 @@ async def _buy(
         events = list(
             await uow.session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "order.paid"))
         )
+    sub = subscriber("attribution.credit_paid_order")
+    assert sub is not None
     for event in events:
-        async with UnitOfWork(state.write_factory) as uow:
-            await credit_paid_order(uow.session, event)
-            await uow.commit()
+        assert await apply(state.write_factory, sub, envelope_of(event)) is Outcome.APPLIED
 
 
 async def _tenant(state: AppState):  # type: ignore[no-untyped-def]

@@ -1,35 +1,36 @@
-"""Events the attribution domain publishes and the handlers it registers.
-
-Subscribes ``order.paid`` (every online payment, face-to-face 收款码 included: those credit
-the code's store/guide, rule ``payment_code``) and ``order.completed`` (orders never paid
-online — cash on delivery, store sales — are credited when they complete; an order already
-credited is skipped). Publishes ``attribution.credited`` (see ``ledger``).
-"""
+"""The events the attribution domain publishes."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import ClassVar
 
-from loopmall.attribution.ledger import CREDITED_TOPIC as CREDITED_TOPIC
-from loopmall.attribution.ledger import credit_order
-from loopmall.core.models import OutboxEvent
-from loopmall.core.outbox import subscribe
-from loopmall.core.tenancy import Tenant
+from pydantic import BaseModel, ConfigDict
+
+from loopmall.core.events import Event
 
 
-def _tenant(event: OutboxEvent) -> Tenant:
-    merchant_id = event.merchant_id or int(event.payload["merchant_id"])
-    return Tenant(int(merchant_id), "")
+class CreditedShare(BaseModel):
+    """One party credited with an order: the store, the guide, or a sharer (level 1 or 2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    credit_id: int
+    role: str
+    store_id: int | None = None
+    guide_staff_id: int | None = None
+    sharer_customer_id: int | None = None
+    channel_id: int | None = None
+    share_id: int | None = None
+    # Which attribution rule gave the credit (e.g. last_touch, binding, payment_code).
+    rule: str = ""
 
 
-@subscribe("order.paid")
-async def credit_paid_order(session: AsyncSession, event: OutboxEvent) -> None:
-    await credit_order(session, _tenant(event), int(event.payload["order_id"]))
-
-
-@subscribe("order.completed")
-async def credit_completed_order(session: AsyncSession, event: OutboxEvent) -> None:
-    payload = event.payload
-    if payload.get("payment_method") == "online":
-        return  # credited on order.paid
-    await credit_order(session, _tenant(event), int(payload["order_id"]))
+class AttributionCredited(Event):
+    topic = "attribution.credited"
+    summary = "An order's sale was credited to its store, guide and sharers."
+    aggregate_field: ClassVar[str | None] = "order_id"
+    order_id: int
+    order_public_id: str
+    customer_id: int | None
+    amount_fen: int
+    credits: list[CreditedShare]

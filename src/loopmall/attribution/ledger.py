@@ -17,20 +17,17 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution import totals
+from loopmall.attribution.events import AttributionCredited, CreditedShare
 from loopmall.attribution.models import Binding, Credit, Touch
 from loopmall.attribution.rulebook import get_rules
 from loopmall.attribution.rules import BindingFact, CreditFact, OrderFact, TouchFact, attribute
-from loopmall.core import clock
 from loopmall.core.ids import new_public_id
-from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.orders.models import Order
 
-CREDITED_TOPIC = "attribution.credited"
 # The tables themselves, for Core multi-row inserts (see credit_orders).
 CREDITS = Credit.metadata.tables[Credit.__tablename__]
-OUTBOX = OutboxEvent.metadata.tables[OutboxEvent.__tablename__]
 # SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535.
 IN_CHUNK = 5_000
 
@@ -159,9 +156,9 @@ def _row(tenant: Tenant, order: Any, credit: CreditFact, amount: int) -> dict[st
     }
 
 
-def _event_credit(row: dict[str, Any], credit_id: int) -> dict[str, Any]:
+def _event_credit(row: dict[str, Any], credit_id: int) -> CreditedShare:
     keys = ("role", "store_id", "guide_staff_id", "sharer_customer_id", "channel_id", "share_id")
-    return {"credit_id": credit_id, **{k: row[k] for k in keys}, "rule": row["rule"]}
+    return CreditedShare(credit_id=credit_id, rule=row["rule"], **{k: row[k] for k in keys})
 
 
 async def _credit_ids(
@@ -229,47 +226,21 @@ async def credit_orders(
     if announce:
         credit_ids = await _credit_ids(session, tenant, sorted(by_order))
         public = {o.id: o for o in orders}
-        await _announce(
+        await publish(
             session,
-            tenant,
-            [
-                {
-                    "merchant_id": tenant.id,
-                    "order_id": order_id,
-                    "order_public_id": public[order_id].public_id,
-                    "customer_id": public[order_id].customer_id,
-                    "amount_fen": rows[0]["amount_fen"],
-                    "credits": [_event_credit(r, credit_ids[(order_id, r["role"])]) for r in rows],
-                }
+            *(
+                AttributionCredited(
+                    merchant_id=tenant.id,
+                    order_id=order_id,
+                    order_public_id=public[order_id].public_id,
+                    customer_id=public[order_id].customer_id,
+                    amount_fen=rows[0]["amount_fen"],
+                    credits=[_event_credit(r, credit_ids[(order_id, r["role"])]) for r in rows],
+                )
                 for order_id, rows in sorted(by_order.items())
-            ],
+            ),
         )
     return sorted(by_order)
-
-
-async def _announce(session: AsyncSession, tenant: Tenant, payloads: list[dict[str, Any]]) -> None:
-    """``attribution.credited`` for every payload: one ``publish`` for a single order (the
-    event handler's path), one multi-row insert of the same rows for a batch."""
-    if len(payloads) == 1:
-        await publish(session, CREDITED_TOPIC, payloads[0], tenant)
-        return
-    at = clock.now()
-    await session.execute(
-        insert(OUTBOX),
-        [
-            {
-                "merchant_id": tenant.id,
-                "topic": CREDITED_TOPIC,
-                "payload": payload,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": at,
-                "available_at": at,
-            }
-            for payload in payloads
-        ],
-    )
-    session.info["outbox_dirty"] = True
 
 
 async def credit_order(session: AsyncSession, tenant: Tenant, order_id: int) -> list[Credit]:

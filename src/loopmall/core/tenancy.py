@@ -24,6 +24,7 @@ GLOBAL_TABLES = frozenset(
         "merchants",
         "operators",
         "outbox_events",
+        "event_deliveries",
         "idempotency_records",
         "auth_sessions",
         "login_attempts",

@@ -1,27 +1,36 @@
-"""Events the guides domain publishes and the handlers and periodic jobs it registers.
-
-Publishes ``fitting.booked`` (on booking) and ``fitting.reminder`` (once,
-``fitting_reminder_seconds`` before the start) with the payload of
-``guides.fittings.payload``: merchant_id, fitting_id, fitting_public_id, customer_id,
-store_id, store_name, store_address, guide_staff_id, guide_name, starts_at (ISO, UTC), title.
-Notifications subscribes both (inbox entry + outside message).
-Job ``guides-fitting-reminders`` (every ``fitting_sweep_seconds``) publishes the reminders.
-"""
+"""The events the guides domain publishes: a fitting booked, and its reminder."""
 
 from __future__ import annotations
 
-from loopmall.core.jobs import periodic
-from loopmall.core.state import AppState
-from loopmall.core.uow import UnitOfWork
-from loopmall.guides import fittings
+from datetime import datetime
+from typing import ClassVar
+
+from loopmall.core.events import Event
 
 
-@periodic("guides-fitting-reminders", lambda settings: settings.fitting_sweep_seconds)
-async def remind_fittings(state: AppState) -> int:
-    """Remind customers of fittings starting within ``fitting_reminder_seconds``."""
-    async with UnitOfWork(state.write_factory) as uow:
-        count = await fittings.remind_due(
-            uow.session, lead_seconds=state.settings.fitting_reminder_seconds
-        )
-        await uow.commit()
-    return count
+class FittingEvent(Event):
+    """What every fitting event says: who, where, with whom, when."""
+
+    aggregate_field: ClassVar[str | None] = "fitting_id"
+
+    fitting_id: int
+    fitting_public_id: str
+    customer_id: int | None
+    store_id: int
+    store_name: str
+    store_address: str
+    guide_staff_id: int
+    guide_name: str
+    starts_at: datetime
+    # The held item's title when the fitting is for a held item; else empty.
+    title: str
+
+
+class FittingBooked(FittingEvent):
+    topic = "fitting.booked"
+    summary = "A guide booked a fitting for a customer at a store."
+
+
+class FittingReminder(FittingEvent):
+    topic = "fitting.reminder"
+    summary = "A booked fitting starts soon (sent once, a lead time before the start)."

@@ -18,6 +18,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.guides import holds
+from loopmall.guides.events import FittingBooked, FittingEvent, FittingReminder
 from loopmall.guides.models import Fitting, GuideHold
 from loopmall.guides.rules import (
     FITTING_HORIZON_DAYS,
@@ -37,9 +38,6 @@ from loopmall.merchants.models import Store
 from loopmall.orders.models import Order
 from loopmall.orders.store_discount import DiscountAsk
 from loopmall.staff.models import Staff
-
-BOOKED_TOPIC = "fitting.booked"
-REMINDER_TOPIC = "fitting.reminder"
 
 
 @dataclass(frozen=True)
@@ -173,7 +171,7 @@ async def book(
             await session.flush()
     except IntegrityError:
         raise FittingSlotTaken("That slot is already booked") from None
-    await _announce(session, tenant, fitting, BOOKED_TOPIC, store=store, hold=guide_hold)
+    await _announce(session, tenant, fitting, FittingBooked, store=store, hold=guide_hold)
     return fitting
 
 
@@ -181,7 +179,7 @@ async def _announce(
     session: AsyncSession,
     tenant: Tenant,
     fitting: Fitting,
-    topic: str,
+    kind: type[FittingEvent],
     *,
     store: Store | None = None,
     hold: GuideHold | None = None,
@@ -191,7 +189,7 @@ async def _announce(
     if hold is None and fitting.guide_hold_id is not None:
         hold = await holds.get_by_id(session, tenant, fitting.guide_hold_id)
     guide = await session.scalar(select(Staff.name).where(Staff.id == fitting.guide_staff_id))
-    await publish(session, topic, payload(tenant, fitting, store, str(guide or ""), hold), tenant)
+    await publish(session, kind(**payload(tenant, fitting, store, str(guide or ""), hold)))
 
 
 def payload(
@@ -208,7 +206,7 @@ def payload(
         "store_address": store.address,
         "guide_staff_id": fitting.guide_staff_id,
         "guide_name": guide_name,
-        "starts_at": fitting.starts_at.isoformat(),
+        "starts_at": fitting.starts_at,
         "title": hold.title if hold is not None else "",
     }
 
@@ -303,7 +301,7 @@ async def remind_due(session: AsyncSession, *, lead_seconds: int, limit: int = 2
     ).all()
     for fitting, slug in rows:
         fitting.reminded_at = now
-        await _announce(session, Tenant(fitting.merchant_id, slug), fitting, REMINDER_TOPIC)
+        await _announce(session, Tenant(fitting.merchant_id, slug), fitting, FittingReminder)
     await session.flush()
     return len(rows)
 

@@ -25,6 +25,7 @@ from loopmall.core.transitions import Transitions
 from loopmall.identity.credentials import check_password, check_person_name, clean_phone
 from loopmall.identity.passwords import hash_password
 from loopmall.merchants.blocks import default_blocks
+from loopmall.merchants.events import MerchantOnboarded, MerchantReactivated, MerchantSuspended
 from loopmall.merchants.models import MallSettings, Merchant
 from loopmall.merchants.staffing import Owner, merchant_staff
 from loopmall.merchants.stores import search_text
@@ -146,7 +147,6 @@ async def onboard_merchant(
             await session.flush()
     except IntegrityError:
         raise SlugTaken(field="slug") from None
-    tenant = Tenant(merchant.id, merchant.slug)
     session.add(
         MallSettings(
             merchant_id=merchant.id,
@@ -168,9 +168,13 @@ async def onboard_merchant(
     )
     await publish(
         session,
-        "merchant.onboarded",
-        {"merchant": merchant.public_id, "slug": slug, "name": name, "owner": owner.public_id},
-        tenant,
+        MerchantOnboarded(
+            merchant_id=merchant.id,
+            merchant=merchant.public_id,
+            slug=slug,
+            name=name,
+            owner=owner.public_id,
+        ),
     )
     return merchant, owner
 
@@ -230,11 +234,8 @@ async def set_merchant_status(session: AsyncSession, public_id: str, status: str
     if getattr(result, "rowcount", 0) != 1:
         raise IllegalTransition("The merchant's status changed meanwhile; look again")
     await session.refresh(merchant)
-    topic = "merchant.suspended" if status == "suspended" else "merchant.reactivated"
+    kind = MerchantSuspended if status == "suspended" else MerchantReactivated
     await publish(
-        session,
-        topic,
-        {"merchant": merchant.public_id, "slug": merchant.slug},
-        Tenant(merchant.id, merchant.slug),
+        session, kind(merchant_id=merchant.id, merchant=merchant.public_id, slug=merchant.slug)
     )
     return merchant

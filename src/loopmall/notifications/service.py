@@ -3,7 +3,7 @@
 An order event (published by orders in the transaction of the step) is handled in the
 dispatcher's unit of work: :func:`plan_for_event` writes the inbox entry and, when the
 customer can be reached outside the app, one :class:`Notification` plus a
-``notification.send`` event, all committed together with the order event being marked
+``notification.queued`` event, all committed together with the order event being marked
 done. :func:`send` then makes the outside call in a later unit of work. So a step that
 did not commit is never announced, and a crash at any point leaves a pending event that is
 delivered again (SMS ``out_id`` and template ``client_msg_id`` make resends no-ops).
@@ -25,25 +25,26 @@ from loopmall.config import Settings
 from loopmall.core import clock
 from loopmall.core.errors import IllegalTransition
 from loopmall.core.ids import new_public_id
-from loopmall.core.models import OutboxEvent
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import escaped
 from loopmall.core.transitions import Transitions
 from loopmall.customers.login import oa_client, primary_app
 from loopmall.customers.models import Customer
+from loopmall.guides.events import FittingEvent
 from loopmall.integrations.sms import SmsFailed, sender_for
 from loopmall.integrations.wechat import WechatApiError
 from loopmall.merchants.models import Merchant
 from loopmall.notifications import compose
+from loopmall.notifications.events import NotificationQueued
 from loopmall.notifications.models import (
     InboxMessage,
     MessageTemplate,
     Notification,
     SubscribeConsent,
 )
+from loopmall.orders.events import OrderEvent
 
-SEND_TOPIC = "notification.send"
 SUBSCRIBE, TEMPLATE, SMS = "wechat_subscribe", "wechat_template", "sms"
 CHANNELS = (SUBSCRIBE, TEMPLATE, SMS)
 
@@ -162,21 +163,20 @@ async def _queue(
     session.add(notification)
     await session.flush()
     await publish(
-        session,
-        SEND_TOPIC,
-        {"merchant_id": tenant.id, "notification_id": notification.id},
-        tenant,
+        session, NotificationQueued(merchant_id=tenant.id, notification_id=notification.id)
     )
     return notification
 
 
-async def plan_for_event(session: AsyncSession, settings: Settings, event: OutboxEvent) -> None:
-    """Handle one order event: the inbox entry and the outside message, once per event."""
-    payload = event.payload
+async def plan_for_event(
+    session: AsyncSession, settings: Settings, event: OrderEvent | FittingEvent, event_id: int
+) -> None:
+    """Handle one order or fitting event (``event_id`` is its outbox id): the inbox entry
+    and the outside message, once per event."""
+    payload = event.data()
     if event.topic not in compose.TOPICS or not payload.get("customer_id"):
         return  # an anonymous face-to-face payment has nobody to tell
-    merchant_id = int(event.merchant_id or payload["merchant_id"])
-    tenant, mall_name = await _merchant(session, merchant_id)
+    tenant, mall_name = await _merchant(session, event.merchant_id)
     customer = await session.scalar(
         scoped(Customer, tenant, Customer.id == int(payload["customer_id"]))
     )
@@ -186,7 +186,7 @@ async def plan_for_event(session: AsyncSession, settings: Settings, event: Outbo
         select(InboxMessage.id).where(
             InboxMessage.merchant_id == tenant.id,
             InboxMessage.customer_id == customer.id,
-            InboxMessage.event_id == event.id,
+            InboxMessage.event_id == event_id,
         )
     )
     if done is not None:
@@ -201,7 +201,7 @@ async def plan_for_event(session: AsyncSession, settings: Settings, event: Outbo
             merchant_id=tenant.id,
             public_id=new_public_id("inb"),
             customer_id=customer.id,
-            event_id=event.id,
+            event_id=event_id,
             topic=event.topic,
             data=data,
             link=link,
@@ -224,7 +224,7 @@ async def plan_for_event(session: AsyncSession, settings: Settings, event: Outbo
             session,
             tenant,
             customer_id=customer.id,
-            event_id=event.id,
+            event_id=event_id,
             topic=event.topic,
             channel=channel,
             target=target,

@@ -25,6 +25,7 @@ from loopmall.merchants.mall import get_mall_settings
 from loopmall.merchants.models import Store
 from loopmall.orders import hooks, stock
 from loopmall.orders.cart import CartView, clear_lines, view_cart
+from loopmall.orders.events import OrderCreated
 from loopmall.orders.models import Order, OrderLine
 from loopmall.orders.rules import (
     AddressRequired,
@@ -333,6 +334,6 @@ async def checkout(
     record_step(session, order, None, actor="customer", amount_fen=order.total_fen)
     await clear_lines(session, tenant, customer_id)
     await hooks.run_after("create", session, tenant, order)
-    await announce(session, tenant, order, "order.created")
+    await announce(session, order, OrderCreated)
     await session.flush()
     return order

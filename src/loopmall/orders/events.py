@@ -1,47 +1,88 @@
-"""Order events and the unpaid-order sweep.
+"""The events of an order's life, published in the transaction of each step (``steps.move``).
 
-Published (through ``core.outbox``, in the transaction of the step; payload from
-``steps.payload``: merchant_id, order_id, order_public_id, number, customer_id, status,
-kind, fulfilment, payment_method, store_id, guide_staff_id, total_fen, paid_fen,
-refunded_fen, and pickup_code for pickup orders): ``order.created``, ``order.paid``,
-``order.shipped`` (+ carrier, tracking_no), ``order.ready_for_pickup``,
-``order.completed``, ``order.cancelled`` (+ reason: unpaid | stock_gone | the customer's
-or staff's words), ``order.refunded`` (+ refund_fen; status stays as it was for a partial
-refund).
+Every order event carries the order as it is after the step (:class:`OrderEvent`); some add
+what only that step knows (the carrier of a shipment, the reason of a cancellation, the
+amount of a refund). An order's events are ordered per order (``aggregate_field``).
 """
 
 from __future__ import annotations
 
-from loopmall.core import clock
-from loopmall.core.jobs import periodic
-from loopmall.core.state import AppState
-from loopmall.core.uow import UnitOfWork
-from loopmall.orders.service import cancel_if_unpaid, due_unpaid
-from loopmall.orders.steps import TOPICS
+from typing import ClassVar
 
-TOPIC_NAMES = frozenset(TOPICS.values())
-# Rounds per sweep: each round reads up to 100 due orders, then cancels each in a short
-# transaction of its own.
-MAX_ROUNDS = 50
+from pydantic import Field
+
+from loopmall.core.events import Event
 
 
-async def sweep_unpaid(state: AppState) -> int:
-    """Cancel every unpaid order whose time ran out, releasing its holds; returns how many."""
-    total = 0
-    now = clock.now()
-    for _ in range(MAX_ROUNDS):
-        async with UnitOfWork(state.read_factory) as uow:
-            due = await due_unpaid(uow.session, now)
-        if not due:
-            break
-        for order_id, tenant in due:
-            async with UnitOfWork(state.write_factory) as uow:
-                if await cancel_if_unpaid(uow.session, tenant, order_id, now):
-                    total += 1
-                await uow.commit()
-    return total
+class OrderEvent(Event):
+    """The fields every order event has: the order after the step."""
+
+    aggregate_field: ClassVar[str | None] = "order_id"
+
+    order_id: int
+    order_public_id: str
+    number: str
+    customer_id: int | None
+    status: str
+    kind: str
+    fulfilment: str
+    payment_method: str
+    store_id: int | None
+    guide_staff_id: int | None
+    total_fen: int
+    paid_fen: int
+    refunded_fen: int
+    # The code the customer shows at the store: pickup orders only (left out of the JSON of
+    # the others, as it always was).
+    pickup_code: str | None = Field(default=None, exclude_if=lambda code: code is None)
 
 
-@periodic("cancel-unpaid-orders", lambda settings: settings.order_sweep_seconds)
-async def cancel_unpaid_orders(state: AppState) -> int:
-    return await sweep_unpaid(state)
+class OrderCreated(OrderEvent):
+    topic = "order.created"
+    summary = "An order was placed (online, at a store, or as a face-to-face payment)."
+
+
+class OrderPaid(OrderEvent):
+    topic = "order.paid"
+    summary = "An order was paid in full."
+
+
+class OrderShipped(OrderEvent):
+    topic = "order.shipped"
+    summary = "A delivery order left the warehouse or store."
+    carrier: str
+    tracking_no: str
+
+
+class OrderReadyForPickup(OrderEvent):
+    topic = "order.ready_for_pickup"
+    summary = "A pickup order is packed and waits at its store."
+
+
+class OrderCompleted(OrderEvent):
+    topic = "order.completed"
+    summary = "The customer has the goods: delivered, collected, or sold at the counter."
+
+
+class OrderCancelled(OrderEvent):
+    topic = "order.cancelled"
+    summary = "An order was cancelled; its stock holds are released."
+    # unpaid | stock_gone | the customer's or staff's words
+    reason: str
+
+
+class OrderRefunded(OrderEvent):
+    topic = "order.refunded"
+    summary = "Money went back to the customer (the status stays for a partial refund)."
+    refund_fen: int
+
+
+ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
+    OrderCreated,
+    OrderPaid,
+    OrderShipped,
+    OrderReadyForPickup,
+    OrderCompleted,
+    OrderCancelled,
+    OrderRefunded,
+)

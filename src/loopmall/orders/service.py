@@ -26,6 +26,7 @@ from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.rules import InsufficientStock
 from loopmall.merchants.models import Merchant
 from loopmall.orders import hooks, stock
+from loopmall.orders.events import OrderCreated, OrderRefunded
 from loopmall.orders.models import Order, OrderLine, OrderRefund
 from loopmall.orders.rules import (
     REFUNDABLE,
@@ -261,7 +262,7 @@ async def record_refund(
             note="partial_refund",
             amount_fen=refund_fen,
         )
-    await announce(session, tenant, order, "order.refunded", refund_fen=refund_fen)
+    await announce(session, order, OrderRefunded, refund_fen=refund_fen)
     await session.flush()
 
 
@@ -316,7 +317,7 @@ async def create_face_to_face_order(
     await session.flush()
     record_step(session, order, None, actor="customer", amount_fen=amount_fen)
     await hooks.run_after("create", session, tenant, order)
-    await announce(session, tenant, order, "order.created")
+    await announce(session, order, OrderCreated)
     await session.flush()
     return payable(order)
 

@@ -17,6 +17,16 @@ from loopmall.core.errors import NotFound
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.orders import hooks
+from loopmall.orders.events import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderCreated,
+    OrderEvent,
+    OrderPaid,
+    OrderReadyForPickup,
+    OrderRefunded,
+    OrderShipped,
+)
 from loopmall.orders.models import Order, OrderStep
 from loopmall.orders.rules import Fulfilment, OrderStatus, check_move
 
@@ -24,14 +34,14 @@ S = OrderStatus
 
 # The event announced when an order arrives in a status (none for the refund request and
 # the return from it: nothing happened to the goods or the money yet).
-TOPICS: dict[OrderStatus, str] = {
-    S.CREATED: "order.created",
-    S.PAID: "order.paid",
-    S.SHIPPED: "order.shipped",
-    S.READY_FOR_PICKUP: "order.ready_for_pickup",
-    S.COMPLETED: "order.completed",
-    S.CANCELLED: "order.cancelled",
-    S.REFUNDED: "order.refunded",
+EVENTS: dict[OrderStatus, type[OrderEvent]] = {
+    S.CREATED: OrderCreated,
+    S.PAID: OrderPaid,
+    S.SHIPPED: OrderShipped,
+    S.READY_FOR_PICKUP: OrderReadyForPickup,
+    S.COMPLETED: OrderCompleted,
+    S.CANCELLED: OrderCancelled,
+    S.REFUNDED: OrderRefunded,
 }
 
 # The hook step a move belongs to.
@@ -82,10 +92,15 @@ def payload(order: Order, **extra: Any) -> dict[str, Any]:
     return body
 
 
+def event_of(order: Order, kind: type[OrderEvent], **extra: Any) -> OrderEvent:
+    """The ``kind`` event of ``order`` as it is now, with the step's own fields."""
+    return kind(**payload(order, **extra))
+
+
 async def announce(
-    session: AsyncSession, tenant: Tenant, order: Order, topic: str, **extra: Any
+    session: AsyncSession, order: Order, kind: type[OrderEvent], **extra: Any
 ) -> None:
-    await publish(session, topic, payload(order, **extra), tenant)
+    await publish(session, event_of(order, kind, **extra))
 
 
 def record_step(
@@ -147,7 +162,7 @@ async def move(
     record_step(session, order, previous, actor=actor, note=note, amount_fen=amount_fen)
     if step is not None:
         await hooks.run_after(step, session, tenant, order)
-    topic = TOPICS.get(target)
-    if topic is not None:
-        await announce(session, tenant, order, topic, **event_extra)
+    kind = EVENTS.get(target)
+    if kind is not None:
+        await announce(session, order, kind, **event_extra)
     await session.flush()

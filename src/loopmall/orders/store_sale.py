@@ -37,6 +37,7 @@ from loopmall.members.service import is_member
 from loopmall.merchants.mall import guide_discount_cap
 from loopmall.merchants.models import Store
 from loopmall.orders import hooks, stock
+from loopmall.orders.events import OrderCreated
 from loopmall.orders.models import Order, OrderLine
 from loopmall.orders.rules import Fulfilment, OrderKind, OrderStatus, PaymentMethod
 from loopmall.orders.service import cancel_order, lines_of, new_order_number
@@ -166,7 +167,7 @@ async def create_store_sale(  # noqa: PLR0913 (keyword-only, named at every call
     note = "discount waits for approval" if approval is DiscountApproval.PENDING else ""
     record_step(session, order, None, actor=actor, note=note, amount_fen=total)
     await hooks.run_after("create", session, tenant, order)
-    await announce(session, tenant, order, "order.created")
+    await announce(session, order, OrderCreated)
     await session.flush()
     return order
 

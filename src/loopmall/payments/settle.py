@@ -21,6 +21,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.orders import service as orders
+from loopmall.payments.events import PaymentSucceeded, RefundRequested
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
 from loopmall.payments.rules import (
     PAID_STATES,
@@ -32,8 +33,6 @@ from loopmall.payments.rules import (
     check_refund_move,
     new_trade_no,
 )
-
-REFUND_TOPIC = "payment.refund_requested"
 
 
 def _made_through(account: PaymentAccount) -> tuple[ColumnElement[bool], ...]:
@@ -139,15 +138,13 @@ async def apply_paid(
     if result == orders.MarkPaid.PAID:
         await publish(
             session,
-            "payment.succeeded",
-            {
-                "merchant_id": tenant.id,
-                "payment_id": payment.id,
-                "order_id": payment.order_id,
-                "amount_fen": payment.amount_fen,
-                "provider": payment.provider,
-            },
-            tenant,
+            PaymentSucceeded(
+                merchant_id=tenant.id,
+                payment_id=payment.id,
+                order_id=payment.order_id,
+                amount_fen=payment.amount_fen,
+                provider=payment.provider,
+            ),
         )
         return Outcome.PAID, payment
     outcome, reason = {
@@ -212,10 +209,7 @@ async def request_refund(
     session.add(refund)
     await session.flush()
     await publish(
-        session,
-        REFUND_TOPIC,
-        {"merchant_id": tenant.id, "refund_id": refund.id, "payment_id": payment.id},
-        tenant,
+        session, RefundRequested(merchant_id=tenant.id, refund_id=refund.id, payment_id=payment.id)
     )
     return refund
 

@@ -9,7 +9,7 @@ that the next settlement takes — the earner's next period is smaller.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.attribution.events import AttributionCredited, CreditedShare
 from loopmall.attribution.rules import Role
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
@@ -35,29 +36,29 @@ from loopmall.rebates.rules import (
 from loopmall.rebates.service import get_rules
 
 
-def _earner(credit: Mapping[str, Any]) -> tuple[EarnerKind, int] | None:
+def _earner(credit: CreditedShare) -> tuple[EarnerKind, int] | None:
     """Who a credit pays: the store, the guide, or the sharing customer."""
-    role = credit.get("role")
-    if role == Role.STORE and credit.get("store_id"):
-        return EarnerKind.STORE, int(credit["store_id"])
-    if role == Role.GUIDE and credit.get("guide_staff_id"):
-        return EarnerKind.STAFF, int(credit["guide_staff_id"])
-    if role in (Role.SHARER, Role.UPSTREAM_SHARER) and credit.get("sharer_customer_id"):
-        return EarnerKind.CUSTOMER, int(credit["sharer_customer_id"])
+    role = credit.role
+    if role == Role.STORE and credit.store_id:
+        return EarnerKind.STORE, credit.store_id
+    if role == Role.GUIDE and credit.guide_staff_id:
+        return EarnerKind.STAFF, credit.guide_staff_id
+    if role in (Role.SHARER, Role.UPSTREAM_SHARER) and credit.sharer_customer_id:
+        return EarnerKind.CUSTOMER, credit.sharer_customer_id
     return None
 
 
 async def book_credits(
-    session: AsyncSession, tenant: Tenant, payload: Mapping[str, Any]
+    session: AsyncSession, tenant: Tenant, event: AttributionCredited
 ) -> list[CommissionEntry]:
-    """Book one earning per credit of an ``attribution.credited`` payload whose role has a
+    """Book one earning per credit of an ``attribution.credited`` event whose role has a
     rate and whose earner may earn; a credit booked before is skipped (its id is unique).
     A distributor earns nothing on their own purchase. If the order was refunded before the
     credit arrived, the claw-back is booked at once."""
-    order_id = int(payload["order_id"])
-    amount_fen = int(payload.get("amount_fen") or 0)
-    buyer = payload.get("customer_id")
-    credits = [c for c in payload.get("credits", []) if c.get("credit_id") is not None]
+    order_id = event.order_id
+    amount_fen = event.amount_fen
+    buyer = event.customer_id
+    credits = list(event.credits)
     if not credits or amount_fen <= 0:
         return []
     seen = set(
@@ -65,25 +66,25 @@ async def book_credits(
             await session.scalars(
                 select(CommissionEntry.credit_id).where(
                     CommissionEntry.merchant_id == tenant.id,
-                    CommissionEntry.credit_id.in_([int(c["credit_id"]) for c in credits]),
+                    CommissionEntry.credit_id.in_([c.credit_id for c in credits]),
                 )
             )
         ).all()
     )
     rates = await get_rules(session, tenant)
     sharers = {
-        int(c["sharer_customer_id"])
+        c.sharer_customer_id
         for c in credits
-        if is_distributor_role(str(c.get("role"))) and c.get("sharer_customer_id")
+        if is_distributor_role(c.role) and c.sharer_customer_id
     }
     may_earn = await distributors.who_may_earn(session, tenant, rates, sharers)
     now = clock.now()
     booked: list[CommissionEntry] = []
     for credit in credits:
-        role = str(credit.get("role"))
+        role = credit.role
         rate = rates.rate_for(role)
         earner = _earner(credit)
-        if int(credit["credit_id"]) in seen or rate == 0 or earner is None:
+        if credit.credit_id in seen or rate == 0 or earner is None:
             continue
         cap = None
         if is_distributor_role(role):
@@ -97,13 +98,13 @@ async def book_credits(
             merchant_id=tenant.id,
             public_id=new_public_id("ce"),
             kind="earning",
-            credit_id=int(credit["credit_id"]),
+            credit_id=credit.credit_id,
             order_id=order_id,
             role=role,
-            rule=str(credit.get("rule") or "")[:40],
+            rule=credit.rule[:40],
             earner_kind=earner[0].value,
             earner_id=earner[1],
-            store_id=credit.get("store_id"),
+            store_id=credit.store_id,
             base_fen=amount_fen,
             rate_bp=rate,
             amount_fen=amount,
@@ -113,7 +114,7 @@ async def book_credits(
         booked.append(entry)
     await session.flush()
     if booked:
-        order = await orders.get_order(session, tenant, str(payload["order_public_id"]))
+        order = await orders.get_order(session, tenant, event.order_public_id)
         clawed: list[CommissionEntry] = []
         if order.refunded_fen > 0:
             clawed = await _book_clawbacks(

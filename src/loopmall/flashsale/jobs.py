@@ -1,4 +1,4 @@
-"""Events the flashsale domain publishes and the handlers and periodic jobs it registers.
+"""The flashsale domain's periodic jobs (and, by importing ``lapse``, its order hooks).
 
 Importing ``lapse`` registers the order hooks (a cancelled flash order's ticket lapses and
 its units go back on sale; a paid one's ticket is paid). Jobs, every
