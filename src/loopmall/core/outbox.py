@@ -307,9 +307,9 @@ class LocalDelivery:
     async def send(self, envelopes: Sequence[Envelope]) -> None:
         for env in envelopes:
             for sub in subscribers_of(env.topic):
+                # Each apply is a unit of work of its own, which hands the SQLite write
+                # connection to a waiting writer when it ends (core.uow, ADR 0005).
                 await apply(self._factory, sub, env)
-                # Let whoever waits for the connection have it before the next delivery.
-                await asyncio.sleep(0)
 
 
 # --- the dispatcher ------------------------------------------------------------------
@@ -427,7 +427,6 @@ class Dispatcher:
                 )
                 continue
             await apply(self._factory, sub, envelope_of(event), attempt=delivery.attempts)
-            await asyncio.sleep(0)
         return len(pairs)
 
     async def run_once(self) -> int:
