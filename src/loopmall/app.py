@@ -239,7 +239,10 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         )
         state.extras["dispatcher"] = dispatcher
         if run_background:
-            dispatcher.start()
+            # With a broker the workers relay and consume (docs/adr/0009-event-broker.md):
+            # the web process only writes the outbox.
+            if not settings.event_broker_url:
+                dispatcher.start()
             tasks = jobs.start_all(state)
         try:
             yield

@@ -126,34 +126,32 @@ def flashsale_consumer(
 
 @app.command()
 def worker() -> None:
-    """Run the outbox dispatcher and periodic jobs without serving HTTP (production)."""
-    from loopmall.app import HANDLER_MODULES, _load
-    from loopmall.core import jobs
-    from loopmall.core.outbox import Dispatcher
-    from loopmall.core.state import AppState
+    """Run the background work without serving HTTP (production): with
+    LOOPMALL_EVENT_BROKER_URL the event relay (one worker leads), the broker's consumers and
+    the retries; without it the in-process dispatcher; and the periodic jobs."""
+    import signal
+
+    from loopmall.app import HANDLER_MODULES
+    from loopmall.core.broker import Worker, load_handlers
 
     logging.basicConfig(level=logging.INFO)
     settings = get_settings()
     _refuse_unsafe(settings)
-    _load(HANDLER_MODULES)
+    load_handlers(settings, HANDLER_MODULES)
 
     async def main() -> None:
-        state = AppState.build(settings)
-        dispatcher = Dispatcher(
-            state.write_factory,
-            poll_seconds=settings.outbox_poll_seconds,
-            use_skip_locked=not state.is_sqlite,
-        )
-        dispatcher.start()
-        tasks = jobs.start_all(state)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # SIGTERM (a deploy, a test's cleanup) stops cleanly: messages in hand are finished
+        # or, if cut off, redelivered by the broker.
+        loop.add_signal_handler(signal.SIGTERM, stopping.set)
+        running = Worker(settings)
+        await running.start()
         console.print("[green]worker running[/green] (Ctrl-C to stop)")
         try:
-            await asyncio.Event().wait()
+            await stopping.wait()
         finally:
-            for t in tasks:
-                t.cancel()
-            await dispatcher.stop()
-            await state.close()
+            await running.stop()
 
     try:
         asyncio.run(main())

@@ -54,6 +54,23 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.5
     hold_sweep_seconds: float = 5.0
     auto_migrate: bool = True
+    # The event broker (docs/adr/0009-event-broker.md). Empty: the embedded default, events
+    # delivered in-process. ``nats://host:4222``: committed events are relayed to NATS
+    # JetStream and applied by ``loopmall worker`` processes (the web app neither relays nor
+    # consumes). Required in production with PostgreSQL (core.production).
+    event_broker_url: str = ""
+    event_broker_stream: str = "LOOPMALL_EVENTS"
+    event_broker_subject_prefix: str = "loopmall.ev"
+    # Ordered subscribers get one consumer per partition: this many aggregates move at once.
+    # Part of the stream's layout: change it only with the stream drained.
+    event_broker_partitions: int = Field(8, ge=1, le=256)
+    # A message held this long without an ack (a worker died) goes to another worker.
+    event_broker_ack_wait_seconds: float = 30.0
+    # How often a worker's relay looks for committed events (one indexed query).
+    event_relay_poll_seconds: float = 0.1
+    # Modules a worker imports besides the app's handler modules, comma-separated: a test and
+    # operations hook (the broker tests register their counting subscribers with it).
+    extra_handler_modules: str = ""
 
     # Consumers (the mall side)
     consumer_cookie: str = "lm_shopper"

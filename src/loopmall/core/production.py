@@ -9,7 +9,9 @@ does not start while any of these stands, and says which — all of them at once
 * the demo's one-tap sandbox login or the sandbox payments switched on;
 * the public base URL, or an outside system's base URL (WeChat, WeChat Pay, Alipay, SMS),
   on loopback / an unspecified address / ``localhost``, or not https — what the stand-ins
-  and the defaults look like; and no SMS gateway at all (texts would only be logged).
+  and the defaults look like; and no SMS gateway at all (texts would only be logged);
+* PostgreSQL without an event broker (``LOOPMALL_EVENT_BROKER_URL=nats://…``): production
+  events go through JetStream to ``loopmall worker`` (docs/adr/0009-event-broker.md).
 
 Dev and test settings are never checked: the demo and the tests keep their stand-ins.
 """
@@ -97,6 +99,11 @@ def problems(settings: Settings) -> list[str]:
         reason = _stand_in_reason(url)
         if reason:
             found.append(f"{_env(field)} {url!r} {reason}: a stand-in, not {what}")
+    if not settings.is_sqlite and not settings.event_broker_url.startswith("nats://"):
+        found.append(
+            "LOOPMALL_EVENT_BROKER_URL is not a nats:// URL: with PostgreSQL, production "
+            "relays events to the broker and `loopmall worker` applies them"
+        )
     return found
 
 
