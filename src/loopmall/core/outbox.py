@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, insert, select, text, update
+from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,7 +44,7 @@ from loopmall.core.events import (
     subscribers_of,
 )
 from loopmall.core.models import EventDelivery, OutboxEvent
-from loopmall.core.tenancy import Tenant
+from loopmall.core.tenancy import tenant_of
 from loopmall.core.text import escaped
 from loopmall.core.uow import UnitOfWork
 
@@ -113,23 +113,6 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # the handler raised: retried after a backoff
     DEAD = "dead"  # given up (attempts spent, or the event cannot be read)
     WAITING = "waiting"  # an earlier event of the same aggregate is not through yet
-
-
-_tenants: dict[int, Tenant] = {}
-
-
-async def tenant_of(session: AsyncSession, merchant_id: int) -> Tenant:
-    """The full tenant of an event (its slug too), remembered per process: slugs do not
-    change under running work."""
-    tenant = _tenants.get(merchant_id)
-    if tenant is None:
-        slug = await session.scalar(
-            text("SELECT slug FROM merchants WHERE id = :id"), {"id": merchant_id}
-        )
-        tenant = Tenant(merchant_id, str(slug or ""))
-        if slug is not None:
-            _tenants[merchant_id] = tenant
-    return tenant
 
 
 def _insert_ignoring(session: AsyncSession) -> Any:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ForeignKey, Select, select
+from sqlalchemy import ForeignKey, Select, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from loopmall.core.db import BigId
@@ -56,3 +57,20 @@ def scoped(model: type[T], tenant: Tenant, *extra: Any) -> Select[T]:
     if extra:
         stmt = stmt.where(*extra)
     return stmt
+
+
+_tenants: dict[int, Tenant] = {}
+
+
+async def tenant_of(session: AsyncSession, merchant_id: int) -> Tenant:
+    """The full tenant (its slug too) of work that knows only the merchant id: an event, a
+    provider's callback. Remembered per process: slugs do not change under running work."""
+    tenant = _tenants.get(merchant_id)
+    if tenant is None:
+        slug = await session.scalar(
+            text("SELECT slug FROM merchants WHERE id = :id"), {"id": merchant_id}
+        )
+        tenant = Tenant(merchant_id, str(slug or ""))
+        if slug is not None:
+            _tenants[merchant_id] = tenant
+    return tenant

@@ -16,7 +16,7 @@ from loopmall.core import outbox
 from loopmall.core.events import Event, current_delivery, subscribe
 from loopmall.core.jobs import periodic
 from loopmall.core.state import AppState
-from loopmall.core.tenancy import Tenant
+from loopmall.core.tenancy import Tenant, tenant_of
 from loopmall.core.uow import UnitOfWork
 from loopmall.guides.events import FittingBooked, FittingReminder
 from loopmall.notifications import runtime, service
@@ -56,7 +56,7 @@ async def sweep(state: AppState) -> int:
     async with UnitOfWork(state.write_factory) as uow:
         settled = 0
         for delivery, event in await outbox.dead_deliveries(uow.session, subscriber_name=SEND):
-            tenant = await outbox.tenant_of(uow.session, int(event.merchant_id or 0))
+            tenant = await tenant_of(uow.session, int(event.merchant_id or 0))
             why = delivery.last_error or "no answer"
             if await service.give_up(
                 uow.session, tenant, int(event.payload["notification_id"]), why

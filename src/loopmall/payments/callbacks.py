@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.state import AppState
-from loopmall.core.tenancy import Tenant
+from loopmall.core.tenancy import Tenant, tenant_of
 from loopmall.core.text import escaped, is_clean, storable
 from loopmall.core.uow import UnitOfWork
 from loopmall.integrations.payment_provider import (
@@ -155,13 +155,13 @@ async def handle_callback(
     """Verify, record and apply one callback; the reply is what the provider expects."""
     async with UnitOfWork(state.read_factory) as uow:
         account = await accounts.account_by_public_id(uow.session, provider_name, account_public_id)
-    if account is None:
+        tenant = await tenant_of(uow.session, account.merchant_id) if account else None
+    if account is None or tenant is None:
         # No account to verify with and no merchant to record it under: refuse (a provider
         # retrying an account that was removed gets the same answer every time).
         reply = CallbackReply(status_code=404, body=b"FAIL", media_type="text/plain")
         return Handled(Outcome.REJECTED, reply)
     provider: PaymentProvider = accounts.provider_for(account, state.settings)
-    tenant = Tenant(account.merchant_id, "")
     try:
         event = provider.parse_callback(headers, body, now=clock.now())
     except CallbackRejected as exc:
