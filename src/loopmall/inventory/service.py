@@ -7,12 +7,15 @@ Services flush but never commit; if one raises, the caller rolls back.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loopmall.catalog.models import Sku
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
+from loopmall.inventory.events import StockAdjusted
 from loopmall.inventory.holds import (
     HoldLine,
     consume_hold,
@@ -24,6 +27,7 @@ from loopmall.inventory.holds import (
 )
 from loopmall.inventory.levels import (
     NO_SYNC,
+    Level,
     check_actor,
     check_reason,
     insufficient,
@@ -33,7 +37,7 @@ from loopmall.inventory.levels import (
     set_counts,
     write_ledger,
 )
-from loopmall.inventory.models import StockLevel
+from loopmall.inventory.models import Location, StockLevel
 from loopmall.inventory.repository import StockView, availability, stock_by_location, stock_for_sku
 from loopmall.inventory.rules import MAX_UNITS, BelowHeld, MovementKind, StockLimitExceeded
 
@@ -112,6 +116,7 @@ async def adjust_stock(
     await write_ledger(
         session, [movement(level, kind, actor=actor, at=now, on_hand=delta, reason=reason)]
     )
+    await _announce(session, level, kind, delta, reason=reason, actor=actor)
     return level.view()
 
 
@@ -153,4 +158,40 @@ async def set_stock(
         session,
         [movement(level, MovementKind.COUNT, actor=actor, at=now, on_hand=delta, reason=reason)],
     )
+    if delta:  # a count that confirms the number changes nothing a stock sync needs
+        await _announce(session, level, MovementKind.COUNT, delta, reason=reason, actor=actor)
     return level.view()
+
+
+async def _announce(
+    session: AsyncSession, level: Level, kind: MovementKind, delta: int, *, reason: str, actor: str
+) -> None:
+    """``stock.adjusted`` in the transaction of the change, with the public ids a merchant's
+    system knows the SKU and the location by."""
+    sku, location = (
+        await session.execute(
+            select(
+                select(Sku.public_id).where(Sku.id == level.sku_id).scalar_subquery(),
+                select(Location.public_id)
+                .where(Location.id == level.location_id)
+                .scalar_subquery(),
+            )
+        )
+    ).one()
+    await publish(
+        session,
+        StockAdjusted(
+            merchant_id=level.merchant_id,
+            sku_id=level.sku_id,
+            sku_public_id=sku,
+            location_id=level.location_id,
+            location_public_id=location,
+            kind=kind.value,
+            delta=delta,
+            on_hand=level.on_hand,
+            held=level.held,
+            available=level.on_hand - level.held,
+            reason=reason,
+            actor=actor,
+        ),
+    )
