@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.attribution import repository as attribution_totals
 from loopmall.attribution import service as attribution
 from loopmall.core import clock
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.o2o import members
+from loopmall.o2o.events import QrScanned
 from loopmall.o2o.models import QrChannel, QrScan
 from loopmall.o2o.rules import BINDING_KINDS, ChannelKind
 
@@ -82,6 +84,20 @@ async def record_scan(
             at=now,
         )
     await session.flush()
+    await publish(
+        session,
+        QrScanned(
+            merchant_id=tenant.id,
+            scan_id=scan.id,
+            channel_id=channel.id,
+            channel_public_id=channel.public_id,
+            code=channel.code,
+            channel_kind=kind.value,
+            store_id=channel.store_id,
+            guide_staff_id=channel.guide_staff_id,
+            customer_id=customer_id,
+        ),
+    )
     return scan
 
 
