@@ -17,11 +17,13 @@ from loopmall.catalog import shelf
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.customers.models import Customer
 from loopmall.merchants.stores import get_store
 from loopmall.social import links
+from loopmall.social.events import ShareCreated
 from loopmall.social.models import Share, ShareTarget, ShareVisit
 
 # Kinds a shopper can share today; coupons, articles and events come with their pages.
@@ -176,6 +178,20 @@ async def create_share(
         if raced is None:
             raise
         return raced
+    await publish(
+        session,
+        ShareCreated(
+            merchant_id=tenant.id,
+            share_id=share.id,
+            share_public_id=share.public_id,
+            sharer_customer_id=sharer_customer_id,
+            target_kind=share.target_kind,
+            target_ref=share.target_ref,
+            parent_share_id=share.parent_share_id,
+            root_share_id=share.root_share_id,
+            depth=share.depth,
+        ),
+    )
     return share
 
 
