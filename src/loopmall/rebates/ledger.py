@@ -22,10 +22,12 @@ from loopmall.attribution.rules import Role
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
 from loopmall.orders import service as orders
 from loopmall.rebates import balances, distributors
+from loopmall.rebates.events import CommissionClawedBack, CommissionEarned
 from loopmall.rebates.models import CommissionBalance, CommissionEntry
 from loopmall.rebates.rules import (
     EarnerKind,
@@ -126,6 +128,7 @@ async def book_credits(
             )
         # Last, after every ledger row this booking locks: balances, then the totals.
         await balances.add_entries(session, tenant, [*booked, *clawed])
+        await _announce(session, tenant, event.order_public_id, [*booked, *clawed])
     return booked
 
 
@@ -140,7 +143,52 @@ async def claw_back(
         session, tenant, order_id, paid_fen=paid_fen, refunded_fen=refunded_fen
     )
     await balances.add_entries(session, tenant, booked)
+    if booked:
+        order = await orders.get_payable(session, tenant, order_id)
+        await _announce(session, tenant, order.public_id, booked)
     return booked
+
+
+async def _announce(
+    session: AsyncSession, tenant: Tenant, order_public_id: str, entries: list[CommissionEntry]
+) -> None:
+    """``commission.earned`` / ``commission.clawed_back``, one per ledger line, in the
+    transaction that books them."""
+    events: list[CommissionEarned | CommissionClawedBack] = []
+    for entry in entries:
+        common = {
+            "merchant_id": tenant.id,
+            "entry_id": entry.id,
+            "entry_public_id": entry.public_id,
+            "order_id": entry.order_id,
+            "order_public_id": order_public_id,
+            "earner_kind": entry.earner_kind,
+            "earner_id": entry.earner_id,
+            "store_id": entry.store_id,
+            "role": entry.role,
+            "rate_bp": entry.rate_bp,
+        }
+        if entry.kind == "earning":
+            events.append(
+                CommissionEarned.model_validate(
+                    common | {"base_fen": entry.base_fen, "amount_fen": entry.amount_fen}
+                )
+            )
+            continue
+        # The earning was locked and loaded by the claw-back: no statement here.
+        earning = await session.get(CommissionEntry, entry.earning_id)
+        assert earning is not None
+        events.append(
+            CommissionClawedBack.model_validate(
+                common
+                | {
+                    "earning_public_id": earning.public_id,
+                    "refunded_fen": entry.base_fen,  # a claw-back's base is the refunds so far
+                    "amount_fen": -entry.amount_fen,
+                }
+            )
+        )
+    await publish(session, *events)
 
 
 async def _book_clawbacks(

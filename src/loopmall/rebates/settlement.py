@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
 from loopmall.rebates import balances
+from loopmall.rebates.events import CommissionSettled
 from loopmall.rebates.models import CommissionEntry, Settlement, SettlementLine
 from loopmall.rebates.rules import EarnerKind
 
@@ -129,6 +131,22 @@ async def settle(
     await session.flush()
     await balances.settle_lines(
         session, tenant, [(k, i, s, int(c), int(e), int(b)) for k, i, s, c, e, b in rows]
+    )
+    clawed_back = -sum(int(b) for *_, b in rows)
+    await publish(
+        session,
+        CommissionSettled(
+            merchant_id=tenant.id,
+            settlement_id=settlement.id,
+            settlement_public_id=settlement.public_id,
+            period_start=settlement.period_start,
+            period_end=settlement.period_end,
+            entries=settlement.entries,
+            earners=len(rows),
+            earned_fen=settlement.total_fen + clawed_back,
+            clawed_back_fen=clawed_back,
+            total_fen=settlement.total_fen,
+        ),
     )
     return settlement
 
