@@ -17,10 +17,12 @@ from loopmall.attribution import service as attribution
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
 from loopmall.customers.models import Customer
+from loopmall.guides.events import ChatMessageSent
 from loopmall.guides.models import ChatMessage, Conversation
 from loopmall.guides.rules import MAX_TEXT, MessageKind, Sender
 from loopmall.guides.staffing import guide_store, require_guide
@@ -135,6 +137,22 @@ async def post(
     if sender is Sender.CUSTOMER:
         await _contact(session, tenant, conversation)
     await session.flush()
+    await publish(
+        session,
+        ChatMessageSent(
+            merchant_id=tenant.id,
+            message_id=message.id,
+            message_public_id=message.public_id,
+            conversation_id=conversation.id,
+            conversation_public_id=conversation.public_id,
+            customer_id=conversation.customer_id,
+            guide_staff_id=conversation.guide_staff_id,
+            store_id=conversation.store_id,
+            sender=message.sender,
+            kind=message.kind,
+            staff_id=staff_id,
+        ),
+    )
     return message
 
 
