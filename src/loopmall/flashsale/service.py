@@ -16,9 +16,11 @@ from loopmall.catalog.models import Product, Sku
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.state import settings_of
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
+from loopmall.flashsale.events import FlashSaleScheduled
 from loopmall.flashsale.models import FlashBucket, FlashReservation, FlashSale
 from loopmall.flashsale.repository import insert_ignoring
 from loopmall.flashsale.rules import (
@@ -167,6 +169,25 @@ async def create_sale(session: AsyncSession, tenant: Tenant, setup: SaleSetup) -
         for i in range(buckets)
     )
     await session.flush()
+    await publish(
+        session,
+        FlashSaleScheduled(
+            merchant_id=tenant.id,
+            sale_id=sale.id,
+            sale_public_id=sale.public_id,
+            title=sale.title,
+            sku_id=sku.id,
+            sku_public_id=sku.public_id,
+            price_fen=sale.price_fen,
+            list_fen=sale.list_fen,
+            stock=sale.stock,
+            per_person_limit=sale.per_person_limit,
+            reserve_from=sale.reserve_from,
+            reserve_until=sale.reserve_until,
+            starts_at=sale.starts_at,
+            ends_at=sale.ends_at,
+        ),
+    )
     return sale
 
 
