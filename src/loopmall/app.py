@@ -55,6 +55,7 @@ API_MODULES = (
     "loopmall.rebates.api",
     "loopmall.guides.api",
     "loopmall.flashsale.api",
+    "loopmall.operations.api",
 )
 PAGE_MODULES = (
     "loopmall.identity.pages",
@@ -75,6 +76,7 @@ PAGE_MODULES = (
     "loopmall.rebates.pages",
     "loopmall.guides.pages",
     "loopmall.flashsale.pages",
+    "loopmall.operations.pages",
 )
 # Modules that register event subscribers and periodic jobs when imported (each domain's
 # ``handlers``/``jobs``; the event types they subscribe come with them).
@@ -103,6 +105,15 @@ def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> d
     return body
 
 
+# Where a page that needs someone signed in sends a browser that is not: the merchant
+# console's login, or the platform operators' (operations.pages).
+LOGIN_PAGES = (("/console", "/console/login"), ("/platform", "/platform/login"))
+
+
+def _login_page_for(path: str) -> str | None:
+    return next((login for prefix, login in LOGIN_PAGES if path.startswith(prefix)), None)
+
+
 def _wants_html(request: Request) -> bool:
     if request.url.path.startswith("/api/"):
         return False
@@ -114,10 +125,9 @@ def _error_response(request: Request, status: int, body: dict[str, Any]) -> Resp
     if "retry_after" in body:
         headers["Retry-After"] = str(body["retry_after"])
     if _wants_html(request):
-        if status == 401 and request.url.path.startswith("/console"):
-            return RedirectResponse(
-                f"/console/login?next={quote(str(request.url.path))}", status_code=303
-            )
+        login = _login_page_for(request.url.path)
+        if status == 401 and login:
+            return RedirectResponse(f"{login}?next={quote(str(request.url.path))}", status_code=303)
         from loopmall.web.templating import render
 
         return render(request, "web/error.html", body, status_code=status, headers=headers)

@@ -40,6 +40,7 @@ DOMAINS_WITH_PAGES = (
     "rebates",
     "guides",
     "flashsale",
+    "operations",
 )
 
 
