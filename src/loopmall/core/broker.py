@@ -61,7 +61,8 @@ PUBLISH_TIMEOUT_SECONDS = 10.0
 # A pull waits this long for messages (the server answers at once when one comes): longer
 # means fewer idle requests from the many consumer loops of every worker.
 FETCH_TIMEOUT_SECONDS = 5.0
-UNORDERED_BATCH = 16
+# Loops pulling side by side from one unordered consumer, in each worker.
+UNORDERED_PULLERS = 4
 UNORDERED_MAX_ACK_PENDING = 1000
 STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600.0
 DUPLICATE_WINDOW_SECONDS = 120.0
@@ -439,33 +440,17 @@ async def handle_message(
     return outcome.value
 
 
-async def _settle(
-    factory: async_sessionmaker[AsyncSession],
-    sub: Subscriber[Any],
-    msg: Msg,
-    durable: str,
-    slots: asyncio.Semaphore,
-) -> None:
-    async with slots:
-        try:
-            await handle_message(factory, sub, msg)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the database or the broker failed mid-message: it comes back
-            log.exception("consumer %s: message not settled", durable)
-
-
 async def _consume(
     factory: async_sessionmaker[AsyncSession],
     broker: JetStream,
     spec: ConsumerSpec,
     slots: asyncio.Semaphore,
 ) -> None:
+    """Pull one message at a time from ``spec`` and settle it. (A pull for a batch waits,
+    once its first message is in, until the batch is full or the pull expires, which would
+    hold sparse events back for seconds: side-by-side pullers of one message each instead.)"""
     sub = subscriber(spec.subscriber)
     assert sub is not None
-    # An ordered consumer has one message out at a time anyway; an unordered one applies a
-    # batch side by side (order does not matter to it), within the worker's slots.
-    batch = 1 if spec.ordered else UNORDERED_BATCH
     psub = None
     while True:
         try:
@@ -473,7 +458,7 @@ async def _consume(
                 psub = await broker.js.pull_subscribe_bind(
                     durable=spec.durable, stream=broker.layout.stream
                 )
-            msgs = await psub.fetch(batch, timeout=FETCH_TIMEOUT_SECONDS)
+            msgs = await psub.fetch(1, timeout=FETCH_TIMEOUT_SECONDS)
         except asyncio.CancelledError:
             raise
         except TimeoutError:  # nothing came within the long poll (nats' own is one too)
@@ -482,7 +467,14 @@ async def _consume(
             log.warning("consumer %s: %s: %s", spec.durable, type(exc).__name__, exc)
             await asyncio.sleep(0.5)
             continue
-        await asyncio.gather(*(_settle(factory, sub, msg, spec.durable, slots) for msg in msgs))
+        for msg in msgs:
+            async with slots:
+                try:
+                    await handle_message(factory, sub, msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database or the broker failed mid-message: it comes back
+                    log.exception("consumer %s: message not settled", spec.durable)
 
 
 def start_consumers(
@@ -491,13 +483,16 @@ def start_consumers(
     specs: Sequence[ConsumerSpec],
     *,
     concurrency: int = 8,
+    pullers: int = UNORDERED_PULLERS,
 ) -> list[asyncio.Task[None]]:
-    """A pulling loop per consumer; at most ``concurrency`` messages applied at once in
-    this process (each holds a database connection)."""
+    """Pulling loops: one per ordered consumer (it hands out one message at a time anyway),
+    ``pullers`` per unordered one; at most ``concurrency`` messages applied at once in this
+    process (each holds a database connection)."""
     slots = asyncio.Semaphore(concurrency)
     return [
         asyncio.create_task(_consume(factory, broker, spec, slots), name=f"consume:{spec.durable}")
         for spec in specs
+        for _ in range(1 if spec.ordered else pullers)
     ]
 
 
