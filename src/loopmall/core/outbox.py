@@ -223,7 +223,7 @@ def _why(exc: BaseException) -> str:
     # What failed may quote outside text (a gateway's answer): kept escaped, or a NUL would
     # fail this update on PostgreSQL too. The traceback's end says where.
     lines = traceback.format_exception(exc)
-    return escaped("".join(lines))[-4000:]
+    return escaped("".join(lines), multiline=True)[-4000:]
 
 
 async def _record_failure(

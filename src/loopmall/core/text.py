@@ -137,7 +137,9 @@ def original(stored: str) -> bytes:
     return stored.encode("utf-8")
 
 
-def escaped(text: str) -> str:
+def escaped(text: str, *, multiline: bool = False) -> str:
     """``text`` written down by us about outside input (a reason, a log line): every
-    character the rule refuses shown as its ``\\uXXXX`` escape, the rest unchanged."""
-    return _SINGLE_LINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    character the rule refuses shown as its ``\\uXXXX`` escape, the rest unchanged
+    (``multiline``: line breaks and tabs kept, as in a traceback)."""
+    rule = _MULTI_LINE if multiline else _SINGLE_LINE
+    return rule.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
