@@ -24,32 +24,6 @@ from loopmall.core.importgraph import (
     strongly_connected,
 )
 
-# The customers package (split out of identity in this issue) still imports notifications (the
-# "me" page's unread count) and o2o (claiming the visitor's scans at login), which import it:
-# the last cycle, being broken with the split. Until then the rest of the graph is held to no
-# cycles, and the whole graph's test is expected to fail; it fails loudly (strict) once the
-# cycle is gone, so the marker and UNFINISHED go with it.
-UNFINISHED = "customers"
-
-
-def test_no_two_packages_reach_each_other_outside_the_unfinished_split() -> None:
-    graph = build()
-    graph.nodes.discard(UNFINISHED)
-    graph.edges = {
-        source: {t: lines for t, lines in targets.items() if t != UNFINISHED}
-        for source, targets in graph.edges.items()
-        if source != UNFINISHED
-    }
-    cycles = describe_cycles(graph)
-    assert cycles == [], "import cycles (break them, see docs/ARCHITECTURE.md):\n" + "\n".join(
-        cycles
-    )
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="customers <-> notifications and customers <-> o2o are still import cycles",
-)
 def test_no_two_packages_reach_each_other() -> None:
     cycles = describe_cycles(build())
     assert cycles == [], "import cycles (break them, see docs/ARCHITECTURE.md):\n" + "\n".join(

@@ -22,6 +22,7 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.customers import login as consumer_login
 from loopmall.customers import service as consumer_service
 from loopmall.customers.deps import Shopper, require_shopper
+from loopmall.customers.hooks import signed_in
 from loopmall.customers.models import Customer
 from loopmall.identity.deps import require
 from loopmall.identity.guards import PUBLIC
@@ -29,7 +30,6 @@ from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
 from loopmall.integrations.sms import sender_for
 from loopmall.merchants.models import Merchant
-from loopmall.o2o import service as o2o
 
 router = APIRouter(tags=["consumer auth"])
 
@@ -126,9 +126,10 @@ async def sandbox_token(
 
 
 async def o2o_login(request: Request, uow: UnitOfWork, tenant: Tenant, customer: Customer) -> None:
-    """The device's QR scans (visitor cookie) become the customer's (o2o.after_login)."""
+    """Tell the domains that listen (``customers.hooks``: o2o claims the device's QR scans,
+    the visitor cookie) that this customer signed in."""
     visitor = request.cookies.get(get_state(request).settings.visitor_cookie)
-    await o2o.after_login(uow.session, tenant, visitor, customer.id)
+    await signed_in(uow.session, tenant, visitor, customer.id)
 
 
 async def _issue(

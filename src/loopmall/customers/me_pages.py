@@ -14,9 +14,9 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.customers import login as consumer_login
 from loopmall.customers import service as consumer_service
 from loopmall.customers.api import send_login_code
+from loopmall.customers.hooks import me_counts
 from loopmall.customers.mall_page import CustomerPage, customer_back_to, mall_customer
 from loopmall.integrations.sms import SmsFailed
-from loopmall.notifications.inbox import unread_count
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import translator
 
@@ -45,10 +45,12 @@ async def _me_page(
 ) -> Response:
     tenant = page.tenant
     customer = await consumer_service.get_customer(uow.session, tenant, page.customer.customer_id)
+    # The badges other domains keep (customers.hooks): notifications registers "unread".
+    counts = await me_counts(uow.session, tenant, customer.id)
     context: dict[str, Any] = {
         "customer": customer,
         "hue": avatar_hue(customer.public_id),
-        "unread": await unread_count(uow.session, tenant, customer.id),
+        "unread": counts.get("unread", 0),
         "error": None,
         "notice": notice,
         "phone": phone,

@@ -24,6 +24,7 @@ from loopmall.customers import login as consumer_login
 from loopmall.customers import service as consumer_service
 from loopmall.customers.api import send_login_code
 from loopmall.customers.deps import Shopper, optional_shopper
+from loopmall.customers.hooks import signed_in
 from loopmall.customers.me_pages import consumer_login_phone_ok
 from loopmall.customers.me_pages import router as me_router
 from loopmall.customers.models import Customer
@@ -31,7 +32,6 @@ from loopmall.identity.guards import PUBLIC
 from loopmall.identity.pages import check_login_csrf, set_login_csrf
 from loopmall.integrations.sms import SmsFailed
 from loopmall.merchants.shell import open_mall
-from loopmall.o2o import service as o2o
 from loopmall.web.i18n import pick_locale
 from loopmall.web.templating import render, translator
 
@@ -102,7 +102,8 @@ async def start_shopper_session(
             uow.session, tenant, customer, method=method, kind="cookie", ttl=timedelta(seconds=ttl)
         )
     visitor = request.cookies.get(settings.visitor_cookie)
-    await o2o.after_login(uow.session, tenant, visitor, customer.id)  # QR scans become theirs
+    # o2o's hook (customers.hooks) makes the device's QR scans theirs
+    await signed_in(uow.session, tenant, visitor, customer.id)
     await uow.commit()
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
