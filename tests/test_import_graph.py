@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from loopmall.core import importgraph
 from loopmall.core.importgraph import (
     build,
@@ -23,6 +21,7 @@ from loopmall.core.importgraph import (
     shortest_cycle,
     strongly_connected,
 )
+
 
 def test_no_two_packages_reach_each_other() -> None:
     cycles = describe_cycles(build())
