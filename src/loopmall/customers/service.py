@@ -21,7 +21,7 @@ The token works both ways; a cookie-authenticated POST must carry the session's 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -295,6 +295,45 @@ async def get_customer(session: AsyncSession, tenant: Tenant, customer_id: int) 
     if customer is None:
         raise NotFound("No such customer")
     return customer
+
+
+def _own(tenant: Tenant, customer: Customer) -> None:
+    if customer.merchant_id != tenant.id:
+        raise NotFound("No such customer")
+
+
+# The service-account follow and the first payment are the customer's columns, kept here;
+# notifications decides when they change (its order events and WeChat's follow events).
+
+
+async def mark_first_paid(
+    session: AsyncSession, tenant: Tenant, customer: Customer, at: datetime
+) -> None:
+    """Remember the customer's first payment (``at``); later payments change nothing."""
+    _own(tenant, customer)
+    if customer.first_paid_at is None:
+        customer.first_paid_at = at
+        await session.flush()
+
+
+async def set_followed(
+    session: AsyncSession, tenant: Tenant, customer: Customer, followed: bool
+) -> None:
+    """Record that the customer follows (or stopped following) the service account; the
+    time they followed is kept while they follow."""
+    _own(tenant, customer)
+    if customer.followed != followed:
+        customer.followed = followed
+        customer.followed_at = clock.now() if followed else None
+        await session.flush()
+
+
+async def mark_follow_invited(session: AsyncSession, tenant: Tenant, customer: Customer) -> None:
+    """Remember that the invitation to follow was shown and dismissed, once."""
+    _own(tenant, customer)
+    if customer.follow_invited_at is None:
+        customer.follow_invited_at = clock.now()
+        await session.flush()
 
 
 async def sandbox_login(

@@ -108,7 +108,7 @@ async def dismiss(
     request, slug, shopper = page.request, page.slug, page.customer
     if shopper is not None:
         customer = await get_customer(uow.session, shopper.tenant, shopper.customer_id)
-        await setup.dismiss_invite(uow.session, customer)
+        await setup.dismiss_invite(uow.session, shopper.tenant, customer)
         await uow.commit()
     back = request.headers.get("referer", "")
     target = back if back.startswith(str(request.base_url)) else f"/m/{slug}/orders"

@@ -29,6 +29,7 @@ from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import escaped
 from loopmall.core.transitions import Transitions
+from loopmall.customers import service as customers
 from loopmall.customers.login import oa_client, primary_app
 from loopmall.customers.models import Customer
 from loopmall.guides.events import FittingEvent
@@ -208,8 +209,8 @@ async def plan_for_event(
             created_at=now,
         )
     )
-    if event.topic == "order.paid" and customer.first_paid_at is None:
-        customer.first_paid_at = now
+    if event.topic == "order.paid":  # the follow invitation waits for a first payment
+        await customers.mark_first_paid(session, tenant, customer, now)
     plan = await _choose(session, tenant, customer, event.topic)
     if plan is not None:
         channel, target, template = plan
@@ -314,7 +315,7 @@ async def _refused(
         if replay:
             return
     if exc.errcode == NOT_FOLLOWING:
-        customer.followed = False
+        await customers.set_followed(session, tenant, customer, False)
     if customer.phone:
         _same, mall_name = await _merchant(session, tenant.id)
         data = await session.scalar(

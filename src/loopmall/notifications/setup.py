@@ -10,6 +10,7 @@ from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.customers import service as customers
 from loopmall.customers.models import Customer
 from loopmall.notifications.compose import ORDER_TOPICS
 from loopmall.notifications.models import MessageTemplate, SubscribeConsent
@@ -137,11 +138,9 @@ async def record_consents(
 async def set_followed(
     session: AsyncSession, tenant: Tenant, customer: Customer, followed: bool
 ) -> None:
-    """Record that the customer follows (or stopped following) the service account."""
-    if customer.followed != followed:
-        customer.followed = followed
-        customer.followed_at = clock.now() if followed else None
-        await session.flush()
+    """Record that the customer follows (or stopped following) the service account (the
+    columns are the customers domain's)."""
+    await customers.set_followed(session, tenant, customer, followed)
 
 
 def should_invite(customer: Customer) -> bool:
@@ -153,10 +152,9 @@ def should_invite(customer: Customer) -> bool:
     )
 
 
-async def dismiss_invite(session: AsyncSession, customer: Customer) -> None:
-    if customer.follow_invited_at is None:
-        customer.follow_invited_at = clock.now()
-        await session.flush()
+async def dismiss_invite(session: AsyncSession, tenant: Tenant, customer: Customer) -> None:
+    """The customer closed the invitation: it is not shown again."""
+    await customers.mark_follow_invited(session, tenant, customer)
 
 
 async def consent_counts(session: AsyncSession, tenant: Tenant, customer_id: int) -> dict[str, int]:
