@@ -132,3 +132,12 @@ async def test_an_operator_logs_out(state: AppState, client: httpx.AsyncClient) 
     r = await client.post("/platform/logout", data={"csrf_token": page_csrf(page.text)})
     assert (r.status_code, r.headers["location"]) == (303, "/platform/login")
     assert (await client.get(PAGE, headers=HTML)).status_code == 303
+
+
+async def test_an_operator_at_the_merchant_console_is_sent_to_the_platform_console(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    await world.make_operator(state)
+    await operator_login(client)
+    r = await client.get("/console", headers=HTML)
+    assert (r.status_code, r.headers["location"]) == (303, "/platform")

@@ -293,8 +293,8 @@ async def overview(
     principal: Principal = Depends(current_principal),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    if principal.tenant is None:
-        raise LoopmallError("Platform operators use the platform console")
+    if principal.tenant is None:  # a platform operator: their console is /platform
+        return RedirectResponse("/platform", status_code=303)
     visible = principal.store_ids
     counts = {
         "stores": await count_stores(uow.session, principal.tenant, visible=visible),
