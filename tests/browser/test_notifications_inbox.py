@@ -41,7 +41,16 @@ def _publish(live_server: LiveServer, topic: str, number: str) -> None:
                 "status": "paid",
                 "total_fen": 3990,
                 "kind": "mall",
+                # the rest of the typed order event (orders/events.py): a paid delivery order
+                "fulfilment": "delivery",
+                "payment_method": "online",
+                "store_id": None,
+                "guide_staff_id": None,
+                "paid_fen": 3990,
+                "refunded_fen": 0,
             }
+            if topic == "order.shipped":
+                payload |= {"carrier": "顺丰", "tracking_no": "SF1000000001"}
             await publish(uow.session, event_type(topic).model_validate(payload))
             await uow.commit()
 
