@@ -11,7 +11,9 @@ transaction (the bucket, the token) rolls back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -369,6 +371,24 @@ async def _insert_tickets(
     return tickets
 
 
+# The batchers of this process, for :func:`gate_quiet` (weak: one goes with its app).
+_batchers: weakref.WeakSet[Batcher] = weakref.WeakSet()
+
+
+async def gate_quiet(write_factory: Any, seconds: float) -> None:
+    """Wait until the batchers writing through ``write_factory`` have no attempt left to
+    answer, ``seconds`` at most; at once when they have none. The flash sale's order maker
+    asks first (``pending.drain``): on SQLite the gate and the order maker take turns on
+    the one write connection, and the gate's answers are the ones shoppers wait for."""
+    busy = [b for b in _batchers if b.write_factory is write_factory and not b.quiet.is_set()]
+    if not busy:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            for batcher in busy:
+                await batcher.quiet.wait()
+
+
 class Batcher:
     """The database gate's attempts of one process, answered in batches: while one
     batch's transaction runs, the attempts arriving queue for the next (group commit, no
@@ -380,11 +400,16 @@ class Batcher:
         self.write_factory = write_factory
         self._queue: list[tuple[Tenant, int, Attempt, asyncio.Future[Outcome]]] = []
         self._task: asyncio.Task[None] | None = None
+        # Set while no attempt is queued or being answered (:func:`gate_quiet`).
+        self.quiet = asyncio.Event()
+        self.quiet.set()
+        _batchers.add(self)
 
     async def submit(self, tenant: Tenant, sale_id: int, attempt: Attempt) -> GateAnswer:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._queue.append((tenant, sale_id, attempt, future))
         if self._task is None or self._task.done():
+            self.quiet.clear()
             self._task = asyncio.ensure_future(self._run())
         outcome = await future
         if isinstance(outcome, BaseException):
@@ -392,13 +417,16 @@ class Batcher:
         return outcome
 
     async def _run(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[: self.MAX], self._queue[self.MAX :]
-            groups: dict[tuple[int, int], list[tuple[Tenant, int, Attempt, Any]]] = {}
-            for item in batch:
-                groups.setdefault((item[0].id, item[1]), []).append(item)
-            for (_merchant, sale_id), items in groups.items():
-                await self._answer(items[0][0], sale_id, items)
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.MAX], self._queue[self.MAX :]
+                groups: dict[tuple[int, int], list[tuple[Tenant, int, Attempt, Any]]] = {}
+                for item in batch:
+                    groups.setdefault((item[0].id, item[1]), []).append(item)
+                for (_merchant, sale_id), items in groups.items():
+                    await self._answer(items[0][0], sale_id, items)
+        finally:
+            self.quiet.set()
 
     async def _answer(
         self, tenant: Tenant, sale_id: int, items: list[tuple[Tenant, int, Attempt, Any]]

@@ -4,8 +4,14 @@ The gate only writes a ticket; making the order (a hold on the sale's one stock 
 the order rows, events) in the gate's transaction would make that level's row lock the
 ceiling again. Instead accepted tickets are ordered ``flashsale_batch`` at a time, by
 whoever comes first: the periodic job, or a shopper polling their ticket
-(:func:`drain` runs one drain per sale per process at a time; :func:`kick`
-starts one in the background after the gate's commit).
+(:func:`drain` runs one round per sale per process at a time; :func:`kick`
+starts a drain in the background after the gate's commit).
+
+On SQLite the background drains let the database gate go first: every write of the
+process takes turns on one connection (ADR 0005), so each round of orders made during the
+sale is a batch of attempts that waits. Before each round a background drain waits while
+the gate's batcher has attempts to answer, for up to ``GATE_FIRST_SECONDS``, so orders are
+still made during a long sale. A shopper polling their ticket does not wait for the gate.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
-from loopmall.core.uow import UnitOfWork
+from loopmall.core.uow import UnitOfWork, queues_on_one_writer
+from loopmall.flashsale.gate_db import gate_quiet
 from loopmall.flashsale.materialize import order_tickets
 from loopmall.flashsale.models import FlashSale, FlashTicket
 from loopmall.flashsale.repository import get_sale_by_id
@@ -31,6 +38,10 @@ from loopmall.merchants.models import Merchant
 LOCKS = "flashsale.drain_locks"
 AGAIN = "flashsale.drain_again"
 TASKS = "flashsale.drain_tasks"
+RUNNING = "flashsale.drain_running"
+# How long a background drain waits for the database gate before each round at most: with
+# attempts arriving all the time the gate is never quiet, and the orders must still come.
+GATE_FIRST_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -61,35 +72,57 @@ def _lock(state: AppState, sale_id: int) -> asyncio.Lock:
     return locks.setdefault(sale_id, asyncio.Lock())
 
 
-async def drain(state: AppState, tenant: Tenant, sale_id: int, *, max_rounds: int = 100) -> int:
-    """Order the sale's accepted tickets until none is left; how many. One drain per sale
-    per process at a time: a second caller waits for the first, then looks again."""
+async def drain(
+    state: AppState, tenant: Tenant, sale_id: int, *, max_rounds: int = 100, defer: bool = False
+) -> int:
+    """Order the sale's accepted tickets until none is left; how many. One round per sale
+    per process at a time: a second caller waits for the round running, then looks again.
+    With ``defer`` (the background drains), each round on SQLite first lets the gate
+    answer the attempts it has (:func:`gate_db.gate_quiet`, at most ``GATE_FIRST_SECONDS``),
+    outside the lock, so a shopper's drain meanwhile is not held up; a background drain
+    also goes round again when :func:`kick` says tickets came during its round."""
     again: set[int] = state.extras.setdefault(AGAIN, set())
+    gate_first = defer and queues_on_one_writer(state.write_factory)
+    batch = state.settings.flashsale_batch
     total = 0
-    async with _lock(state, sale_id):
-        for _ in range(max_rounds):
+    for _ in range(max_rounds):
+        if gate_first:
+            await gate_quiet(state.write_factory, GATE_FIRST_SECONDS)
+        async with _lock(state, sale_id):
+            # Inside the lock, right before the round reads the tickets: a ticket whose
+            # kick came before this line is committed, so this round sees it.
             again.discard(sale_id)
             async with UnitOfWork(state.write_factory) as uow:
-                n = await order_pending(
-                    uow.session, tenant, sale_id, limit=state.settings.flashsale_batch
-                )
+                n = await order_pending(uow.session, tenant, sale_id, limit=batch)
                 await uow.commit()
-            total += n
-            if n < state.settings.flashsale_batch and sale_id not in again:
-                break
+        total += n
+        if n < batch and not (defer and sale_id in again):
+            break
     return total
 
 
 def kick(state: AppState, tenant: Tenant, sale_id: int) -> None:
     """Start draining the sale in the background (after the gate's commit): the buyer's
-    answer does not wait for the orders. A drain already running goes round once more."""
-    if _lock(state, sale_id).locked():
+    answer does not wait for the orders. A background drain already running goes round
+    once more."""
+    running: set[int] = state.extras.setdefault(RUNNING, set())
+    if sale_id in running:
         state.extras.setdefault(AGAIN, set()).add(sale_id)
         return
+    running.add(sale_id)
     tasks: set[asyncio.Task[int]] = state.extras.setdefault(TASKS, set())
-    task = asyncio.get_running_loop().create_task(drain(state, tenant, sale_id))
+    task = asyncio.get_running_loop().create_task(_background(state, tenant, sale_id, running))
     tasks.add(task)
     task.add_done_callback(_finished(tasks))
+
+
+async def _background(state: AppState, tenant: Tenant, sale_id: int, running: set[int]) -> int:
+    try:
+        return await drain(state, tenant, sale_id, defer=True)
+    finally:
+        # No await between the drain's last look at ``AGAIN`` and this line: a kick
+        # either made that drain go round again or starts the next one.
+        running.discard(sale_id)
 
 
 def _finished(tasks: set[asyncio.Task[int]]) -> Callable[[asyncio.Task[int]], None]:
@@ -138,5 +171,5 @@ async def drain_all(state: AppState) -> int:
         sales = await sales_with_pending(uow.session)
     total = 0
     for sale_id, tenant in sales:
-        total += await drain(state, tenant, sale_id)
+        total += await drain(state, tenant, sale_id, defer=True)
     return total
