@@ -221,9 +221,14 @@ async def _wait_until_done(
                     return
         if time.monotonic() > deadline:
             log = workers.log.read_text()[-3000:] if workers.log.exists() else ""
+            lag = await _broker_lag(url)
+            by_sub = await _scalar(
+                state, f"SELECT count(*) FROM broker_effects WHERE subscriber = '{COUNT}'"
+            )
             raise AssertionError(
-                f"not done: {effects}/{2 * events} effects, {pending} events unrelayed, "
-                f"{open_} deliveries open, {workers.alive()} workers alive\n{log}"
+                f"not done: {effects}/{2 * events} effects ({by_sub} by {COUNT}), "
+                f"{pending} events unrelayed, {open_} deliveries open, broker lag {lag}, "
+                f"{workers.alive()} workers alive\n{log}"
             )
         await asyncio.sleep(0.2)
 
