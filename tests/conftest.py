@@ -28,6 +28,7 @@ from loopmall.config import Settings
 from loopmall.core import clock, migrate
 from loopmall.core.db import make_engine
 from loopmall.core.state import AppState
+from loopmall.flashsale import gate_db
 from loopmall.identity import passwords
 
 passwords.configure(time_cost=1, memory_cost_kib=1024)
@@ -205,6 +206,9 @@ async def _truncate_pg(url: str) -> None:
 @pytest.fixture(params=BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated database on each backend."""
+    # Ids start again at 1 in every fresh database: what the process counts per sale id
+    # (the database gate's attempts) must start again too, or a test sees the last one's.
+    gate_db.ATTEMPTS.clear()
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         target = tmp_path / "test.db"

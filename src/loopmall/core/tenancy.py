@@ -59,18 +59,11 @@ def scoped(model: type[T], tenant: Tenant, *extra: Any) -> Select[T]:
     return stmt
 
 
-_tenants: dict[int, Tenant] = {}
-
-
 async def tenant_of(session: AsyncSession, merchant_id: int) -> Tenant:
     """The full tenant (its slug too) of work that knows only the merchant id: an event, a
-    provider's callback. Remembered per process: slugs do not change under running work."""
-    tenant = _tenants.get(merchant_id)
-    if tenant is None:
-        slug = await session.scalar(
-            text("SELECT slug FROM merchants WHERE id = :id"), {"id": merchant_id}
-        )
-        tenant = Tenant(merchant_id, str(slug or ""))
-        if slug is not None:
-            _tenants[merchant_id] = tenant
-    return tenant
+    provider's callback. One primary-key read; not remembered, so a process never answers
+    with a merchant that is gone (tests reuse ids)."""
+    slug = await session.scalar(
+        text("SELECT slug FROM merchants WHERE id = :id"), {"id": merchant_id}
+    )
+    return Tenant(merchant_id, str(slug or ""))
