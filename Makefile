@@ -6,7 +6,7 @@ STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: demo test lint format bench bench-full install install-dev browser loadgen serve migrate clean typecheck
+.PHONY: demo test lint format bench bench-full install install-dev browser broker loadgen serve migrate clean typecheck
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ browser:
 	  apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk; \
 	fi
 
+## broker: Debian's NATS server, which the broker tests start on a port of their own
+## (production runs JetStream: docs/adr/0009-event-broker.md)
+broker:
+	@if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then \
+	  echo "installing Debian nats-server for the broker tests"; \
+	  apt-get update -q && apt-get install -y -q nats-server; \
+	fi
+
 lint: install-dev
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
@@ -54,7 +62,7 @@ typecheck: install-dev
 
 ## test: lint, mypy and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
 ## required when CI=true)
-test: install-dev browser lint typecheck
+test: install-dev browser broker lint typecheck
 	$(BIN)/pytest -q -n auto --durations=20
 
 ## bench: small sizes by default; `make bench FULL=1` (or `make bench-full`) for full sizes;
