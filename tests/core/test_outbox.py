@@ -276,6 +276,33 @@ async def test_an_ordered_subscriber_gets_an_aggregates_events_in_order(
     assert {d.status for d in await _deliveries(state, "test.in_order")} == {"done"}
 
 
+async def test_an_ordered_subscriber_waits_for_an_earlier_event_still_in_the_outbox(
+    state: AppState, frozen_clock: clock.FrozenClock
+) -> None:
+    """A broker that restarted half-way through a relay batch can hand a later event on
+    before an earlier one that is still pending in the outbox: the later one waits."""
+    await _publish(
+        state, Step(merchant_id=1, thing_id=11, n=1), Step(merchant_id=1, thing_id=11, n=2)
+    )
+    first, second = [outbox.envelope_of(row) for row in await _events(state)]
+    sub = outbox.subscriber("test.in_order")
+    assert sub is not None
+    assert await apply(state.write_factory, sub, second) is Outcome.WAITING
+    assert seen == []
+    assert await apply(state.write_factory, sub, first) is Outcome.APPLIED
+    frozen_clock.advance(seconds=outbox.WAIT_BEHIND.total_seconds() + 1)
+    assert await Dispatcher(state.write_factory, transport=_DownBroker()).retry_due() == 1
+    assert seen == [("step", 1), ("step", 2)]
+    # In one process the batch's rows are still pending while it is applied, one by one:
+    # an earlier event already through does not hold the next back.
+    await _publish(
+        state, Step(merchant_id=1, thing_id=12, n=3), Step(merchant_id=1, thing_id=12, n=4)
+    )
+    third, fourth = [outbox.envelope_of(row) for row in (await _events(state))[2:]]
+    assert await apply(state.write_factory, sub, third) is Outcome.APPLIED
+    assert await apply(state.write_factory, sub, fourth) is Outcome.APPLIED
+
+
 class _DownBroker:
     def __init__(self) -> None:
         self.sent: list[int] = []

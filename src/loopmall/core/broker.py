@@ -43,9 +43,8 @@ from loopmall.config import Settings
 from loopmall.core import clock, jobs
 from loopmall.core.events import BadPayload, Envelope, Subscriber, all_subscribers, subscriber
 from loopmall.core.models import OutboxEvent
-from loopmall.core.outbox import LEASE, Dispatcher, apply, backoff, envelope_of
+from loopmall.core.outbox import LEASE, Dispatcher, apply, envelope_of
 from loopmall.core.state import AppState
-from loopmall.core.text import escaped
 from loopmall.core.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -388,33 +387,8 @@ class JetStreamRelay(Dispatcher):
                 row.attempts += 1
                 row.available_at = now + LEASE
             await uow.commit()
-        ids = [row.id for row in rows]
-        try:
-            await self._relay_transport.send([envelope_of(row) for row in rows])
-        except Exception as exc:  # the broker is away: the rows wait, oldest first
-            log.warning(
-                "event relay of %d events failed: %s: %s", len(rows), type(exc).__name__, exc
-            )
-            wait = min(backoff(min(row.attempts for row in rows)), MAX_RELAY_BACKOFF)
-            async with UnitOfWork(self._factory) as uow:
-                await uow.session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(ids))
-                    .values(
-                        available_at=clock.now() + wait,
-                        last_error=escaped(f"{type(exc).__name__}: {exc}")[:2000],
-                    )
-                )
-                await uow.commit()
-            return 0
-        async with UnitOfWork(self._factory) as uow:
-            await uow.session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(ids))
-                .values(status="done", dispatched_at=clock.now(), last_error=None)
-            )
-            await uow.commit()
-        return len(rows)
+        # The rows wait, oldest first, while the broker is away.
+        return await self.hand_on(rows, self._relay_transport, longest_wait=MAX_RELAY_BACKOFF)
 
     async def stop(self) -> None:
         await super().stop()

@@ -24,7 +24,11 @@ class OutboxEvent(IdMixin, Base):
     """An event written in the same transaction as the change it announces."""
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_due", "status", "available_at"),)
+    __table_args__ = (
+        Index("ix_outbox_events_due", "status", "available_at"),
+        # An ordered subscriber asks whether an earlier event of the aggregate is through.
+        Index("ix_outbox_events_aggregate", "aggregate", "id"),
+    )
 
     merchant_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     topic: Mapped[str] = mapped_column(String(100))

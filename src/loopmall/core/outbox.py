@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -159,20 +159,36 @@ async def _take(
     return None if row.status == "done" else row
 
 
+THROUGH = ("done", "settled")  # a delivery in one of these no longer holds later ones back
+
+
 async def _behind_an_earlier(session: AsyncSession, sub: Subscriber[Any], env: Envelope) -> bool:
+    """Whether an ordered subscriber must not have ``env`` yet: an earlier event of the same
+    aggregate (and topic) is not through to it — its delivery failed or waits, or it was
+    never handed on at all (a relay that failed half-way through a batch while the broker
+    restarted can leave a later event in the stream ahead of an earlier one, which is still
+    pending here). Transport order alone is not trusted."""
     if not (sub.ordered and env.aggregate):
         return False
-    earlier = await session.scalar(
-        select(
-            exists().where(
-                EventDelivery.subscriber == sub.name,
-                EventDelivery.aggregate == env.aggregate,
-                EventDelivery.event_id < env.id,
-                EventDelivery.status != "done",
-            )
-        )
+    failed_or_waiting = exists().where(
+        EventDelivery.subscriber == sub.name,
+        EventDelivery.aggregate == env.aggregate,
+        EventDelivery.event_id < env.id,
+        EventDelivery.status.not_in(THROUGH),
     )
-    return bool(earlier)
+    done_for_sub = exists().where(
+        EventDelivery.event_id == OutboxEvent.id,
+        EventDelivery.subscriber == sub.name,
+        EventDelivery.status.in_(THROUGH),
+    )
+    not_handed_on = exists().where(
+        OutboxEvent.aggregate == env.aggregate,
+        OutboxEvent.topic == sub.topic,
+        OutboxEvent.id < env.id,
+        OutboxEvent.status == "pending",
+        ~done_for_sub,
+    )
+    return bool(await session.scalar(select(or_(failed_or_waiting, not_handed_on))))
 
 
 async def apply(
@@ -347,20 +363,36 @@ class Dispatcher:
 
     async def relay_due(self) -> int:
         """Hand one batch of committed events to the transport; returns how many."""
-        events = await self._claim()
-        if not events:
+        return await self.hand_on(await self._claim(), self._transport)
+
+    async def hand_on(
+        self,
+        rows: Sequence[OutboxEvent],
+        transport: Transport,
+        *,
+        longest_wait: timedelta | None = None,
+    ) -> int:
+        """Send claimed ``rows`` through ``transport`` and mark them done; if it fails (the
+        broker is away), they stay pending with the reason and a backoff (at most
+        ``longest_wait``), oldest first. Returns how many were handed on."""
+        if not rows:
             return 0
-        ids = [event.id for event in events]
+        ids = [row.id for row in rows]
         try:
-            await self._transport.send([envelope_of(event) for event in events])
-        except Exception as exc:  # the broker is down: the events wait in the outbox
-            log.warning("outbox relay of %d events failed: %s", len(events), exc)
+            await transport.send([envelope_of(row) for row in rows])
+        except Exception as exc:  # the events wait in the outbox
+            log.warning(
+                "event relay of %d events failed: %s: %s", len(rows), type(exc).__name__, exc
+            )
+            wait = backoff(min(row.attempts for row in rows))
+            if longest_wait is not None:
+                wait = min(wait, longest_wait)
             async with UnitOfWork(self._factory) as uow:
                 await uow.session.execute(
                     update(OutboxEvent)
                     .where(OutboxEvent.id.in_(ids))
                     .values(
-                        available_at=clock.now() + backoff(min(e.attempts for e in events)),
+                        available_at=clock.now() + wait,
                         last_error=escaped(f"{type(exc).__name__}: {exc}")[:2000],
                     )
                 )
@@ -373,7 +405,7 @@ class Dispatcher:
                 .values(status="done", dispatched_at=clock.now(), last_error=None)
             )
             await uow.commit()
-        return len(events)
+        return len(rows)
 
     async def _claim_retries(self) -> list[tuple[EventDelivery, OutboxEvent]]:
         async with UnitOfWork(self._factory) as uow:
