@@ -38,6 +38,12 @@ async def test_the_planner_takes_it_for_the_unpaid_store_sales(state: AppState) 
                 str(r[-1]) for r in await s.execute(text(f"EXPLAIN QUERY PLAN {STATEMENT}"))
             )
         else:
+            # On a test table of a few rows (what earlier tests of this process left in its
+            # statistics) a sort of the merchant's orders by another index costs next to
+            # nothing and was chosen now and then; at a chain's size it never is. Sorting
+            # off leaves the two plans this test is about: the index, or the walk backwards
+            # over every order.
+            await s.execute(text("SET LOCAL enable_sort = off"))
             plan = " ".join(str(r[0]) for r in await s.execute(text(f"EXPLAIN {STATEMENT}")))
 
     # Then through the index, not a walk over every order

@@ -17,6 +17,7 @@ from loopmall.identity import service
 from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal
 from loopmall.identity.guards import PUBLIC
+from loopmall.identity.models import Operator
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Throttle
 from loopmall.web.i18n import pick_locale
@@ -54,9 +55,26 @@ async def start_console_session(
     request: Request, uow: UnitOfWork, staff: service.StaffRef, target: str
 ) -> Response:
     """Open a cookie session for ``staff``, commit, and redirect to ``target``."""
+    return await start_cookie_session(request, uow, target, staff=staff)
+
+
+async def start_cookie_session(
+    request: Request,
+    uow: UnitOfWork,
+    target: str,
+    *,
+    staff: service.StaffRef | None = None,
+    operator: Operator | None = None,
+) -> Response:
+    """Open a cookie session for a staff member or a platform operator, commit, and
+    redirect to ``target`` (the console's and the platform console's sign-in both end here)."""
     settings = get_state(request).settings
     token, _row = await service.open_session(
-        uow.session, kind="cookie", ttl_seconds=settings.session_ttl_seconds, staff=staff
+        uow.session,
+        kind="cookie",
+        ttl_seconds=settings.session_ttl_seconds,
+        staff=staff,
+        operator=operator,
     )
     await uow.commit()
     response = RedirectResponse(target, status_code=303)
@@ -69,6 +87,18 @@ async def start_console_session(
         max_age=settings.session_ttl_seconds,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+async def end_cookie_session(request: Request, uow: UnitOfWork, login_page: str) -> Response:
+    """Revoke this browser's session and send it to ``login_page``."""
+    settings = get_state(request).settings
+    cookie = request.cookies.get(settings.session_cookie)
+    if cookie:
+        await service.revoke_session(uow.session, cookie)
+        await uow.commit()
+    response = RedirectResponse(login_page, status_code=303)
+    response.delete_cookie(settings.session_cookie)
     return response
 
 
@@ -162,11 +192,4 @@ async def logout(
     principal: Principal = Depends(current_principal),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    settings = get_state(request).settings
-    cookie = request.cookies.get(settings.session_cookie)
-    if cookie:
-        await service.revoke_session(uow.session, cookie)
-        await uow.commit()
-    response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(settings.session_cookie)
-    return response
+    return await end_cookie_session(request, uow, "/console/login")

@@ -20,7 +20,12 @@ from loopmall.identity import service
 from loopmall.identity.api import get_throttle
 from loopmall.identity.deps import current_principal, optional_principal, require_operator
 from loopmall.identity.guards import PUBLIC
-from loopmall.identity.pages import LOGIN_CSRF_COOKIE, check_login_csrf, set_login_csrf
+from loopmall.identity.pages import (
+    check_login_csrf,
+    end_cookie_session,
+    set_login_csrf,
+    start_cookie_session,
+)
 from loopmall.identity.principal import Principal
 from loopmall.identity.throttle import Throttle
 from loopmall.operations import dead_letters
@@ -105,21 +110,7 @@ async def login_submit(
             status_code=429,
             email=email,
         )
-    token, _row = await service.open_session(
-        uow.session, kind="cookie", ttl_seconds=settings.session_ttl_seconds, operator=operator
-    )
-    await uow.commit()
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        settings.session_cookie,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-        max_age=settings.session_ttl_seconds,
-    )
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
-    return response
+    return await start_cookie_session(request, uow, _safe_next(next), operator=operator)
 
 
 @router.post("/platform/logout")
@@ -128,14 +119,7 @@ async def logout(
     _principal: Principal = Depends(current_principal),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    settings = get_state(request).settings
-    cookie = request.cookies.get(settings.session_cookie)
-    if cookie:
-        await service.revoke_session(uow.session, cookie)
-        await uow.commit()
-    response = RedirectResponse("/platform/login", status_code=303)
-    response.delete_cookie(settings.session_cookie)
-    return response
+    return await end_cookie_session(request, uow, "/platform/login")
 
 
 @router.get("/platform")
