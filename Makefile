@@ -62,10 +62,10 @@ typecheck: install-dev
 
 ## test: lint, mypy and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
 ## required when CI=true)
-# worksteal: an idle worker takes queued tests from a busy one, so a long test (the fuzz run,
-# the broker's crash tests) no longer leaves one worker finishing alone at the end.
+# Three workers on the two cores: a good part of every test is waiting (on PostgreSQL, a
+# browser, a worker process, a stand-in server), and a third worker fills those waits.
 test: install-dev browser broker lint typecheck
-	$(BIN)/pytest -q -n auto --dist worksteal --durations=20
+	$(BIN)/pytest -q -n 3 --durations=20
 
 ## bench: small sizes by default; `make bench FULL=1` (or `make bench-full`) for full sizes;
 ## BENCH_ARGS passes more, e.g. BENCH_ARGS="--only attribution --backend sqlite"
