@@ -62,10 +62,8 @@ typecheck: install-dev
 
 ## test: lint, mypy and the whole suite (SQLite always; PostgreSQL and Redis when reachable,
 ## required when CI=true)
-# Three workers on the two cores: a good part of every test is waiting (on PostgreSQL, a
-# browser, a worker process, a stand-in server), and a third worker fills those waits.
 test: install-dev browser broker lint typecheck
-	$(BIN)/pytest -q -n 3 --durations=20
+	$(BIN)/pytest -q -n auto --durations=20
 
 ## bench: small sizes by default; `make bench FULL=1` (or `make bench-full`) for full sizes;
 ## BENCH_ARGS passes more, e.g. BENCH_ARGS="--only attribution --backend sqlite"
