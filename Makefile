@@ -9,10 +9,12 @@ CHROMIUM ?= /usr/bin/chromium
 .PHONY: demo test lint format bench bench-full install install-dev browser broker loadgen serve migrate clean typecheck
 
 $(BIN)/python:
+	@echo "==> creating the Python environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP_BASE): pyproject.toml | $(BIN)/python
+	@echo "==> installing Loopmall and its libraries (a minute or two on a fresh machine)"
 	$(BIN)/pip install -q -e .
 	touch $@
 

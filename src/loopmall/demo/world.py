@@ -42,11 +42,13 @@ DEMO_PASSWORD = "demo1234"  # noqa: S105 - the demo world's published password
 OPERATOR_EMAIL = "ops@loopmall.demo"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Login:
     who: str
     merchant: str
     account: str
+    tries: str  # what this role can try first, printed under the login
+    page: str  # where the login goes (console, platform console or the guide's page)
     password: str = DEMO_PASSWORD
 
 
@@ -54,7 +56,6 @@ class Login:
 class DemoReport:
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
-    logins: list[Login] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ FASHION_GUIDES = [
     ("13900000016", "孙悦", "guide", "NJ001"),
 ]
 FASHION_MANAGERS = [("13900000010", "周店长", "store_manager", "SH001")]
+FASHION_CASHIERS = [("13900000020", "吴收银", "cashier", "SH001")]
 # (category, item, base price in yuan)
 FASHION_LINES = [
     ("连衣裙", ["真丝印花连衣裙", "收腰衬衫裙", "针织长裙", "碎花雪纺裙", "小黑裙"], 499),
@@ -132,7 +134,7 @@ async def _build_fashion(
             pickup_enabled=True,
         )
         store_ids[code] = (store.id, store.public_id)
-    for phone, name, role, code in FASHION_MANAGERS + FASHION_GUIDES:
+    for phone, name, role, code in FASHION_MANAGERS + FASHION_GUIDES + FASHION_CASHIERS:
         await create_staff(
             session,
             tenant,
@@ -142,8 +144,6 @@ async def _build_fashion(
             password=DEMO_PASSWORD,
             stores=[store_ids[code][1]],
         )
-    report.logins.append(Login("store manager (SH001)", tenant.slug, FASHION_MANAGERS[0][0]))
-    report.logins.append(Login("guide (SH001)", tenant.slug, FASHION_GUIDES[0][0]))
 
     warehouse = await default_warehouse(session, tenant)
     store_locations = [
@@ -335,11 +335,54 @@ PLANS: list[tuple[str, str, str, str, Callable[..., object]]] = [
 ]
 
 
+def demo_logins() -> list[Login]:
+    """One login for every role the demo world has, with what that role can try first."""
+    return [
+        Login(
+            "owner of VERO 时装",
+            "vero",
+            "13800000001",
+            "everything: products, stock, stores, staff, flash sales, the mall's look",
+            "/console/login",
+        ),
+        Login(
+            "store manager of 上海南京西路店 (SH001)",
+            "vero",
+            FASHION_MANAGERS[0][0],
+            "the store's stock and staff, pickups and the store's orders",
+            "/console/login",
+        ),
+        Login(
+            "guide at SH001",
+            "vero",
+            FASHION_GUIDES[0][0],
+            "the guide's page: chat with 苏晴, hold a size for her, share a product",
+            "/guide",
+        ),
+        Login(
+            "cashier at SH001",
+            "vero",
+            FASHION_CASHIERS[0][0],
+            "hand over pickups by their code (核销) and take payments at the till",
+            "/console/login",
+        ),
+        Login(
+            "platform operator",
+            "",
+            OPERATOR_EMAIL,
+            "every merchant, failed event deliveries and their retries",
+            "/platform/login",
+        ),
+    ] + [
+        Login(f"owner of {name}", slug, phone, "the console of a small shop", "/console/login")
+        for slug, name, _owner, phone, _build in PLANS[1:]
+    ]
+
+
 async def load(state: AppState) -> DemoReport:
     """Create what is missing of the demo world; each merchant in its own transaction."""
     report = DemoReport()
     for slug, name, owner_name, owner_phone, build in PLANS:
-        report.logins.append(Login(f"owner of {name}", slug, owner_phone))
         async with UnitOfWork(state.write_factory) as uow:
             exists = await uow.session.scalar(select(Merchant.id).where(Merchant.slug == slug))
             if exists is not None:
