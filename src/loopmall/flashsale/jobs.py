@@ -4,6 +4,8 @@ Importing ``lapse`` registers the order hooks (a cancelled flash order's ticket 
 its units go back on sale; a paid one's ticket is paid). Jobs, every
 ``flashsale_sweep_seconds``: order the database gate's accepted tickets (``pending``),
 lapse unpaid flash orders and return Redis sales' lapsed units to Redis (``lapse``).
+Importing ``reconcile`` registers its every-minute job: the Redis sales of the last day
+agree with the database, and what Redis lost (a sale, a lapse's return) is repaired.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from loopmall.core.jobs import periodic
 from loopmall.core.state import AppState
 from loopmall.flashsale import lapse, pending
+from loopmall.flashsale import reconcile as reconcile  # registers its periodic job
 
 
 @periodic("flashsale-order-pending", lambda settings: settings.flashsale_sweep_seconds)

@@ -12,6 +12,12 @@ The database is the source of truth for what was sold (tickets) and who may buy
 database (and the stream, if it survived), then puts back the units of any lapse whose
 return never reached Redis. ``load_if_missing`` is the same load, done once under a lock,
 when the gate finds a sale Redis does not hold.
+
+The every-minute job runs while sales are live, so it repairs only what is safe beside a
+working gate: a sale Redis lost (loaded under the gate's own lock) and lapses whose return
+never reached Redis (``return_units`` is idempotent per request). Any other drift is logged,
+not overwritten: the two sides are read one after the other, so an attempt accepted between
+the reads looks like drift, and a reload would write over units the gate just took.
 """
 
 from __future__ import annotations
@@ -73,6 +79,10 @@ class Reconciliation:
     lapsed_units: int
     db_remaining: int
     problems: list[str] = field(default_factory=list)
+    # What Redis should hold by the database and the stream; the units of lapses whose
+    # return never reached Redis.
+    expected_left: int = 0
+    unreturned_units: int = 0
 
     @property
     def ok(self) -> bool:
@@ -193,6 +203,7 @@ async def reconcile(
     )
     problems = report.problems
     expected_left = sale.stock - live - sum(r.quantity for r in flying)
+    report.expected_left = expected_left
     if live > sale.stock:
         problems.append(f"oversold: {live} units in live tickets, stock {sale.stock}")
     if not report.loaded:
@@ -209,25 +220,40 @@ async def reconcile(
             f"database: {db_remaining} units in buckets, tickets leave {sale.stock - live}"
         )
     missing = {t.request_id for t in lapsed} - set(returned)
+    report.unreturned_units = sum(t.quantity for t in lapsed if t.request_id in missing)
     if report.loaded and missing:
         problems.append(f"redis: {len(missing)} lapsed units never went back on sale")
     return report
 
 
+def _only_unreturned_lapses(report: Reconciliation) -> bool:
+    """Every disagreement is lapses whose units never went back to Redis: putting them back
+    makes the two sides agree (Redis holds exactly those units fewer, the buyers agree)."""
+    return (
+        report.loaded
+        and report.unreturned_units > 0
+        and report.redis_left == report.expected_left - report.unreturned_units
+        and all(p.startswith("redis: ") and "buyers" not in p for p in report.problems)
+    )
+
+
 async def repair(
-    session: AsyncSession, tenant: Tenant, sale_id: int, redis: Any, prefix: str
+    session: AsyncSession,
+    tenant: Tenant,
+    sale_id: int,
+    redis: Any,
+    prefix: str,
+    *,
+    reload_on_drift: bool = True,
 ) -> Reconciliation:
-    """Make Redis agree with the database: reload the sale if Redis lost it (or its counts
-    drifted), and put back the units of lapses whose return never reached Redis. Answers the
-    reconciliation after the repair."""
+    """Make Redis agree with the database: reload the sale if Redis lost it (or, with
+    ``reload_on_drift``, if its counts drifted), and put back the units of lapses whose
+    return never reached Redis. Answers the reconciliation after the repair."""
     before = await reconcile(session, tenant, sale_id, redis, prefix)
     if before.ok:
         return before
     keys = SaleKeys(prefix, sale_id)
-    lapsed_only = before.loaded and all(
-        p.startswith("redis: ") and "lapsed" in p for p in before.problems
-    )
-    if lapsed_only:
+    if _only_unreturned_lapses(before):
         tickets = await _tickets(session, tenant, sale_id)
         await return_units(
             redis,
@@ -235,8 +261,12 @@ async def repair(
             sale_id,
             [(t.request_id, t.quantity) for t in tickets if t.status == "lapsed"],
         )
-    else:
+    elif reload_on_drift:
         await load_sale(redis, prefix, await sale_image(session, tenant, sale_id, redis, prefix))
+    elif not before.loaded:
+        await _load_under_lock(session, tenant, sale_id, redis, prefix)
+    else:
+        return before  # drift beside a live gate: reported, not written over
     await ensure_group(redis, keys.stream)
     return await reconcile(session, tenant, sale_id, redis, prefix)
 
@@ -244,20 +274,27 @@ async def repair(
 async def load_if_missing(state: Any, tenant: Tenant, sale_id: int) -> bool:
     """Load the sale into Redis from the database unless it is there or another process is
     loading it. Whether this call loaded it."""
-    redis = state.redis
-    prefix = state.settings.redis_prefix
-    keys = SaleKeys(prefix, sale_id)
-    if await redis.exists(keys.stock):
+    if await state.redis.exists(SaleKeys(state.settings.redis_prefix, sale_id).stock):
         return False
+    async with UnitOfWork(state.read_factory) as uow:
+        return await _load_under_lock(
+            uow.session, tenant, sale_id, state.redis, state.settings.redis_prefix
+        )
+
+
+async def _load_under_lock(
+    session: AsyncSession, tenant: Tenant, sale_id: int, redis: Any, prefix: str
+) -> bool:
+    """Load the sale unless Redis holds it or another process is loading it (the lock the
+    gate's first attempt takes too); whether this call loaded it."""
+    keys = SaleKeys(prefix, sale_id)
     lock = keys.stock + ":loading"
     if not await redis.set(lock, "1", nx=True, ex=LOAD_LOCK_SECONDS):
         return False
     try:
         if await redis.exists(keys.stock):
             return False
-        async with UnitOfWork(state.read_factory) as uow:
-            image = await sale_image(uow.session, tenant, sale_id, redis, prefix)
-        await load_sale(redis, prefix, image)
+        await load_sale(redis, prefix, await sale_image(session, tenant, sale_id, redis, prefix))
         return True
     finally:
         await redis.delete(lock)
@@ -279,18 +316,28 @@ async def redis_sales(session: AsyncSession, *, since: datetime) -> list[tuple[T
 
 
 async def reconcile_sales(
-    state: Any, *, since: datetime, repair_lost: bool
+    state: Any, *, since: datetime, repair_lost: bool, reload_on_drift: bool = False
 ) -> list[Reconciliation]:
     """Reconcile (and, with ``repair_lost``, repair) every Redis sale since ``since``; each
-    report is kept in Redis beside the sale (``last_report``)."""
+    report is kept in Redis beside the sale (``last_report``). A sale whose counts drifted
+    is reloaded from the database only with ``reload_on_drift`` (the operator's repair)."""
     if state.redis is None:
         return []
     prefix = state.settings.redis_prefix
     reports = []
     async with UnitOfWork(state.read_factory) as uow:
         for tenant, sale_id in await redis_sales(uow.session, since=since):
-            check = repair if repair_lost else reconcile
-            report = await check(uow.session, tenant, sale_id, state.redis, prefix)
+            if repair_lost:
+                report = await repair(
+                    uow.session,
+                    tenant,
+                    sale_id,
+                    state.redis,
+                    prefix,
+                    reload_on_drift=reload_on_drift,
+                )
+            else:
+                report = await reconcile(uow.session, tenant, sale_id, state.redis, prefix)
             await state.redis.set(SaleKeys(prefix, sale_id).report, json.dumps(asdict(report)))
             if not report.ok:
                 log.warning(
@@ -323,7 +370,7 @@ async def reconcile_all(settings: Any, *, repair: bool, console: Any) -> bool:
     state = AppState.build(settings)
     try:
         reports = await reconcile_sales(
-            state, since=clock.now() - timedelta(days=30), repair_lost=repair
+            state, since=clock.now() - timedelta(days=30), repair_lost=repair, reload_on_drift=True
         )
     finally:
         await state.close()
