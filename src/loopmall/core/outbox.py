@@ -23,7 +23,7 @@ import contextlib
 import enum
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -90,6 +90,43 @@ async def publish(session: AsyncSession, *events: Event) -> None:
         ],
     )
     session.info["outbox_dirty"] = True
+    # Kept for the listeners that must act before the answer goes out (``after_commit``).
+    session.info.setdefault(_PUBLISHED, []).extend(events)
+
+
+_PUBLISHED = "loopmall.published"
+
+AfterCommit = Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
+_after_commit: list[AfterCommit] = []
+
+
+def after_commit(listener: AfterCommit) -> AfterCommit:
+    """Register ``listener(session, events)``: called by the unit of work right after a
+    commit with the events that commit published, in the process and the request that made
+    the change (the read cache forgets what they changed before the answer goes out). Not
+    durable — a subscriber is; a listener must not raise."""
+    if listener not in _after_commit:
+        _after_commit.append(listener)
+    return listener
+
+
+def forget_published(session: AsyncSession) -> None:
+    """Called by the unit of work on a rollback: those events never happened."""
+    session.info.pop(_PUBLISHED, None)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Called by the unit of work after a commit: wake the dispatchers, then run the
+    ``after_commit`` listeners for the events just committed."""
+    notify_committed(session)
+    events = session.info.pop(_PUBLISHED, None)
+    if not events:
+        return
+    for listener in list(_after_commit):
+        try:
+            await listener(session, events)
+        except Exception:  # the change is committed; the durable subscribers still run
+            log.exception("after-commit listener %s failed", listener)
 
 
 def envelope_of(row: OutboxEvent) -> Envelope:

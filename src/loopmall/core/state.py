@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from loopmall.config import Settings
 from loopmall.core.db import make_engine, make_sessionmakers, make_sqlite_writer
+from loopmall.core.readcache import SESSION_KEY as READCACHE_KEY
+from loopmall.core.readcache import ReadCache
 
 SETTINGS_KEY = "loopmall.settings"
 
@@ -34,6 +36,9 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)
     # SQLite: the one-connection engine all writes queue on (``make_sqlite_writer``).
     writer: AsyncEngine | None = None
+    # The storefront's read cache (core.readcache); every session carries it too, so a
+    # commit that published events bumps this app's generations.
+    readcache: ReadCache = field(default_factory=ReadCache)
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -50,16 +55,18 @@ class AppState:
             else None
         )
         read, write = make_sessionmakers(engine, writer)
-        # Every session knows its app's settings (``settings_of``): an outbox handler gets only
-        # a session, yet a call to WeChat or Alipay needs the gateway URLs and timeouts.
-        read.configure(info={SETTINGS_KEY: settings})
-        write.configure(info={SETTINGS_KEY: settings})
         redis = None
         if settings.redis_url:
             import redis.asyncio as aioredis
 
             redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-        return cls(settings, engine, read, write, redis, writer=writer)
+        readcache = ReadCache.from_settings(settings, redis)
+        # Every session knows its app's settings (``settings_of``): an outbox handler gets only
+        # a session, yet a call to WeChat or Alipay needs the gateway URLs and timeouts.
+        info = {SETTINGS_KEY: settings, READCACHE_KEY: readcache}
+        read.configure(info=info)
+        write.configure(info=info)
+        return cls(settings, engine, read, write, redis, writer=writer, readcache=readcache)
 
     @property
     def engines(self) -> list[AsyncEngine]:

@@ -45,6 +45,12 @@ async def hand_over() -> None:
     await asyncio.sleep(0)
 
 
+def _forget_published(session: AsyncSession) -> None:
+    from loopmall.core.outbox import forget_published
+
+    forget_published(session)
+
+
 class UnitOfWork:
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = factory
@@ -64,9 +70,10 @@ class UnitOfWork:
             held = self._session.in_transaction()
             await self._session.commit()
             # Imported here: the outbox module imports this one.
-            from loopmall.core.outbox import notify_committed
+            from loopmall.core.outbox import run_after_commit
 
-            notify_committed(self._session)
+            self.committed = True
+            await run_after_commit(self._session)
         self.committed = True
         if held and self._hands_over:
             # The commit gave the write connection back. Marked committed first: a
@@ -77,6 +84,7 @@ class UnitOfWork:
         if self._session is not None:
             held = self._session.in_transaction()
             await self._session.rollback()
+            _forget_published(self._session)
             if held and self._hands_over:
                 await hand_over()
 
@@ -85,6 +93,7 @@ class UnitOfWork:
             # A transaction still open holds the write connection until the close (a
             # unit left without a commit); after a commit it is already back.
             held = self._session.in_transaction()
+            _forget_published(self._session)
             await self._session.close()
             self._session = None
             if held and self._hands_over:
