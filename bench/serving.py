@@ -84,13 +84,15 @@ async def wait_http(url: str, path: str = "/hello", timeout: float = 90.0) -> No
 
 @asynccontextmanager
 async def fresh_database(
-    backend: str, tmp: Path, name: str, *, keep: bool = False
+    backend: str, tmp: Path, name: str, *, keep: bool = False, migrate_it: bool = True
 ) -> AsyncIterator[str]:
     """The URL of a migrated, empty database: ``tmp/<name>.db`` on SQLite, a database
-    ``<name>_<pid>`` on PostgreSQL (dropped afterwards, its sessions ended, unless ``keep``)."""
+    ``<name>_<pid>`` on PostgreSQL (dropped afterwards, its sessions ended, unless ``keep``).
+    With ``migrate_it`` False it stays empty (another checkout's migrations will build it)."""
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / f'{name}.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
+        if migrate_it:
+            await asyncio.to_thread(migrate.upgrade, url)
         yield url
         return
     db = f"{name}_{os.getpid()}"
@@ -99,7 +101,8 @@ async def fresh_database(
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
         await conn.execute(text(f'CREATE DATABASE "{db}"'))
     url = f"{PG_URL.rpartition('/')[0]}/{db}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    if migrate_it:
+        await asyncio.to_thread(migrate.upgrade, url)
     try:
         yield url
     finally:

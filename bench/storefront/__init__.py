@@ -1,0 +1,1 @@
+"""The storefront crowd benchmark (issue #13): ``python -m bench.storefront``."""
