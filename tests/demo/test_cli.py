@@ -72,6 +72,7 @@ def test_every_link_is_whole_on_its_own_line(printed: str) -> None:
     for slug in ("vero", "pancake", "duck", "fruit"):
         assert f"{base}/m/{slug}/" in links
     assert f"{base}/docs" in links
+    assert any(link.startswith(f"{base}/m/vero/flash/fs_") for link in links)  # item 4
     for line in printed.splitlines():  # a link that wrapped would leave a stub of a line
         assert not line.startswith(("/", "m/", "console", "login")), line
     assert all(link.startswith(base) for link in links)

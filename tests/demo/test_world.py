@@ -36,10 +36,11 @@ async def test_demo_world_is_complete_and_loads_idempotently(
     assert await _count(state, Staff, Staff.merchant_id == vero, Staff.role == "guide") == 6
     assert await _count(state, Product, Product.merchant_id == vero) == 40
     assert await _count(state, Store, Store.merchant_id == fruit) == 0
+    await _has_the_o2o_and_social_parts(state, vero)
+    await _opens_a_flash_sale_soon_on_every_run(state, client)
     skus = await _count(state, Sku)
     levels = await _count(state, Level)
     assert skus > 40 * 4
-    await _has_the_o2o_and_social_parts(state, vero)
 
     second = await load(state)
     assert second.created == []
@@ -79,4 +80,33 @@ async def _has_the_o2o_and_social_parts(state: AppState, vero: int) -> None:
     assert await _count(state, Conversation, Conversation.merchant_id == vero) == 1
     assert await _count(state, ChatMessage, ChatMessage.merchant_id == vero) == 4
     assert await _count(state, CommissionRules, CommissionRules.merchant_id == vero) == 1
-    assert await _count(state, FlashSale, FlashSale.merchant_id == vero) == 1
+    assert await _count(state, FlashSale, FlashSale.merchant_id == vero) == 0  # opened per run
+
+
+async def _opens_a_flash_sale_soon_on_every_run(state: AppState, client: httpx.AsyncClient) -> None:
+    """Issue #14 item 4: every run of the demo opens a flash sale for buying within a few
+    minutes, reservations open now, and the fashion mall's home page leads to it."""
+    from loopmall.core import clock
+    from loopmall.demo.flash_sale import open_demo_sale
+    from loopmall.flashsale.models import FlashSale
+
+    for run in (1, 2):
+        opened = await open_demo_sale(state)
+        assert opened is not None
+        async with UnitOfWork(state.read_factory) as uow:
+            sale = await uow.session.scalar(
+                select(FlashSale).where(FlashSale.public_id == opened.public_id)
+            )
+        assert sale is not None
+        now = clock.now()
+        assert sale.reserve_from.replace(tzinfo=None) <= now.replace(tzinfo=None)
+        opens_in = sale.starts_at.replace(tzinfo=None) - now.replace(tzinfo=None)
+        assert 0 < opens_in.total_seconds() <= 5 * 60
+        assert sale.ends_at > sale.starts_at
+        home = (await client.get("/m/vero/")).text
+        assert home.count('href="/m/vero/flash/') == 1, run  # one banner, this run's sale
+        assert f'href="{opened.path}"' in home
+        page = await client.get(opened.path)
+        assert page.status_code == 200
+        assert "微信专享秒杀" in page.text
+    assert await _count(state, FlashSale) == 2

@@ -9,6 +9,7 @@ import typer
 from loopmall.config import Settings, get_settings
 from loopmall.core import migrate
 from loopmall.core.state import AppState
+from loopmall.demo.flash_sale import open_demo_sale
 from loopmall.demo.outside import Outside, PortTaken, connect_accounts, load_keys
 from loopmall.demo.world import PLANS, DemoReport, demo_logins, load
 
@@ -29,6 +30,7 @@ async def _load(settings: Settings) -> DemoReport:
         report = await load(state)
         keys = load_keys(settings, [(slug, name) for slug, name, *_rest in PLANS])
         await connect_accounts(state, keys)
+        report.flash_sale = await open_demo_sale(state)
         return report
     finally:
         await state.close()
@@ -53,6 +55,9 @@ def print_report(report: DemoReport, base: str) -> None:
     say(f"Platform console: {base}/platform/login")
     for slug, name, *_rest in PLANS:
         say(f"Mall of {slug} ({name}; one-tap demo login): {base}/m/{slug}/")
+    if report.flash_sale is not None:
+        sale = report.flash_sale
+        say(f"Flash sale ({sale.title}; buying opens {sale.opens_local}): {base}{sale.path}")
     say(f"API docs: {base}/docs")
     say(f"OpenAPI: {base}/openapi.json")
     say(f"Health: {base}/healthz")

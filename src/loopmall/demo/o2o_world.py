@@ -1,21 +1,17 @@
-"""The O2O, social and flash-sale part of the demo world (issues #4 and #5), for the
-fashion chain: QR codes for every store and guide, posters placed in a café and a magazine,
-a follow-and-join offer, commission rules, a share chain, a guide with a conversation, and
-a flash sale open for reservations. Loaded through the domains' services, in the caller's
-transaction."""
+"""The O2O and social part of the demo world (issues #4 and #5), for the fashion chain: QR
+codes for every store and guide, posters placed in a café and a magazine, a follow-and-join
+offer, commission rules, a share chain, and a guide with a conversation. Loaded through the
+domains' services, in the caller's transaction. (The flash sale opens anew on every run of
+the demo: ``demo.flash_sale``.)"""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Product, Sku
-from loopmall.core import clock
 from loopmall.core.tenancy import Tenant
 from loopmall.customers.service import customer_for, new_consumer
-from loopmall.flashsale import service as flashsale
 from loopmall.guides import chat
 from loopmall.guides.rules import MessageKind, Sender
 from loopmall.guides.views import card_of, first_image
@@ -55,7 +51,9 @@ async def _guides(session: AsyncSession, tenant: Tenant) -> list[Staff]:
     return list(rows)
 
 
-async def _skus(session: AsyncSession, tenant: Tenant, limit: int) -> list[tuple[Sku, Product]]:
+async def first_skus(
+    session: AsyncSession, tenant: Tenant, limit: int
+) -> list[tuple[Sku, Product]]:
     rows = await session.execute(
         select(Sku, Product)
         .join(Product, Product.id == Sku.product_id)
@@ -76,7 +74,7 @@ async def build(session: AsyncSession, tenant: Tenant) -> list[str]:
     for guide in guides:
         await o2o.ensure_guide_code(session, tenant, guide.id)
     made.append(f"QR codes for {len(stores)} stores and {len(guides)} guides")
-    skus = await _skus(session, tenant, 8)
+    skus = await first_skus(session, tenant, 8)
     first_sku, first_product = skus[0]
     for name, place, address, title in PLACEMENTS:
         await o2o.create_channel(
@@ -160,21 +158,4 @@ async def build(session: AsyncSession, tenant: Tenant) -> list[str]:
             )
         made.append(f"guide {guide.name} in conversation with 苏晴 (two product cards)")
 
-    now = clock.now()
-    sale_sku, sale_product = skus[-1]
-    await flashsale.create_sale(
-        session,
-        tenant,
-        flashsale.SaleSetup(
-            sku_public_id=sale_sku.public_id,
-            title=f"微信专享秒杀 · {sale_product.title}",
-            price_fen=max(100, sale_sku.price // 2),
-            stock=10,
-            reserve_from=now - timedelta(minutes=1),
-            reserve_until=now + timedelta(days=2),
-            starts_at=now + timedelta(days=2),
-            ends_at=now + timedelta(days=2, hours=2),
-        ),
-    )
-    made.append("a flash sale open for reservations (starts in two days, 10 units)")
     return made

@@ -27,6 +27,7 @@ from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.demo import o2o_world
+from loopmall.demo.flash_sale import DemoSale
 from loopmall.demo.pictures import product_picture
 from loopmall.identity.models import Operator
 from loopmall.identity.operators import create_operator
@@ -56,6 +57,7 @@ class Login:
 class DemoReport:
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    flash_sale: DemoSale | None = None  # the sale this run opened (``demo.flash_sale``)
 
 
 @dataclass(frozen=True)
