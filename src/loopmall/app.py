@@ -55,6 +55,7 @@ API_MODULES = (
     "loopmall.rebates.api",
     "loopmall.guides.api",
     "loopmall.flashsale.api",
+    "loopmall.storefront.stores_api",
     "loopmall.operations.api",
 )
 PAGE_MODULES = (
@@ -66,6 +67,7 @@ PAGE_MODULES = (
     "loopmall.imports.pages",
     "loopmall.customers.pages",
     "loopmall.storefront.pages",
+    "loopmall.storefront.stores",
     # Before orders: its /console/orders/{order}/refunds must win over orders' action route.
     "loopmall.payments.pages",
     "loopmall.orders.pages",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -177,3 +178,37 @@ async def staff_counts_by_store(
     counts = {store_id: 0 for store_id in store_ids}
     counts.update({store_id: int(n) for store_id, n in rows})
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class StorePerson:
+    """Who a shopper may meet in a store: the public id and the name, nothing else."""
+
+    public_id: str
+    name: str
+
+
+async def working_in_store(
+    session: AsyncSession,
+    tenant: Tenant,
+    store_id: int,
+    *,
+    roles: Collection[Role],
+    limit: int,
+) -> list[StorePerson]:
+    """Up to ``limit`` active staff in these roles working in the store, by name, as
+    columns in one statement (the mall's store page lists its guides)."""
+    rows = await session.execute(
+        select(Staff.public_id, Staff.name)
+        .join(StaffStore, StaffStore.staff_id == Staff.id)
+        .where(
+            StaffStore.merchant_id == tenant.id,
+            StaffStore.store_id == store_id,
+            Staff.merchant_id == tenant.id,
+            Staff.active.is_(True),
+            Staff.role.in_([role.value for role in roles]),
+        )
+        .order_by(Staff.name, Staff.id)
+        .limit(limit)
+    )
+    return [StorePerson(public_id, name) for public_id, name in rows.all()]
