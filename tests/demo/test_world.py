@@ -37,6 +37,7 @@ async def test_demo_world_is_complete_and_loads_idempotently(
     assert await _count(state, Product, Product.merchant_id == vero) == 40
     assert await _count(state, Store, Store.merchant_id == fruit) == 0
     await _has_the_o2o_and_social_parts(state, vero)
+    await _each_mall_has_its_own_look_and_the_duck_seller_its_community(state, client)
     await _opens_a_flash_sale_soon_on_every_run(state, client)
     skus = await _count(state, Sku)
     levels = await _count(state, Level)
@@ -75,12 +76,45 @@ async def _has_the_o2o_and_social_parts(state: AppState, vero: int) -> None:
     assert await _count(state, QrChannel, mine, QrChannel.kind == "guide") == 6
     assert await _count(state, QrChannel, mine, QrChannel.kind == "placement") == 2
     assert await _count(state, QrChannel, mine, QrChannel.kind == "join") == 1
-    assert await _count(state, Share, Share.merchant_id == vero) == 2
-    assert await _count(state, Share, Share.parent_share_id.is_not(None)) == 1
+    mine_shares = Share.merchant_id == vero
+    assert await _count(state, Share, mine_shares) == 2
+    assert await _count(state, Share, mine_shares, Share.parent_share_id.is_not(None)) == 1
     assert await _count(state, Conversation, Conversation.merchant_id == vero) == 1
     assert await _count(state, ChatMessage, ChatMessage.merchant_id == vero) == 4
     assert await _count(state, CommissionRules, CommissionRules.merchant_id == vero) == 1
     assert await _count(state, FlashSale, FlashSale.merchant_id == vero) == 0  # opened per run
+
+
+async def _each_mall_has_its_own_look_and_the_duck_seller_its_community(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    """Issue #14 item 5: four malls, four colour schemes and four home pages (the duck and
+    fruit malls looked identical, in the default colours); the duck seller has its club."""
+    import re
+
+    from loopmall.members.models import Membership
+    from loopmall.o2o.models import QrChannel
+    from loopmall.social.models import Share
+
+    looks, homes = set(), set()
+    for slug in ("vero", "pancake", "duck", "fruit"):
+        html = (await client.get(f"/m/{slug}/")).text
+        look = re.search(r"--brand: (#[0-9a-f]{6}); --accent: (#[0-9a-f]{6});", html)
+        assert look is not None, slug
+        assert look.group(1) != "#e4393c", slug  # not the default red
+        looks.add(look.groups())
+        headings = re.findall(r"<h[12][^>]*>([^<]+)<", html)
+        homes.add(tuple(headings))
+    assert len(looks) == 4
+    assert len(homes) == 4
+    duck = await _merchant_id(state, "duck")
+    club = (QrChannel.merchant_id == duck, QrChannel.kind == "join")
+    assert await _count(state, QrChannel, *club) == 1
+    assert await _count(state, Membership, Membership.merchant_id == duck) == 11
+    assert await _count(state, Share, Share.merchant_id == duck) == 2
+    duck_home = (await client.get("/m/duck/")).text
+    assert "鸭友会" in duck_home
+    assert "招牌盐水鸭（整只）" in duck_home
 
 
 async def _opens_a_flash_sale_soon_on_every_run(state: AppState, client: httpx.AsyncClient) -> None:

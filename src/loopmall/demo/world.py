@@ -26,7 +26,7 @@ from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.demo import o2o_world
+from loopmall.demo import o2o_world, small_shops
 from loopmall.demo.flash_sale import DemoSale
 from loopmall.demo.pictures import product_picture
 from loopmall.identity.models import Operator
@@ -220,120 +220,11 @@ async def _build_fashion(
     await o2o_world.build(session, tenant)
 
 
-async def _build_pancake(
-    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
-) -> None:
-    await create_store(
-        session,
-        tenant,
-        code="GATE",
-        name="实验小学门口煎饼摊",
-        city="南京",
-        district="鼓楼区",
-        address="北京西路实验小学南门",
-        latitude=32.0600,
-        longitude=118.7700,
-        opening_hours="周一至周五 06:30-08:30; 周一至周五 16:00-18:30",
-        pickup_enabled=False,
-    )
-    await update_mall_settings(
-        session,
-        tenant,
-        blocks=[
-            {
-                "type": "article",
-                "title": "只收面对面付款",
-                "body": "扫摊位上的收款码，输入金额付款。",
-            },
-        ],
-    )
-
-
-async def _build_duck(
-    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
-) -> None:
-    await create_store(
-        session,
-        tenant,
-        code="FZM",
-        name="夫子庙老店",
-        city="南京",
-        district="秦淮区",
-        address="贡院街88号",
-        latitude=32.0220,
-        longitude=118.7880,
-        opening_hours="09:00-21:00",
-        pickup_enabled=True,
-    )
-    category = await create_category(session, tenant, CategoryIn(name="盐水鸭"))
-    warehouse = await default_warehouse(session, tenant)
-    for title, price in [
-        ("招牌盐水鸭（整只）", 6800),
-        ("盐水鸭（半只）", 3600),
-        ("鸭肫礼盒", 8800),
-    ]:
-        detail = await create_product(
-            session,
-            tenant,
-            ProductIn(
-                title=title,
-                status="active",
-                category=category.public_id,
-                skus=[SkuIn(options={}, price=price)],
-            ),
-        )
-        for sku_detail in detail.skus:
-            await adjust_stock(
-                session,
-                tenant,
-                sku_id=sku_detail.sku.id,
-                location_id=warehouse.id,
-                delta=50,
-                reason="当日出炉",
-                actor="demo",
-            )
-
-
-async def _build_fruit(
-    session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
-) -> None:
-    # No store at all: S0's fruit seller sells from the mall and delivers.
-    warehouse = await default_warehouse(session, tenant)
-    for title, unit_price in [
-        ("赣南脐橙 5斤装", 3990),
-        ("阳光玫瑰葡萄 2斤", 5980),
-        ("海南金煌芒 3斤", 2990),
-    ]:
-        detail = await create_product(
-            session,
-            tenant,
-            ProductIn(
-                title=title,
-                status="active",
-                option_names=["规格"],
-                skus=[
-                    SkuIn(options={"规格": "标准"}, price=unit_price),
-                    SkuIn(options={"规格": "礼盒"}, price=unit_price + 2000),
-                ],
-            ),
-        )
-        for sku_detail in detail.skus:
-            await adjust_stock(
-                session,
-                tenant,
-                sku_id=sku_detail.sku.id,
-                location_id=warehouse.id,
-                delta=30,
-                reason="今日到货",
-                actor="demo",
-            )
-
-
 PLANS: list[tuple[str, str, str, str, Callable[..., object]]] = [
     ("vero", "VERO 时装", "林总", "13800000001", _build_fashion),
-    ("pancake", "校门口煎饼", "张阿姨", "13800000002", _build_pancake),
-    ("duck", "金陵盐水鸭", "韩师傅", "13800000003", _build_duck),
-    ("fruit", "阿强水果", "阿强", "13800000004", _build_fruit),
+    ("pancake", "校门口煎饼", "张阿姨", "13800000002", small_shops.build_pancake),
+    ("duck", "金陵盐水鸭", "韩师傅", "13800000003", small_shops.build_duck),
+    ("fruit", "阿强水果", "阿强", "13800000004", small_shops.build_fruit),
 ]
 
 
