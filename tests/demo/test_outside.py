@@ -49,3 +49,32 @@ def test_stand_ins_serve_and_settings_point_at_them(settings: Settings) -> None:
             f"{outside.url('wechatpay')}/v3/pay/transactions/out-trade-no/X1234567?mchid=1"
         )
         assert r.status_code == 401 and r.json()["code"] == "SIGN_ERROR"
+
+
+async def test_the_follow_card_names_the_service_account_once(
+    state: AppState, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """Issue #14 item 15: the demo's account was named "VERO 服务号", and the card, which
+    says "关注「…」微信服务号", said 服务号 twice. An account is named as its brand is."""
+    from loopmall.core import clock
+    from loopmall.customers.service import (
+        cookie_name,
+        customer_for,
+        mark_first_paid,
+        new_consumer,
+        open_session,
+    )
+
+    tenant = await make_merchant(state, "vero", "VERO 时装")
+    await connect_accounts(state, load_keys(settings, [("vero", "VERO 时装")]))
+    async with UnitOfWork(state.write_factory) as uow:
+        consumer = await new_consumer(uow.session, display_name="苏晴")
+        customer = await customer_for(uow.session, tenant, consumer, display_name="苏晴")
+        await mark_first_paid(uow.session, tenant, customer, clock.now())
+        token = await open_session(uow.session, tenant, customer, method="sandbox")
+        await uow.commit()
+    client.cookies.set(cookie_name(state.settings, "vero"), token)
+    card = (await client.get("/m/vero/follow-invite")).text
+    assert 'id="follow-invite"' in card
+    assert "关注「VERO 时装」微信服务号" in card
+    assert card.count("服务号") == 2  # the heading and "search for the 服务号" below it

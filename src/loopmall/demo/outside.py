@@ -137,7 +137,9 @@ async def connect_accounts(state: AppState, keys: dict[str, MerchantKeys]) -> No
                     appid=k.oa_appid,
                     secret=k.oa_secret,
                     open_platform_id=k.open_platform_id,
-                    name=f"{k.name} 服务号",
+                    # Named as its brand, as real service accounts are: the follow
+                    # card already says 服务号 after the name.
+                    name=k.name,
                 )
             await uow.commit()
 
@@ -187,7 +189,7 @@ class Outside:
                 k.oa_appid,
                 k.oa_secret,
                 open_platform_id=k.open_platform_id,
-                name=f"{k.name} 服务号",
+                name=k.name,
             )
         apps = {
             "wechatpay": self.wechatpay.app,
