@@ -7,7 +7,6 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +14,6 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +21,7 @@ from loopmall import __version__
 from loopmall.config import Settings, get_settings
 from loopmall.core import jobs, migrate
 from loopmall.core.errors import LoopmallError, Unauthorized
+from loopmall.core.httpcache import AnonymousPageETags, Compression
 from loopmall.core.outbox import Dispatcher
 from loopmall.core.production import check as check_production
 from loopmall.core.state import AppState
@@ -31,6 +30,7 @@ from loopmall.core.text_guard import RefuseInvalidText
 from loopmall.customers.mall_page import LoginRequired, login_redirect
 from loopmall.identity.guards import PUBLIC, may_visit
 from loopmall.web import templating
+from loopmall.web.assets import STATIC_DIR, CachedFiles, fingerprinted, written_once
 from loopmall.web.edge import BodyLimit, SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -283,6 +283,10 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     )
     install_error_handlers(app)
     app.add_middleware(RefuseInvalidText, respond=_error_response)
+    # ETags for anonymous mall pages, then gzip around them (core.httpcache); both inside
+    # the flash-sale gate, whose attempts neither sees.
+    app.add_middleware(AnonymousPageETags, shopper_cookie_prefix=f"{settings.consumer_cookie}_")
+    app.add_middleware(Compression)
     app.add_middleware(importlib.import_module("loopmall.flashsale.lean").LeanGate)
     # Outermost: a body over the limit is refused before anything reads it, and every
     # answer (the refusal too) carries the security headers (web.edge).
@@ -296,11 +300,11 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     for module in _load(PAGE_MODULES):
         app.include_router(module.router, include_in_schema=False)
 
-    static = Path(__file__).parent / "web" / "static"
-    app.mount("/static", StaticFiles(directory=static), name="static")
+    # Kept for a year where the URL changes with the content (web.assets).
+    app.mount("/static", CachedFiles(directory=STATIC_DIR, lifetime=fingerprinted), name="static")
     uploads = settings.upload_dir
     uploads.mkdir(parents=True, exist_ok=True)
-    app.mount("/uploads", StaticFiles(directory=uploads), name="uploads")
+    app.mount("/uploads", CachedFiles(directory=uploads, lifetime=written_once), name="uploads")
 
     @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
     async def healthz() -> dict[str, str]:

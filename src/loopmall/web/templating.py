@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 
 from loopmall.core.clock import local
 from loopmall.core.money import format_yuan
+from loopmall.web.assets import asset_url
 from loopmall.web.i18n import LOCALES, pick_locale, translations
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -57,6 +58,8 @@ def _loader() -> PrefixLoader:
 env = Environment(loader=_loader(), autoescape=select_autoescape(["html"]), auto_reload=True)
 env.filters["yuan"] = format_yuan
 env.filters["localtime"] = lambda dt, fmt="%Y-%m-%d %H:%M": local(dt).strftime(fmt) if dt else ""
+# {{ asset("app.css") }}: the fingerprinted URL of a static file (web.assets).
+env.globals["asset"] = asset_url
 
 
 def translator(locale: str) -> Any:
