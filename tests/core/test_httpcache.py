@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, StreamingResponse
 from starlette.routing import Route
 
+import loopmall
 from loopmall.app import create_server_app
 from loopmall.config import Settings
 from loopmall.core.httpcache import AnonymousPageETags, Compression, strong_etag
@@ -24,12 +26,14 @@ from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.service import cookie_name, sandbox_login
 from loopmall.flashsale.lean import LeanGate
-from loopmall.web.assets import IMMUTABLE
+from loopmall.web.assets import IMMUTABLE, asset_url
 from tests.factories import make_staff, token_for
 from tests.storefront.seed import Mall, seed_mall
 
 PLAIN = {"Accept": "text/html", "Accept-Encoding": "identity"}
 GZIP = {"Accept": "text/html", "Accept-Encoding": "gzip"}
+BARE = re.compile(r'(?:href|src)="/static/[^"]*"')
+ASSET_NAME = re.compile(r'asset\("([^"]+)"\)')
 FINGERPRINTED = re.compile(r'(?:href|src)="(/static/[^"?]+\?v=[0-9a-f]{12})"')
 
 
@@ -287,3 +291,18 @@ async def test_a_page_everyone_sees_is_packed_once_per_content() -> None:
         v for k, v in compression.packed.items() if k == strong_etag(page["body"].encode())
     ]
     assert zlib.decompress(packed, 16 + zlib.MAX_WBITS) == page["body"].encode()
+
+
+def test_every_template_names_its_static_files_through_asset() -> None:
+    """A bare /static/… URL would be served with no-cache for ever: every template names
+    its CSS and JS with {{ asset("…") }}, and every name it gives is a file."""
+    package = Path(loopmall.__file__).parent
+    bare, named = [], set()
+    for template in sorted(package.glob("*/templates/**/*.html")):
+        text = template.read_text(encoding="utf-8")
+        bare += [f"{template.relative_to(package)}: {m}" for m in BARE.findall(text)]
+        named |= set(ASSET_NAME.findall(text))
+    assert bare == []
+    assert {"app.css", "app.js", "mall.css", "storefront.css"} <= named
+    for name in sorted(named):
+        assert asset_url(name).startswith(f"/static/{name}?v="), name
