@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from loopmall.catalog.errors import CategoryCycle
 from loopmall.catalog.models import Category
 from loopmall.catalog.schemas import CategoryIn, CategoryPatch
 from loopmall.core import clock
+from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 
@@ -99,3 +101,53 @@ def flatten(tree: list[CategoryNode], depth: int = 0) -> list[tuple[int, Categor
         out.append((depth, node.category))
         out.extend(flatten(node.children, depth + 1))
     return out
+
+
+# ---------------------------------------------------------------------------- the mall's reads
+
+
+class CategoryBranch(TypedDict):
+    """A category as the mall shows it, with the ones below it: plain JSON, one read
+    whatever the number of categories (issue #13)."""
+
+    id: str  # public id
+    name: str
+    children: list[CategoryBranch]
+
+
+class CategoryTitle(TypedDict):
+    id: str  # public id
+    name: str
+
+
+async def mall_tree(session: AsyncSession, tenant: Tenant) -> list[CategoryBranch]:
+    """The merchant's categories as a tree of plain branches, siblings by (sort order,
+    creation): one statement of four columns."""
+    rows = (
+        await session.execute(
+            select(Category.id, Category.parent_id, Category.public_id, Category.name)
+            .where(Category.merchant_id == tenant.id)
+            .order_by(Category.sort_order, Category.id)
+        )
+    ).all()
+    branches = {r.id: CategoryBranch(id=r.public_id, name=r.name, children=[]) for r in rows}
+    roots: list[CategoryBranch] = []
+    for r in rows:
+        parent = branches.get(r.parent_id) if r.parent_id is not None else None
+        (parent["children"] if parent is not None else roots).append(branches[r.id])
+    return roots
+
+
+async def mall_category(session: AsyncSession, tenant: Tenant, public_id: str) -> CategoryTitle:
+    """The merchant's category ``public_id`` (its id and name). Raises NotFound for an
+    unknown one or another merchant's."""
+    row = (
+        await session.execute(
+            select(Category.public_id, Category.name).where(
+                Category.merchant_id == tenant.id, Category.public_id == public_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such category", category=public_id)
+    return CategoryTitle(id=row.public_id, name=row.name)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -355,3 +355,53 @@ async def stores_by_ids(
         return {}
     rows = await session.scalars(scoped(Store, tenant, Store.id.in_(list(ids))))
     return {s.id: s for s in rows}
+
+
+class StoreListing(TypedDict):
+    """An open store as a mall lists it (the home's store locator, the API): plain JSON."""
+
+    id: str  # public id
+    name: str
+    address: str  # city, district and street, as one line
+    phone: str
+    hours: str  # the opening hours in the short form ("mon-fri 10:00-22:00; sat-sun ...")
+    pickup: bool
+    latitude: float | None
+    longitude: float | None
+
+
+async def open_store_listings(
+    session: AsyncSession, tenant: Tenant, *, limit: int
+) -> list[StoreListing]:
+    """The merchant's first ``limit`` open stores, oldest first, in one statement of the
+    columns shown (a mall page reads this for every visitor: no ORM instances, issue #13)."""
+    rows = await session.execute(
+        select(
+            Store.public_id,
+            Store.name,
+            Store.city,
+            Store.district,
+            Store.address,
+            Store.phone,
+            Store.opening_hours,
+            Store.pickup_enabled,
+            Store.latitude,
+            Store.longitude,
+        )
+        .where(Store.merchant_id == tenant.id, Store.status == "open")
+        .order_by(Store.id)
+        .limit(limit)
+    )
+    return [
+        StoreListing(
+            id=r.public_id,
+            name=r.name,
+            address=" ".join(x for x in (r.city, r.district, r.address) if x),
+            phone=r.phone,
+            hours=opening_hours.describe(r.opening_hours or {}),
+            pickup=bool(r.pickup_enabled),
+            latitude=r.latitude,
+            longitude=r.longitude,
+        )
+        for r in rows
+    ]
