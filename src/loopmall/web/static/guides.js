@@ -6,6 +6,11 @@
   const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   const yuan = (fen) => (fen / 100).toFixed(2);
   const key = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+  // Every time on Loopmall's pages is Shanghai time ("YYYY-MM-DD HH:MM", as the server's
+  // localtime filter writes it), whatever time zone the phone is set to.
+  const shanghai = new Intl.DateTimeFormat("sv-SE", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
 
   async function api(method, url, body) {
     const headers = { "X-CSRF-Token": csrf, Accept: "application/json" };
@@ -79,7 +84,7 @@
       } else {
         li.append(el("div", { class: "body" }, msg.body));
       }
-      li.append(el("span", { class: "when" }, new Date(msg.at).toLocaleString()));
+      li.append(el("span", { class: "when" }, shanghai.format(new Date(msg.at))));
       log.append(li);
       li.scrollIntoView({ block: "end" });
       fillSkus();
