@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from loopmall import __version__
 from loopmall.config import Settings, get_settings
 from loopmall.core import jobs, migrate
+from loopmall.core.db import database_unavailable
 from loopmall.core.errors import LoopmallError, Unauthorized
 from loopmall.core.httpcache import AnonymousPageETags, Compression
 from loopmall.core.outbox import Dispatcher
@@ -193,11 +194,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(sqlalchemy.exc.TimeoutError)
-    async def busy(request: Request, exc: sqlalchemy.exc.TimeoutError) -> Response:
-        # No database connection came free within the pool timeout: the process is
-        # overloaded. Say so, and when to come back, rather than a 500 (the soak at 9
-        # journeys/s on 2 cores met this as bare 500s after 30 s).
-        log.warning("database pool exhausted on %s %s: %s", request.method, request.url.path, exc)
+    @app.exception_handler(sqlalchemy.exc.DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def busy(request: Request, exc: Exception) -> Response:
+        # No database connection came free within the pool timeout, or the database refused
+        # one ("too many clients already"): say so, and when to come back, rather than a 500
+        # (the soak met bare 500s after 30 s; the flash sale's token burst, issue #21).
+        if not database_unavailable(exc):
+            return await unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         body = _problem(
             503,
             "server_busy",
@@ -205,6 +210,11 @@ def install_error_handlers(app: FastAPI) -> None:
             "The server is busy; please try again in a moment.",
             retry_after=1,
         )
+        if _wants_html(request):  # a shopper's page: a friendly "busy, try again" page
+            from loopmall.web.templating import render
+
+            headers = {"Retry-After": "1"}
+            return render(request, "web/busy.html", body, status_code=503, headers=headers)
         return _error_response(request, 503, body)
 
     @app.exception_handler(Exception)

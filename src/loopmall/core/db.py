@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,6 +106,33 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connect_args["server_settings"] = settings
         kwargs["connect_args"] = connect_args
     return create_async_engine(url, **kwargs)
+
+
+# PostgreSQL's answers that mean "no connection for you now", not "your statement is wrong":
+# too many connections (for the server or the role: "too many clients already") and the
+# server starting up or shutting down. Class 08 is every connection exception.
+REFUSED_SQLSTATES = frozenset({"53300", "57P03"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database had no connection to give rather than that the
+    work was wrong: the pool stayed empty past its timeout, PostgreSQL refused or dropped
+    the connection, nothing listened on its port, or SQLite's write lock stayed taken past
+    its busy timeout. Such a request is answered 503 with ``Retry-After`` (issue #21: the
+    flash sale's token burst met "too many clients already" as 500s)."""
+    if isinstance(exc, PoolTimeout | ConnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    if state.startswith("08") or state in REFUSED_SQLSTATES:
+        return True
+    if isinstance(orig, ConnectionError):
+        return True
+    return "database is locked" in str(orig)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -25,6 +25,7 @@ from loopmall.flashsale import gate_db, pending, service, tokens
 from loopmall.flashsale.models import FlashSale
 from loopmall.flashsale.repository import get_sale, sale_counts
 from loopmall.flashsale.rules import NotReserved, Phase, SaleNotLive
+from loopmall.flashsale.sale_cache import holds_reservation, sale_cache
 from loopmall.flashsale.schemas import (
     BuyIn,
     BuyOut,
@@ -182,15 +183,18 @@ async def sale_token(
     shopper: Shopper = Depends(require_shopper),
     uow: UnitOfWork = Depends(read_uow),
 ) -> JSONResponse:
-    """A signed one-time token for one attempt at the gate (reservation holders only)."""
-    found = await get_sale(uow.session, shopper.tenant, sale)
-    current = service.phase(found)
+    """A signed one-time token for one attempt at the gate (reservation holders only).
+
+    The whole crowd asks at the countdown: the sale comes from the process's cache and the
+    reservation from one probe (``sale_cache``), nothing else is read."""
+    state = get_state(request)
+    found = await sale_cache(state).get(shopper.tenant, sale)
+    now = clock.now()
+    current = found.phase(now)
     if current in (Phase.ENDED, Phase.CANCELLED):
         raise SaleNotLive(phase=current.value, starts_at=found.starts_at.isoformat())
-    view = await shopper_view(uow.session, shopper.tenant, found, shopper.customer_id)
-    if not view.reserved:
+    if not await holds_reservation(state, uow, found, shopper.customer_id):
         raise NotReserved()
-    now = clock.now()
     token = tokens.issue_token(
         get_state(request).settings.secret_key,
         sale_id=found.id,

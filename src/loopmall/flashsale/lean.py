@@ -32,6 +32,7 @@ from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loopmall.core import clock
+from loopmall.core.db import database_unavailable
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
@@ -199,7 +200,13 @@ class LeanGate:
         except LoopmallError as exc:
             await _problem(send, exc, path)
             return
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                # The sale's lookup or the database gate found no connection ("too many
+                # clients already", the pool's timeout): the buyer retries (issue #21).
+                log.warning("flash-sale gate: database unavailable on %s: %s", path, exc)
+                await _problem(send, Busy(), path)
+                return
             log.exception("flash-sale gate failed on %s", path)
             await _problem(send, GateFailed("Something went wrong; it has been logged."), path)
             return
