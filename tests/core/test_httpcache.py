@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 import loopmall
@@ -306,3 +306,26 @@ def test_every_template_names_its_static_files_through_asset() -> None:
     assert {"app.css", "app.js", "mall.css", "storefront.css"} <= named
     for name in sorted(named):
         assert asset_url(name).startswith(f"/static/{name}?v="), name
+
+
+@pytest.mark.parametrize(
+    ("media_type", "packed"),
+    [
+        ("text/html; charset=utf-8", True),
+        ("application/json", True),
+        ("text/csv; charset=utf-8", True),
+        ("text/event-stream", False),
+        ("application/pdf", False),
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", False),
+        ("image/png", False),
+    ],
+)
+async def test_what_is_packed(media_type: str, packed: bool) -> None:
+    async def answer(_request: Request) -> Response:
+        return Response(b"a,b,c\n" * 400, media_type=media_type)
+
+    transport = httpx.ASGITransport(app=Compression(Starlette(routes=[Route("/x", answer)])))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        r = await c.get("/x", headers={"Accept-Encoding": "gzip"})
+    assert (r.headers.get("content-encoding") == "gzip") is packed
+    assert r.content == b"a,b,c\n" * 400

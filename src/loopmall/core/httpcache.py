@@ -28,7 +28,11 @@ import hashlib
 
 from cachetools import LRUCache
 from starlette.datastructures import MutableHeaders
-from starlette.middleware.gzip import GZipResponder, IdentityResponder
+from starlette.middleware.gzip import (
+    DEFAULT_EXCLUDED_CONTENT_TYPES,
+    GZipResponder,
+    IdentityResponder,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Revalidate on every use: the page is only as fresh as its last render. A request that
@@ -52,6 +56,13 @@ COMPRESS_LEVEL = 4
 # static file), by the hash of their plain bytes: a crowd on one product page costs one
 # compression per change of the page, not one per request.
 PACKED_CACHE_BYTES = 16 * 1024 * 1024
+# Starlette's list (images, fonts, archives, event streams) and what we serve packed
+# already: printed posters (PDF streams are deflated) and spreadsheet exports (zip).
+NOT_PACKED = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
 GZIP_SUFFIX = '-gzip"'
 
 
@@ -206,7 +217,10 @@ class Compression:
             return
         if b"gzip" not in _header(scope, b"accept-encoding"):
             # Still says "Vary: Accept-Encoding" on what it would have packed.
-            await IdentityResponder(self.app, self.minimum_size)(scope, receive, send)
+            identity = IdentityResponder(
+                self.app, self.minimum_size, exclude_content_types=NOT_PACKED
+            )
+            await identity(scope, receive, send)
             return
         scope, held = _plain_tags(scope)
 
@@ -227,7 +241,7 @@ class _PackedOnce(GZipResponder):
     def __init__(
         self, app: ASGIApp, minimum_size: int, level: int, packed: LRUCache[str, bytes]
     ) -> None:
-        super().__init__(app, minimum_size, compresslevel=level)
+        super().__init__(app, minimum_size, compresslevel=level, exclude_content_types=NOT_PACKED)
         self.packed = packed
         self.streaming = False
 
