@@ -38,7 +38,15 @@ from loopmall.flashsale.schemas import (
     counts_out,
     sale_out,
 )
-from loopmall.flashsale.views import ShopperView, TicketView, shopper_view, sku_public_ids
+from loopmall.flashsale.views import (
+    SaleShown,
+    ShopperView,
+    TicketView,
+    sale_for_everyone,
+    shopper_view,
+    sku_public_ids,
+    visitor_view,
+)
 from loopmall.identity.deps import require
 from loopmall.identity.guards import SIGNED
 from loopmall.identity.permissions import Perm
@@ -126,7 +134,8 @@ def ticket_out(slug: str, ticket: TicketView) -> TicketOut:
     )
 
 
-def mall_sale_out(slug: str, sale: FlashSale, view: ShopperView) -> MallSaleOut:
+def mall_sale_out(slug: str, sale: FlashSale | SaleShown, view: ShopperView) -> MallSaleOut:
+    phase = sale.phase() if isinstance(sale, SaleShown) else service.phase(sale)
     return MallSaleOut(
         id=sale.public_id,
         title=sale.title,
@@ -137,7 +146,7 @@ def mall_sale_out(slug: str, sale: FlashSale, view: ShopperView) -> MallSaleOut:
         reserve_until=sale.reserve_until,
         starts_at=sale.starts_at,
         ends_at=sale.ends_at,
-        phase=service.phase(sale).value,
+        phase=phase.value,
         now=clock.now(),
         reserved=view.reserved,
         sold_out=view.sold_out,
@@ -155,8 +164,10 @@ async def mall_sale(
     from loopmall.customers.service import tenant_for_slug
 
     tenant = shopper.tenant if shopper else await tenant_for_slug(uow.session, slug)
-    found = await get_sale(uow.session, tenant, sale)
-    view = await shopper_view(uow.session, tenant, found, shopper.customer_id if shopper else None)
+    # Two statements: the part every visitor sees alike, then units left and the shopper's own.
+    found = SaleShown.of(await sale_for_everyone(uow.session, tenant, sale))
+    customer_id = shopper.customer_id if shopper else None
+    view = await visitor_view(uow.session, tenant, found.id, customer_id)
     return mall_sale_out(slug, found, view)
 
 

@@ -30,7 +30,7 @@ from loopmall.customers.mall_page import (
 )
 from loopmall.flashsale import service
 from loopmall.flashsale.repository import get_sale, sale_counts
-from loopmall.flashsale.views import shopper_view, sku_public_ids
+from loopmall.flashsale.views import SaleShown, sale_for_everyone, sku_public_ids, visitor_view
 from loopmall.identity.deps import require
 from loopmall.identity.permissions import Perm
 from loopmall.identity.principal import Principal
@@ -177,17 +177,21 @@ async def mall_sale_page(
     page: VisitorPage = Depends(mall_visitor),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
+    """The sale in two statements after the mall's: the part every visitor sees alike
+    (``sale_for_everyone``, cacheable) and units left with the shopper's own state."""
     tenant, shopper = page.tenant, page.customer
-    found = await get_sale(uow.session, tenant, sale)
-    view = await shopper_view(uow.session, tenant, found, shopper.customer_id if shopper else None)
+    found = SaleShown.of(await sale_for_everyone(uow.session, tenant, sale))
+    customer_id = shopper.customer_id if shopper else None
+    view = await visitor_view(uow.session, tenant, found.id, customer_id)
+    now = clock.now()
     return page.render(
         "flashsale/mall_sale.html",
         {
             "sale": found,
-            "phase": service.phase(found).value,
-            "reserving": service.reserving(found),
+            "phase": found.phase(now).value,
+            "reserving": found.reserving(now),
             "view": view,
-            "now": clock.now(),
+            "now": now,
             "login_url": page.login_href(),
         },
         tab="home",
