@@ -70,21 +70,22 @@ async def _checkout_count(state: AppState, shop: Any, customer_id: int) -> int:
 async def test_the_cart_costs_the_same_whatever_its_size(state: AppState) -> None:
     small, small_customer = await _fill(state, 1)
     large, large_customer = await _fill(state, 8)
-    # cart lines with SKUs and products; quote (SKUs, price rows); free stock.
-    assert await _view_count(state, small, small_customer, pickup=False) == 4
-    assert await _view_count(state, large, large_customer, pickup=False) == 4
-    # For pickup the quote also looks the store up.
-    assert await _view_count(state, large, large_customer, pickup=True) == 5
+    # The lines with their SKUs, products, channel price and the membership; free stock.
+    assert await _view_count(state, small, small_customer, pickup=False) == 2
+    assert await _view_count(state, large, large_customer, pickup=False) == 2
+    # For pickup too: the store is given, its price row joins the lines (issue #13).
+    assert await _view_count(state, large, large_customer, pickup=True) == 2
 
 
 async def test_checkout_statements_are_pinned(state: AppState, backend: str) -> None:
     one, one_customer = await _fill(state, 1)
     four, four_customer = await _fill(state, 4)
-    # Reads: cart, SKUs, prices, free stock, the warehouse. Writes: the order, the level's
-    # lock and UPDATE, the hold, the ledger, the lines, the timeline, the cart, the event.
-    assert await _checkout_count(state, one, one_customer) == 14
+    # Reads: the cart with its SKUs and prices, free stock, the warehouse. Writes: the
+    # order, the level's lock and UPDATE, the hold, the ledger, the lines, the timeline,
+    # the cart, the event.
+    assert await _checkout_count(state, one, one_customer) == 12
     # Each line more: inventory first makes sure every line's stock level exists (one
     # SELECT per line) and then locks them together in id order, and raises held with one
     # conditional UPDATE per line; SQLite cannot batch the holds' INSERT … RETURNING.
     per_extra_line = {"postgres": 1, "sqlite": 2}[backend]
-    assert await _checkout_count(state, four, four_customer) == 14 + 4 + 3 * per_extra_line
+    assert await _checkout_count(state, four, four_customer) == 12 + 4 + 3 * per_extra_line

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from loopmall.catalog.models import Category, ChannelPrice, Product, ProductImage, ProductTag, Sku
 from loopmall.catalog.pricing import Channel, SalesScope
@@ -139,6 +141,19 @@ def descendants(categories: Iterable[Category], root_id: int) -> set[int]:
 
 
 # ---------------------------------------------------------------------------- prices
+
+
+def channel_price_join(merchant_id: int, sku_id: Any, key: str) -> tuple[Any, Any]:
+    """(a ``ChannelPrice`` alias, its ON clause): the SKU's row for one channel key, for a
+    caller that folds the price into its own query with an outer join (the cart reads its
+    lines, their SKUs and their prices in one statement). ``sku_id`` is a column."""
+    price = aliased(ChannelPrice, name="channel_price")
+    on = and_(
+        price.merchant_id == merchant_id,
+        price.sku_id == sku_id,
+        price.channel_key == key,
+    )
+    return price, on
 
 
 async def price_rows(

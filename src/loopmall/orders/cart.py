@@ -9,6 +9,7 @@ channel, out of stock).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,8 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.errors import NotForSale
 from loopmall.catalog.models import Product, Sku
-from loopmall.catalog.prices import quote_skus
-from loopmall.catalog.pricing import Channel, PriceQuote, SalesScope
+from loopmall.catalog.pricing import (
+    Channel,
+    PriceLevel,
+    PriceQuote,
+    SalesScope,
+    SkuPrices,
+    channel_key,
+    resolve_price,
+)
+from loopmall.catalog.repository import channel_price_join
 from loopmall.core import clock
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
@@ -190,14 +199,18 @@ async def view_cart(
 ) -> CartView:
     """The cart priced for delivery (online channel, online stock) or for pickup at
     ``store`` (that store's prices and stock), at member prices for a member of the
-    merchant (``members.service``). Four queries whatever its size."""
+    merchant (``members.service``). Two statements whatever its size: the lines with their
+    SKUs, products, channel prices and the membership; the free stock."""
     channel = Channel.STORE if store is not None else Channel.ONLINE
-    rows, is_member = await _cart_rows(session, tenant, customer_id)
-    quotes = await _quotes(session, tenant, rows, store=store, is_member=is_member)
-    stock = await sellable_stock(session, tenant, [row.sku.id for row in rows])
+    store_id = store.id if store is not None else None
+    rows, is_member = await _cart_rows(session, tenant, customer_id, channel, store_id)
+    stock = await sellable_stock(session, tenant, [row.sku_id for row in rows])
     lines = [
         _line_view(
-            row, quotes.get(row.sku.public_id), _free_units(stock[row.sku.id], store), channel
+            row,
+            _quote(row, channel, store_id, is_member),
+            _free_units(stock[row.sku_id], store_id),
+            channel,
         )
         for row in rows
     ]
@@ -206,79 +219,109 @@ async def view_cart(
 
 @dataclass(frozen=True, slots=True)
 class _CartRow:
-    """A cart line with its SKU and what the view needs of its product."""
+    """A cart line with what the view needs of its SKU, product and channel price."""
 
-    line: CartLine
-    sku: Sku
+    quantity: int
+    sku_id: int
+    sku_public_id: str
+    options: dict[str, object]
+    sku_status: str
+    sku_scope: str | None
+    prices: SkuPrices
     product_public_id: str
     title: str
     product_status: str
-    sales_scope: str
+    product_scope: str
 
     def on_sale(self) -> bool:
-        return self.sku.status == "active" and self.product_status == "active"
+        return self.sku_status == "active" and self.product_status == "active"
 
     def sold_in(self, channel: Channel) -> bool:
-        return _sold_in(self.sku.sales_scope or self.sales_scope, channel)
+        return _sold_in(self.sku_scope or self.product_scope, channel)
 
 
 async def _cart_rows(
-    session: AsyncSession, tenant: Tenant, customer_id: int
+    session: AsyncSession,
+    tenant: Tenant,
+    customer_id: int,
+    channel: Channel,
+    store_id: int | None,
 ) -> tuple[list[_CartRow], bool]:
-    """The customer's lines in the order added, and whether the customer is a member."""
-    # Membership rides along in the lines' query (member prices without a statement more).
+    """The customer's lines in the order added, as columns, and whether the customer is a
+    member; the channel's price row and the membership ride along in the same statement."""
+    key = channel_key(channel, store_id)
+    price, on_price = channel_price_join(tenant.id, Sku.id, key)
     member = member_clause(tenant.id, customer_id).label("member")
     found = (
         await session.execute(
             select(
-                CartLine,
-                Sku,
-                Product.public_id,
+                CartLine.quantity,
+                Sku.id,
+                Sku.public_id,
+                Sku.options,
+                Sku.status,
+                Sku.sales_scope,
+                Sku.price,
+                Sku.member_price,
+                Product.public_id.label("product_public_id"),
                 Product.title,
-                Product.status,
-                Product.sales_scope,
+                Product.status.label("product_status"),
+                Product.sales_scope.label("product_scope"),
+                price.price.label("channel_price"),
+                price.member_price.label("channel_member_price"),
                 member,
             )
             .join(Sku, Sku.id == CartLine.sku_id)
             .join(Product, Product.id == Sku.product_id)
+            .outerjoin(price, on_price)
             .where(CartLine.merchant_id == tenant.id, CartLine.customer_id == customer_id)
             .order_by(CartLine.id)
         )
     ).all()
     is_member = bool(found and found[0].member)
-    return [_CartRow(*row[:6]) for row in found], is_member
+    return [_row(r, key) for r in found], is_member
 
 
-async def _quotes(
-    session: AsyncSession,
-    tenant: Tenant,
-    rows: list[_CartRow],
-    *,
-    store: Store | None,
-    is_member: bool,
-) -> dict[str, PriceQuote]:
-    """Prices of the lines that can be sold in the channel, by SKU public id (none when
-    the catalogue changed while we looked: every line then shows as not for sale)."""
-    channel = Channel.STORE if store is not None else Channel.ONLINE
-    sellable = [row.sku.public_id for row in rows if row.on_sale() and row.sold_in(channel)]
-    if not sellable:
-        return {}
+def _row(r: Any, key: str) -> _CartRow:
+    channels = {}
+    if r.channel_price is not None:
+        channels[key] = PriceLevel(r.channel_price, r.channel_member_price)
+    scope = r.sales_scope or r.product_scope
+    return _CartRow(
+        quantity=r.quantity,
+        sku_id=r.id,
+        sku_public_id=r.public_id,
+        options=dict(r.options or {}),
+        sku_status=r.status,
+        sku_scope=r.sales_scope,
+        prices=SkuPrices(
+            base=PriceLevel(r.price, r.member_price),
+            channels=channels,
+            sales_scope=SalesScope(scope),
+        ),
+        product_public_id=r.product_public_id,
+        title=r.title,
+        product_status=r.product_status,
+        product_scope=r.product_scope,
+    )
+
+
+def _quote(
+    row: _CartRow, channel: Channel, store_id: int | None, is_member: bool
+) -> PriceQuote | None:
+    """The line's price in the channel by the catalogue's rule, from what its row read;
+    None for a line that cannot be sold there (the line says why)."""
+    if not (row.on_sale() and row.sold_in(channel)):
+        return None
     try:
-        return await quote_skus(
-            session,
-            tenant,
-            sellable,
-            channel=channel,
-            store_public_id=store.public_id if store is not None else None,
-            is_member=is_member,
-        )
+        return resolve_price(row.prices, channel, store_id, is_member)
     except LoopmallError:
-        return {}  # changed while we looked: every line shows as not for sale
+        return None
 
 
-def _free_units(free: SellableStock, store: Store | None) -> int:
+def _free_units(free: SellableStock, store_id: int | None) -> int:
     """Free units where the order would take them: the pickup store, or online."""
-    return free.stores.get(store.id, 0) if store is not None else free.online
+    return free.stores.get(store_id, 0) if store_id is not None else free.online
 
 
 def _problem(row: _CartRow, quote: PriceQuote | None, units: int, channel: Channel) -> str | None:
@@ -291,7 +334,7 @@ def _problem(row: _CartRow, quote: PriceQuote | None, units: int, channel: Chann
         return NOT_FOR_SALE
     if units <= 0:
         return OUT_OF_STOCK
-    if units < row.line.quantity:
+    if units < row.quantity:
         return NOT_ENOUGH_STOCK
     return None
 
@@ -299,18 +342,17 @@ def _problem(row: _CartRow, quote: PriceQuote | None, units: int, channel: Chann
 def _line_view(
     row: _CartRow, quote: PriceQuote | None, units: int, channel: Channel
 ) -> CartLineView:
-    sku, quantity = row.sku, row.line.quantity
     return CartLineView(
-        sku_id=sku.id,
-        sku_public_id=sku.public_id,
+        sku_id=row.sku_id,
+        sku_public_id=row.sku_public_id,
         product_public_id=row.product_public_id,
         title=row.title,
-        options_text=options_text(sku.options),
-        quantity=quantity,
+        options_text=options_text(row.options),
+        quantity=row.quantity,
         unit_fen=quote.amount if quote else None,
         list_fen=quote.list_price if quote else None,
         price_rule=quote.rule if quote else "",
-        line_fen=quote.amount * quantity if quote else 0,
+        line_fen=quote.amount * row.quantity if quote else 0,
         available_units=max(units, 0),
         problem=_problem(row, quote, units, channel),
     )
