@@ -109,6 +109,7 @@ CAPPED_OR_BOUNDED = {
     "/api/v1/commission/distributors": "the newest 500 distributors (no next page yet)",
     "/api/v1/guides/conversations": "the newest 100 open conversations",
     "/api/v1/guides/conversations/{conversation}/messages": "a page of history before a message",
+    "/api/v1/guides/conversations/{conversation}/holds": "one customer's open holds with a guide",
     "/api/v1/guides/cards": "the first 20 products that match",
     "/api/v1/guides/fittings/slots": "one day's slots",
     "/api/v1/guides/fittings": "the next 50 fittings",

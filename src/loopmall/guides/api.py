@@ -211,6 +211,24 @@ async def place_hold(
     return response
 
 
+@work_router.get(
+    "/conversations/{conversation}/holds", response_model=list[HoldOut], responses=PROBLEMS
+)
+async def conversation_holds(
+    conversation: str = path_id(),
+    principal: Principal = Depends(WORK),
+    uow: UnitOfWork = Depends(read_uow),
+) -> list[HoldOut]:
+    """The holds still active for the conversation's customer with its guide: what the
+    guide's page lists (it asks again to drop a hold the till has just sold)."""
+    tenant = principal.require_tenant()
+    found = await _conversation(uow, principal, conversation)
+    rows = await holds.active_for(uow.session, tenant, customer_id=found.customer_id)
+    return await views.holds_out(
+        uow.session, [h for h in rows if h.guide_staff_id == found.guide_staff_id]
+    )
+
+
 @work_router.post("/holds/{hold}/release", response_model=HoldOut, responses=PROBLEMS)
 async def release_hold(
     hold: str = path_id(),

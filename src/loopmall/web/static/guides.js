@@ -195,6 +195,18 @@
         }
       } catch (e) { button.disabled = false; alert(e.message); }
     }));
+    // A hold ends elsewhere — the till takes the money for its store sale, the customer's
+    // time runs out — so the list asks again every few seconds while the page is in view.
+    const refreshHolds = async () => {
+      if (document.hidden) return;
+      try {
+        const rows = await api("GET", "/api/v1/guides/conversations/" + cfg.conversation + "/holds");
+        const active = new Set(rows.map((h) => h.id));
+        document.querySelectorAll("#open-holds li.hold").forEach((li) => { if (!active.has(li.dataset.hold)) li.remove(); });
+      } catch (e) { /* offline for a moment: the next round tries again */ }
+    };
+    setInterval(refreshHolds, 4000);
+    document.addEventListener("visibilitychange", refreshHolds);
     document.querySelectorAll(".hold-release").forEach((button) => button.addEventListener("click", async () => {
       button.disabled = true;
       try { await api("POST", "/api/v1/guides/holds/" + button.dataset.hold + "/release"); location.reload(); }
