@@ -16,6 +16,7 @@ from loopmall.core import clock
 from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
+from loopmall.flashsale import lapse
 from loopmall.flashsale.gate_redis import SaleKeys
 from loopmall.flashsale.lapse import lapse_unpaid
 from loopmall.flashsale.models import FlashTicket
@@ -60,12 +61,16 @@ async def stock_seen_at_each_cancel(rstate: AppState) -> AsyncIterator[list[int]
 
 
 async def test_each_batch_of_lapses_is_back_in_redis_before_the_next_batch_starts(
-    rclient: httpx.AsyncClient, rstate: AppState, stock_seen_at_each_cancel: list[int]
+    rclient: httpx.AsyncClient,
+    rstate: AppState,
+    stock_seen_at_each_cancel: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given 7 units sold, each an unpaid order past its pay-within time
     world = await sold_out_world(rclient, rstate, 7)
     rstate.extras["test.stock_key"] = SaleKeys(rstate.settings.redis_prefix, world.sale_id).stock
-    # When the sweep lapses them three at a time
+    # When the sweep lapses them three at a time (however long the cancels take)
+    monkeypatch.setattr(lapse, "RETURN_WITHIN_SECONDS", 3600.0)
     lapsed = await lapse_unpaid(rstate, now=clock.now() + timedelta(minutes=5), return_every=3)
     # Then each batch's units were back in Redis before the next batch's first cancel
     assert lapsed == 7
@@ -73,6 +78,22 @@ async def test_each_batch_of_lapses_is_back_in_redis_before_the_next_batch_start
     report = await check(rstate, world)
     assert report.ok, report.problems
     assert (report.redis_left, report.redis_returned, report.lapsed_units) == (7, 7, 7)
+
+
+async def test_a_batch_is_pushed_once_its_first_lapse_is_a_moment_old(
+    rclient: httpx.AsyncClient,
+    rstate: AppState,
+    stock_seen_at_each_cancel: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 4 lapses due, and a batch that may wait no time after its first lapse
+    world = await sold_out_world(rclient, rstate, 4)
+    rstate.extras["test.stock_key"] = SaleKeys(rstate.settings.redis_prefix, world.sale_id).stock
+    monkeypatch.setattr(lapse, "RETURN_WITHIN_SECONDS", 0.0)
+    # When the sweep runs with room for 50 cancels a batch
+    assert await lapse_unpaid(rstate, now=clock.now() + timedelta(minutes=5)) == 4
+    # Then every unit was back before the next cancel began
+    assert stock_seen_at_each_cancel == [0, 1, 2, 3]
 
 
 async def test_a_lapse_never_pushed_to_redis_is_repaired_once_by_the_reconcile_job(

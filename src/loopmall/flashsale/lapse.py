@@ -19,6 +19,7 @@ the push is idempotent per request id, so nothing comes back twice.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -41,12 +42,15 @@ T = TicketStatus
 NO_SYNC = {"synchronize_session": False}
 # The tickets a session's cancels lapsed (ids), read by the sweep after the commit.
 LAPSED_KEY = "flashsale.lapsed_tickets"
-# Due orders looked up at once, and cancels per push to Redis. Each cancel stays its own
-# transaction (orders.service.cancel_if_unpaid: one order's stock locks held while waiting
-# for another order's row is how a sweep and a payment deadlock), so a batch is a run of
-# commits followed by one push; 50 cancels take ~0.2 s on PostgreSQL (bench lapse figures).
+# Due orders looked up at once; a push to Redis after this many cancels, or sooner once the
+# batch's first cancel committed this long ago. Each cancel stays its own transaction
+# (orders.service.cancel_if_unpaid: one order's stock locks held while waiting for another
+# order's row is how a sweep and a payment deadlock), so a batch is a run of commits and
+# then one push. A cancel is 8 statements, 5-50 ms on PostgreSQL by the machine's load: the
+# time bound, not the count, keeps a unit's way back short (bench/flashsale/lapse.py).
 DUE_PAGE = 200
 RETURN_EVERY = 50
+RETURN_WITHIN_SECONDS = 0.25
 
 
 @hooks.after("cancel")
@@ -107,17 +111,19 @@ async def lapse_unpaid(
     state: AppState, *, now: datetime | None = None, return_every: int = RETURN_EVERY
 ) -> int:
     """Cancel every unpaid flash order whose time ran out (one order per transaction, as
-    the orders' sweep does); after every ``return_every`` cancels, push the units they
-    lapsed on Redis sales back into Redis. Then push any lapse still not returned (made by
-    another cancel, or left by a crash). Returns how many orders lapsed."""
+    the orders' sweep does); after every ``return_every`` cancels (or sooner, by
+    ``RETURN_WITHIN_SECONDS``), push the units they lapsed on Redis sales back into Redis.
+    Then push any lapse still not returned (made by another cancel, or left by a crash).
+    Returns how many orders lapsed."""
     now = now or clock.now()
     total = 0
     while True:
         async with UnitOfWork(state.read_factory) as uow:
             due = await due_flash_orders(uow.session, now)
         lapsed = 0
-        for start in range(0, len(due), return_every):
-            ticket_ids = await _cancel_batch(state, due[start : start + return_every], now)
+        left = list(reversed(due))
+        while left:
+            ticket_ids = await _cancel_batch(state, left, now, return_every)
             lapsed += len(ticket_ids)
             await return_to_redis(state, ticket_ids=ticket_ids)
         total += lapsed
@@ -127,14 +133,26 @@ async def lapse_unpaid(
     return total
 
 
-async def _cancel_batch(state: AppState, due: list[tuple[int, Tenant]], now: datetime) -> list[int]:
-    """Cancel each due order in its own transaction; the ids of the tickets that lapsed."""
+async def _cancel_batch(
+    state: AppState, left: list[tuple[int, Tenant]], now: datetime, most: int
+) -> list[int]:
+    """Cancel due orders taken from the end of ``left``, each in its own transaction, until
+    ``most`` were taken or the first lapse committed ``RETURN_WITHIN_SECONDS`` ago; the ids
+    of the tickets that lapsed."""
     lapsed: list[int] = []
-    for order_id, tenant in due:
+    first_at: float | None = None
+    taken = 0
+    while left and taken < most:
+        if first_at is not None and time.monotonic() - first_at >= RETURN_WITHIN_SECONDS:
+            break
+        order_id, tenant = left.pop()
+        taken += 1
         async with UnitOfWork(state.write_factory) as uow:
             await cancel_if_unpaid(uow.session, tenant, order_id, now)
             await uow.commit()
             lapsed += uow.session.info.pop(LAPSED_KEY, [])
+        if lapsed and first_at is None:
+            first_at = time.monotonic()
     return lapsed
 
 
