@@ -97,7 +97,7 @@ async def _times(state: AppState, world: World) -> list[tuple[float, float]]:
 async def measure(state: AppState, lapses: int, return_every: int, slug: str) -> LapseFigures:
     """Sell ``lapses`` units, let every order lapse at once, and time one sweep."""
     world = await build_world(state, holders=lapses, stock=lapses, pay_within_seconds=60, slug=slug)
-    CONSOLE.print(f"  {lapses:,} orders of a Redis sale made; lapsing them", style="dim")
+    CONSOLE.print(f"  a Redis sale of {lapses:,} units: selling them, then lapsing", style="dim")
     await _sell_everything(state, world)
     due_at = time.time()  # every order is due from here (the sweep's now is past them all)
     started = time.perf_counter()

@@ -27,9 +27,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Database connections per app process. A request that waits longer than the pool timeout
-    # for a connection is answered 503 server_busy with Retry-After (an overloaded process
-    # sheds load instead of answering 500 after the client has given up).
+    # Database connections per process: pool + overflow (README, "Database connections": the
+    # sum over app processes, workers and consumers stays below PostgreSQL's max_connections).
+    # A request that waits longer than the pool timeout for a connection, or that the database
+    # refuses one ("too many clients already"), is answered 503 server_busy with Retry-After
+    # (an overloaded process sheds load instead of answering 500 after the client gave up).
     db_pool_size: int = 20
     db_max_overflow: int = 20
     db_pool_timeout_seconds: float = 10.0
