@@ -163,3 +163,14 @@ def test_share_chain_credits_the_sharer_and_the_upstream_sharer(
     expect(child.locator("> .share-row .share-orders")).to_contain_text("1")
     expect(child.locator("> .share-row .share-gmv")).to_contain_text(f"¥{PRICE}")
     expect(root.locator("> .share-row .share-visits")).to_contain_text("1")
+
+    # Issue #14 item 16: "My shares" counts what followed the opens — the order won through
+    # B's share, B's 10 % of it, and for A (whose share B's came from) the order and A's 5 %.
+    b.goto("/m/vero/me/shares")
+    mine = b.locator("#my-shares li")
+    expect(mine).to_have_count(1)
+    expect(mine.locator(".share-orders")).to_have_text("成交 1 单")
+    expect(mine.locator(".share-earned")).to_have_text("赚得 ¥59.90")
+    a.goto("/m/vero/me/shares")
+    expect(a.locator("#my-shares li .share-orders")).to_have_text("成交 1 单")
+    expect(a.locator("#my-shares li .share-earned")).to_have_text("赚得 ¥29.95")

@@ -53,6 +53,23 @@ async def totals_by_share(
     return {k: ShareTotals(*kept.get(k, (0, 0))) for k in sorted(set(share_ids))}
 
 
+async def sharer_credits(
+    session: AsyncSession, tenant: Tenant, share_ids: Sequence[int]
+) -> dict[int, int]:
+    """Credit id → share id of the ``sharer`` and ``upstream_sharer`` credits of orders won
+    through these shares (what sharers earn commission on)."""
+    if not share_ids:
+        return {}
+    rows = await session.execute(
+        select(Credit.id, Credit.share_id).where(
+            Credit.merchant_id == tenant.id,
+            Credit.role.in_(("sharer", "upstream_sharer")),
+            one_of(Credit.share_id, sorted(set(share_ids))),
+        )
+    )
+    return {int(credit): int(share) for credit, share in rows.all() if share is not None}
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerFilter:
     role: str | None = None

@@ -7,6 +7,7 @@ The ledger itself is in ``ledger.py``, settlement in ``settlement.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.rebates.models import CommissionEntry, CommissionRules
 from loopmall.rebates.rules import DistributorPolicy, EarnerKind, Rates, check_rates
 
@@ -126,3 +128,39 @@ async def earnings_for_customer(
 ) -> Earnings:
     """A distributor's commission (``sharer`` and ``upstream_sharer`` credits)."""
     return await earnings_of(session, tenant, EarnerKind.CUSTOMER, customer_id)
+
+
+async def earned_on_credits(
+    session: AsyncSession, tenant: Tenant, customer_id: int, credit_ids: Sequence[int]
+) -> dict[int, int]:
+    """Credit id → what the customer keeps of it (earning less claw-backs), in fen, for
+    the credits among ``credit_ids`` that earned them anything."""
+    if not credit_ids:
+        return {}
+    mine = (
+        CommissionEntry.merchant_id == tenant.id,
+        CommissionEntry.earner_kind == EarnerKind.CUSTOMER.value,
+        CommissionEntry.earner_id == customer_id,
+    )
+    found = await session.execute(
+        select(CommissionEntry.id, CommissionEntry.credit_id).where(
+            *mine,
+            CommissionEntry.kind == "earning",
+            one_of(CommissionEntry.credit_id, sorted(set(credit_ids))),
+        )
+    )
+    earnings = {int(e): int(c) for e, c in found.all() if c is not None}
+    if not earnings:
+        return {}
+    kept: dict[int, int] = {}
+    rows = await session.execute(
+        select(CommissionEntry.id, CommissionEntry.earning_id, CommissionEntry.amount_fen).where(
+            *mine,
+            one_of(CommissionEntry.id, list(earnings))
+            | one_of(CommissionEntry.earning_id, list(earnings)),
+        )
+    )
+    for entry_id, earning_id, amount in rows.all():
+        credit = earnings[earning_id if earning_id is not None else entry_id]
+        kept[credit] = kept.get(credit, 0) + int(amount)
+    return kept

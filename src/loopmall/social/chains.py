@@ -12,13 +12,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopmall.attribution.repository import totals_by_share
+from loopmall.attribution.repository import sharer_credits, totals_by_share
 from loopmall.catalog.models import Product
 from loopmall.core.errors import ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
+from loopmall.core.valueset import one_of
 from loopmall.customers.models import Customer
 from loopmall.merchants.models import Store
+from loopmall.rebates.service import earned_on_credits
 from loopmall.social.models import Share, ShareTarget
 from loopmall.social.service import get_share, visit_counts
 
@@ -172,3 +174,40 @@ async def chain_of(session: AsyncSession, tenant: Tenant, public_id: str) -> Sha
     root_id = share.root_share_id or share.id
     trees = await build_trees(session, tenant, await _members(session, tenant, [root_id]))
     return trees[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareResult:
+    orders: int  # won through the share or a share made from it
+    earned_fen: int  # the sharer's commission on them (level 1 and 2), less claw-backs
+
+
+async def results_for_sharer(
+    session: AsyncSession, tenant: Tenant, customer_id: int, shares: list[Share]
+) -> dict[int, ShareResult]:
+    """Share id → what followed each of the customer's ``shares``: the orders won through it
+    or through a share made from it (the commission's two levels), and what the customer
+    kept of the commission on them."""
+    ids = [s.id for s in shares]
+    if not ids:
+        return {}
+    children = (
+        await session.execute(
+            select(Share.id, Share.parent_share_id).where(
+                Share.merchant_id == tenant.id, one_of(Share.parent_share_id, ids)
+            )
+        )
+    ).all()
+    mine = set(ids)
+    # Each share counted once, under the customer's share it is (or came from).
+    owner = {i: i for i in ids} | {c: p for c, p in children if c not in mine and p is not None}
+    totals = await totals_by_share(session, tenant, list(owner))
+    credits = await sharer_credits(session, tenant, list(owner))
+    kept = await earned_on_credits(session, tenant, customer_id, list(credits))
+    orders = dict.fromkeys(ids, 0)
+    earned = dict.fromkeys(ids, 0)
+    for share_id, total in totals.items():
+        orders[owner[share_id]] += total.orders
+    for credit_id, fen in kept.items():
+        earned[owner[credits[credit_id]]] += fen
+    return {i: ShareResult(orders[i], earned[i]) for i in ids}

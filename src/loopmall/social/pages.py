@@ -202,17 +202,21 @@ async def my_shares_page(
     page: CustomerPage = Depends(mall_customer),
     uow: UnitOfWork = Depends(read_uow),
 ) -> Response:
-    """The shopper's shares, newest first, with how often each was opened."""
+    """The shopper's shares, newest first: how often each was opened, the orders that
+    followed and what the shopper earned through it."""
     tenant, mall, shopper = page.tenant, page.mall, page.customer
     shares = await service.shares_of_customer(uow.session, tenant, shopper.customer_id)
     visits = await service.visit_counts(uow.session, tenant, [s.id for s in shares])
     titles = await chains.target_titles(uow.session, tenant, shares)
+    results = await chains.results_for_sharer(uow.session, tenant, shopper.customer_id, shares)
     rows = [
         {
             "id": s.public_id,
             "kind": s.target_kind,
             "title": titles.get(f"{s.target_kind}:{s.target_ref}", mall.name),
             "visits": visits.get(s.id, (0, 0))[0],
+            "orders": results[s.id].orders,
+            "earned_fen": results[s.id].earned_fen,
             "created_at": s.created_at,
         }
         for s in shares
