@@ -94,6 +94,7 @@ HANDLER_MODULES = (
     "loopmall.guides.jobs",
     "loopmall.flashsale.jobs",
 )
+    "loopmall.storefront.handlers",
 
 
 def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:

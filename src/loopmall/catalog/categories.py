@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog import repository
 from loopmall.catalog.errors import CategoryCycle
+from loopmall.catalog.events import CategoriesChanged
 from loopmall.catalog.models import Category
 from loopmall.catalog.schemas import CategoryIn, CategoryPatch
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 
 
@@ -41,7 +43,12 @@ async def create_category(session: AsyncSession, tenant: Tenant, data: CategoryI
     )
     session.add(category)
     await session.flush()
+    await _announce(session, tenant, category)
     return category
+
+
+async def _announce(session: AsyncSession, tenant: Tenant, category: Category) -> None:
+    await publish(session, CategoriesChanged(merchant_id=tenant.id, category=category.public_id))
 
 
 async def update_category(
@@ -69,6 +76,7 @@ async def update_category(
                 )
             category.parent_id = parent.id
     await session.flush()
+    await _announce(session, tenant, category)
     parent_public_id = None
     if category.parent_id is not None:
         parent_public_id = await session.scalar(

@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog import repository
 from loopmall.catalog.errors import ImageOrderMismatch, NotAnImage, UploadTooLarge
-from loopmall.catalog.models import ProductImage
+from loopmall.catalog.events import ProductEdited
+from loopmall.catalog.models import Product, ProductImage
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.merchants.models import Merchant
 
@@ -136,7 +138,15 @@ async def add_image(
     )
     session.add(image)
     await session.flush()
+    await _announce(session, tenant, product)
     return image
+
+
+async def _announce(session: AsyncSession, tenant: Tenant, product: Product) -> None:
+    await publish(
+        session,
+        ProductEdited(merchant_id=tenant.id, product_id=product.id, product=product.public_id),
+    )
 
 
 async def _product_images(
@@ -167,6 +177,7 @@ async def delete_image(
     path = image.path
     await session.delete(image)
     await session.flush()
+    await _announce(session, tenant, product)
     return path
 
 
@@ -185,6 +196,7 @@ async def reorder_images(
     for position, public_id in enumerate(image_public_ids):
         by_id[public_id].sort_order = position
     await session.flush()
+    await _announce(session, tenant, product)
     return [by_id[p] for p in image_public_ids]
 
 

@@ -26,8 +26,10 @@ from loopmall.catalog.pricing import (
 )
 from loopmall.catalog.repository import SkuDetail
 from loopmall.catalog.schemas import ChannelPriceIn
+from loopmall.catalog.service import prices_changed
 from loopmall.core import clock
 from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 
 
@@ -79,6 +81,7 @@ async def set_channel_price(
     await session.execute(stmt)
     sku.updated_at = clock.now()
     await session.flush()
+    await publish(session, prices_changed(tenant, sku, product.public_id))
     prices = await repository.price_rows(session, tenant, [sku.id])
     return SkuDetail(
         sku, product.public_id, SalesScope(product.sales_scope), prices.get(sku.id, [])
@@ -95,7 +98,7 @@ async def clear_channel_price(
     """Remove the SKU's price in one channel, so the next level applies again. Returns
     whether there was one. NotFound for another merchant's SKU or store."""
     chosen = parse_channel(channel)
-    sku, _product = await repository.sku_with_product(session, tenant, sku_public_id)
+    sku, product = await repository.sku_with_product(session, tenant, sku_public_id)
     store_id = await _store_id(session, tenant, chosen, store_public_id)
     result = await session.execute(
         delete(ChannelPrice).where(
@@ -104,7 +107,10 @@ async def clear_channel_price(
             ChannelPrice.channel_key == channel_key(chosen, store_id),
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        await publish(session, prices_changed(tenant, sku, product.public_id))
+    return removed
 
 
 async def quote_skus(

@@ -25,6 +25,14 @@ from loopmall.catalog.errors import (
     OptionNamesFixed,
     OptionsMismatch,
 )
+from loopmall.catalog.events import (
+    ProductCreated,
+    ProductEdited,
+    ProductEvent,
+    ProductPublished,
+    ProductUnpublished,
+    SkuPricesChanged,
+)
 from loopmall.catalog.models import Product, ProductTag, Sku
 from loopmall.catalog.repository import ProductDetail, ProductSummary, SkuDetail
 from loopmall.catalog.schemas import (
@@ -38,7 +46,9 @@ from loopmall.catalog.schemas import (
 )
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
+from loopmall.core.events import Event
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 
 __all__ = [
@@ -194,6 +204,15 @@ async def create_product(session: AsyncSession, tenant: Tenant, data: ProductIn)
     ]
     session.add_all(skus)
     await _flush_skus(session)
+    await publish(
+        session,
+        ProductCreated(
+            merchant_id=tenant.id,
+            product_id=product.id,
+            product=product.public_id,
+            status=product.status,
+        ),
+    )
     return await repository.load_product(session, tenant, product.public_id)
 
 
@@ -233,6 +252,7 @@ async def update_product(
     """
     product = await repository.product_by_public_id(session, tenant, public_id, for_update=True)
     sent = patch.model_fields_set
+    was = product.status
     for name in ("title", "subtitle", "description"):
         value = getattr(patch, name)
         if value is not None:
@@ -264,7 +284,23 @@ async def update_product(
         product.status = patch.status.value
     product.updated_at = clock.now()
     await session.flush()
+    await _announce_product(session, tenant, product, was, edited=bool(sent - {"status"}))
     return await repository.load_product(session, tenant, public_id)
+
+
+async def _announce_product(
+    session: AsyncSession, tenant: Tenant, product: Product, was: str, *, edited: bool
+) -> None:
+    """Publish what changed of ``product`` (whose status was ``was``) for the shoppers."""
+    ids = {"merchant_id": tenant.id, "product_id": product.id, "product": product.public_id}
+    events: list[ProductEvent] = []
+    if edited:
+        events.append(ProductEdited(**ids))
+    if product.status != was and product.status == "active":
+        events.append(ProductPublished(**ids))
+    elif product.status != was and was == "active":
+        events.append(ProductUnpublished(**ids, status=product.status))
+    await publish(session, *events)
 
 
 async def add_sku(
@@ -297,6 +333,10 @@ async def add_sku(
     session.add(sku)
     product.updated_at = clock.now()
     await _flush_skus(session)
+    await publish(
+        session,
+        ProductEdited(merchant_id=tenant.id, product_id=product.id, product=product.public_id),
+    )
     return await repository.load_sku(session, tenant, sku.public_id)
 
 
@@ -334,7 +374,28 @@ async def update_sku(
         await _change_status(session, tenant, sku, product, patch.status.value)
     sku.updated_at = product.updated_at = clock.now()
     await _flush_skus(session)
+    await _announce_sku(session, tenant, sku, product, sent)
     return await repository.load_sku(session, tenant, public_id)
+
+
+async def _announce_sku(
+    session: AsyncSession, tenant: Tenant, sku: Sku, product: Product, sent: set[str]
+) -> None:
+    """Publish what changed of ``sku`` (the fields ``sent``) for the shoppers."""
+    events: list[Event] = []
+    if sent & {"price", "member_price"}:
+        events.append(prices_changed(tenant, sku, product.public_id))
+    if sent - {"price", "member_price"}:
+        events.append(
+            ProductEdited(merchant_id=tenant.id, product_id=product.id, product=product.public_id)
+        )
+    await publish(session, *events)
+
+
+def prices_changed(tenant: Tenant, sku: Sku, product_public_id: str) -> SkuPricesChanged:
+    return SkuPricesChanged(
+        merchant_id=tenant.id, sku_id=sku.id, sku=sku.public_id, product=product_public_id
+    )
 
 
 async def _change_options(

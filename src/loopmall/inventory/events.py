@@ -1,7 +1,9 @@
 """The events the inventory domain publishes.
 
-Only changes made by staff (or an import, or the set-up of a flash sale) are announced here:
-the units an order holds, consumes or gives back are told by the order's own events.
+Counts changed by staff (or an import, or the set-up of a flash sale) are announced here;
+the units an order holds, consumes or gives back are told by the order's own events, except
+when they make a SKU's free units at a location cross zero (``stock.availability_changed``:
+the storefront shows "sold out" or "in stock" from the next request on).
 """
 
 from __future__ import annotations
@@ -39,3 +41,18 @@ class StockAdjusted(Event):
     actor: str = Field(
         description="the staff member's public id, or `system`", examples=["stf_5v2k9q0x7mj3hd1c"]
     )
+
+
+class StockAvailabilityChanged(Event):
+    topic = "stock.availability_changed"
+    summary = (
+        "A SKU's free units at a location crossed zero: it sold out there (held or shipped "
+        "to the last unit) or came back (a hold released or lapsed, goods received)."
+    )
+    outward = True
+    aggregate_field: ClassVar[str | None] = "sku_id"
+
+    sku_id: int
+    location_id: int
+    sold_out: bool = Field(description="true: no unit left free at the location")
+    available: int = Field(description="free units at the location after the change")

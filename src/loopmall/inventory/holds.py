@@ -22,6 +22,7 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 from loopmall.inventory.levels import (
     NO_SYNC,
+    announce_crossing,
     check_actor,
     ensure_level,
     insufficient,
@@ -128,6 +129,7 @@ async def place_holds(
         if row is None:
             raise insufficient(level, line.quantity)
         level.on_hand, level.held = row
+        await announce_crossing(session, level, level.on_hand - level.held + line.quantity)
         rows.append(
             {
                 "merchant_id": tenant.id,
@@ -233,6 +235,7 @@ async def _end_hold(
     shipped = -quantity if target is HoldStatus.CONSUMED else 0
     level.on_hand += shipped
     await set_counts(session, level, on_hand=before[0], held=before[1])
+    await announce_crossing(session, level, before[0] - before[1])
     kind = MovementKind.CONSUME if target is HoldStatus.CONSUMED else MovementKind.RELEASE
     await write_ledger(
         session,

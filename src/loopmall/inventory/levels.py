@@ -33,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.catalog.models import Sku
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
+from loopmall.inventory.events import StockAvailabilityChanged
 from loopmall.inventory.models import Hold, Location, StockLevel, StockMovement
 from loopmall.inventory.repository import StockView, insert_ignore
 from loopmall.inventory.rules import (
@@ -256,6 +258,25 @@ async def set_counts(session: AsyncSession, level: Level, **where: Any) -> None:
         raise RuntimeError(f"stock level {level.id} changed under its lock")
 
 
+async def announce_crossing(session: AsyncSession, level: Level, available_before: int) -> None:
+    """Publish that the level's free units crossed zero, if they did: the storefront shows
+    "sold out" or "in stock" from the next request on (a crossing of the SKU's total always
+    crosses at one of its locations)."""
+    available = level.on_hand - level.held
+    if (available_before > 0) == (available > 0):
+        return
+    await publish(
+        session,
+        StockAvailabilityChanged(
+            merchant_id=level.merchant_id,
+            sku_id=level.sku_id,
+            location_id=level.location_id,
+            sold_out=available <= 0,
+            available=available,
+        ),
+    )
+
+
 async def lapse_due(session: AsyncSession, level: Level, now: datetime) -> int:
     """Record the lapse of the locked level's holds whose time is up; returns how many."""
     if not level.due:
@@ -279,6 +300,7 @@ async def lapse_due(session: AsyncSession, level: Level, now: datetime) -> int:
     before = (level.on_hand, level.held)
     level.held -= units
     await set_counts(session, level, on_hand=before[0], held=before[1])
+    await announce_crossing(session, level, before[0] - before[1])
     await write_ledger(
         session,
         [

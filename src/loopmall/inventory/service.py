@@ -28,6 +28,7 @@ from loopmall.inventory.holds import (
 from loopmall.inventory.levels import (
     NO_SYNC,
     Level,
+    announce_crossing,
     check_actor,
     check_reason,
     insufficient,
@@ -116,6 +117,7 @@ async def adjust_stock(
     await write_ledger(
         session, [movement(level, kind, actor=actor, at=now, on_hand=delta, reason=reason)]
     )
+    await announce_crossing(session, level, level.on_hand - level.held - delta)
     await _announce(session, level, kind, delta, reason=reason, actor=actor)
     return level.view()
 
@@ -154,6 +156,7 @@ async def set_stock(
     before = level.on_hand
     level.on_hand = on_hand
     await set_counts(session, level, on_hand=before)
+    await announce_crossing(session, level, before - level.held)
     await write_ledger(
         session,
         [movement(level, MovementKind.COUNT, actor=actor, at=now, on_hand=delta, reason=reason)],

@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import is_clean
 from loopmall.merchants import hours as opening_hours
+from loopmall.merchants.events import StoresChanged
 from loopmall.merchants.models import Merchant, Store
 
 # Progress callback: (rows done, rows in all). Awaited, so it may publish progress.
@@ -323,4 +325,6 @@ async def upsert_stores(
         if on_progress is not None:
             await on_progress(done, len(records))
     updated = sum(1 for r in records if r.code in existing)
+    # One event for the whole import: the stores' caches are emptied once, not per row.
+    await publish(session, StoresChanged(merchant_id=tenant.id, stores=[], change="imported"))
     return UpsertCounts(created=len(records) - updated, updated=updated)

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.errors import ValidationFailed
+from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.merchants.blocks import default_blocks, dump_blocks, parse_blocks
+from loopmall.merchants.events import MallChanged
 from loopmall.merchants.images import ImageInfo, check_image, save_upload
 from loopmall.merchants.models import MallSettings
 from loopmall.merchants.service import clean_merchant_name, merchant_of
@@ -75,6 +77,7 @@ async def get_mall_settings(session: AsyncSession, tenant: Tenant) -> MallSettin
 
 
 async def _save(session: AsyncSession, tenant: Tenant, values: dict[str, Any]) -> MallSettings:
+    await publish(session, MallChanged(merchant_id=tenant.id, fields=sorted(values)))
     settings = await get_mall_settings(session, tenant)
     for key, value in values.items():
         setattr(settings, key, value)

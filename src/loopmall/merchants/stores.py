@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.outbox import publish
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
 from loopmall.core.valueset import one_of
 from loopmall.merchants import hours as opening_hours
+from loopmall.merchants.events import StoresChanged
 from loopmall.merchants.models import Store
 
 STATUSES = ("open", "closed")
@@ -218,6 +220,9 @@ async def create_store(  # noqa: PLR0913 (a store's columns, all keyword-only an
         **values,
     )
     await _write(session, store, {})
+    await publish(
+        session, StoresChanged(merchant_id=tenant.id, stores=[store.public_id], change="created")
+    )
     return store
 
 
@@ -236,6 +241,11 @@ async def update_store(
         return store
     _check_pair(cleaned.get("latitude", store.latitude), cleaned.get("longitude", store.longitude))
     await _write(session, store, cleaned | {"updated_at": clock.now()})
+    status = cleaned.get("status")
+    change = {"open": "opened", "closed": "closed"}.get(str(status), "edited")
+    await publish(
+        session, StoresChanged(merchant_id=tenant.id, stores=[store.public_id], change=change)
+    )
     return store
 
 
