@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from loopmall.catalog import shelf
-from loopmall.catalog.categories import mall_tree
 from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.mall_page import VisitorPage, mall_visitor
 from loopmall.members.service import is_member
-from loopmall.storefront import reads
+from loopmall.storefront import cached
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 async def home(
     page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
-    sections = await reads.home_sections(uow.session, page.tenant)
+    sections = await cached.home_sections(uow.session, page.tenant)
     return page.render("storefront/home.html", {"sections": sections}, tab="home")
 
 
@@ -31,7 +30,7 @@ async def home(
 async def categories(
     page: VisitorPage = Depends(mall_visitor), uow: UnitOfWork = Depends(read_uow)
 ) -> HTMLResponse:
-    tree = await mall_tree(uow.session, page.tenant)
+    tree = await cached.category_tree(uow.session, page.tenant)
     return page.render("storefront/categories.html", {"tree": tree}, tab="categories")
 
 
@@ -41,7 +40,7 @@ async def category(
     page: VisitorPage = Depends(mall_visitor),
     uow: UnitOfWork = Depends(read_uow),
 ) -> HTMLResponse:
-    found = await reads.category_shelf(uow.session, page.tenant, category_id)
+    found = await cached.category_shelf(uow.session, page.tenant, category_id)
     return page.render("storefront/category.html", dict(found), tab="categories")
 
 
@@ -51,8 +50,7 @@ async def product(
 ) -> HTMLResponse:
     tenant, shopper = page.tenant, page.customer
     # The same for every visitor: the product and its stock.
-    item = await shelf.product_page(uow.session, tenant, product_id)
-    stock = await reads.picker_stock(uow.session, tenant, [s.id for s in item.skus])
+    item, stock = await cached.product_page(uow.session, tenant, product_id)
     # This visitor's: a member sees member prices ("member" then says whether one applies).
     member = shopper is not None and await is_member(uow.session, tenant, shopper.customer_id)
     if member:

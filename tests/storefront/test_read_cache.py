@@ -1,0 +1,123 @@
+"""The mall's pages through the read cache (storefront.cached): served from it while nothing
+changes, and the next page after a change shows it — a price, a product taken off sale (404
+at once), the mall's blocks, a store, stock sold out."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import httpx
+
+from loopmall.catalog import service as catalog
+from loopmall.catalog.schemas import ProductPatch, SkuPatch
+from loopmall.core.state import AppState
+from loopmall.core.uow import UnitOfWork
+from loopmall.inventory import holds, locations
+from loopmall.inventory.repository import sku_id_for
+from loopmall.merchants import mall
+from tests.storefront.seed import seed_mall
+
+
+async def test_pages_come_from_the_cache_until_a_change_empties_it(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    shop = await seed_mall(state)
+    cache = state.readcache
+    paths = [
+        "/m/vero/",
+        "/m/vero/categories",
+        f"/m/vero/c/{shop.category}",
+        f"/m/vero/p/{shop.coat}",
+    ]
+    for path in paths:
+        assert (await client.get(path)).status_code == 200, path
+    builds = cache.stats["builds"]
+    for path in paths:
+        assert (await client.get(path)).status_code == 200, path
+    assert cache.stats["builds"] == builds  # the second round read nothing it had cached
+
+    async with UnitOfWork(state.write_factory) as uow:
+        await catalog.update_sku(uow.session, shop.tenant, shop.skus["黑/M"], SkuPatch(price=45600))
+        await uow.commit()
+    page = await client.get(f"/m/vero/p/{shop.coat}")
+    assert "456" in page.text
+    assert cache.stats["builds"] > builds
+
+
+async def test_a_product_taken_off_sale_is_404_on_the_next_request(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    shop = await seed_mall(state)
+    assert (await client.get(f"/m/vero/p/{shop.coat}")).status_code == 200
+    assert (await client.get(f"/m/vero/p/{shop.coat}")).status_code == 200
+    async with UnitOfWork(state.write_factory) as uow:
+        await catalog.update_product(
+            uow.session,
+            shop.tenant,
+            shop.coat,
+            ProductPatch(status="archived"),  # type: ignore[arg-type]
+        )
+        await uow.commit()
+    assert (await client.get(f"/m/vero/p/{shop.coat}")).status_code == 404
+    home = await client.get("/m/vero/")
+    assert "羊毛大衣" not in home.text
+
+
+async def test_the_mall_blocks_change_on_the_next_request(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    shop = await seed_mall(state)
+    assert "品牌故事" in (await client.get("/m/vero/")).text
+    async with UnitOfWork(state.write_factory) as uow:
+        await mall.update_mall_settings(
+            uow.session, shop.tenant, blocks=[{"type": "article", "title": "新故事", "body": "x"}]
+        )
+        await uow.commit()
+    home = (await client.get("/m/vero/")).text
+    assert "新故事" in home
+    assert "品牌故事" not in home
+
+
+def online_units(page: httpx.Response, sku: str) -> int:
+    found = re.search(r'id="picker-data">(.*?)</script>', page.text, re.S)
+    assert found is not None
+    return int(next(s["online"] for s in json.loads(found.group(1))["skus"] if s["sku"] == sku))
+
+
+async def test_sold_out_shows_on_the_next_request(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    shop = await seed_mall(state)
+    black_m = shop.skus["黑/M"]
+    assert online_units(await client.get(f"/m/vero/p/{shop.coat}"), black_m) == 5
+    assert online_units(await client.get(f"/m/vero/p/{shop.coat}"), black_m) == 5
+    async with UnitOfWork(state.write_factory) as uow:
+        online = await locations.default_warehouse(uow.session, shop.tenant)
+        sku_id = await sku_id_for(uow.session, shop.tenant, black_m)
+        await holds.place_hold(
+            uow.session,
+            shop.tenant,
+            sku_id=sku_id,
+            location_id=online.id,
+            quantity=5,
+            ttl=timedelta(minutes=15),
+            reason="order",
+            reference="order 1",
+            actor="system",
+        )
+        await uow.commit()
+    # Well inside the stock TTL: the hold's stock.availability_changed emptied it.
+    assert online_units(await client.get(f"/m/vero/p/{shop.coat}"), black_m) == 0
+
+
+async def test_paths_that_are_not_ids_are_not_cached(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    await seed_mall(state)
+    before = len(state.readcache)
+    for n in range(30):
+        assert (await client.get(f"/m/vero/p/not-an-id-{n}")).status_code == 404
+        assert (await client.get(f"/m/vero/c/{'x' * 300}{n}")).status_code == 404
+    assert len(state.readcache) == before
