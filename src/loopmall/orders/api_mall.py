@@ -169,7 +169,7 @@ async def place_order(
         address = None
         if body.address is not None:
             address = checkout.Address(body.address.name, body.address.phone, body.address.address)
-        order = await checkout.checkout(
+        placed = await checkout.place_order(
             uow.session,
             shopper.tenant,
             customer_id=shopper.customer_id,
@@ -182,7 +182,7 @@ async def place_order(
             ),
             unpaid_ttl_seconds=settings.unpaid_order_ttl_seconds,
         )
-        return await _detail(uow, shopper, order.public_id)
+        return _out(shopper, placed)
 
     return await run_idempotent(request, uow, scope(shopper), work, status_code=201)
 
@@ -191,9 +191,13 @@ async def _detail(uow: UnitOfWork, shopper: Shopper, public_id: str) -> OrderOut
     detail = await queries.order_detail(
         uow.session, shopper.tenant, public_id, customer_id=shopper.customer_id
     )
+    return _out(shopper, detail)
+
+
+def _out(shopper: Shopper, detail: queries.OrderDetail) -> OrderOut:
     pay_url = None
     if service.awaits_payment(detail.order):
-        pay_url = f"{pay_base(shopper.tenant.slug)}/{public_id}"
+        pay_url = f"{pay_base(shopper.tenant.slug)}/{detail.order.public_id}"
     return detail_out(detail, pay_url=pay_url, for_customer=True)
 
 

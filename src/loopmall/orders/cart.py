@@ -95,20 +95,33 @@ def _check_quantity(quantity: int) -> None:
         )
 
 
-async def _sku(session: AsyncSession, tenant: Tenant, sku_public_id: str) -> Sku:
+async def _sku_and_other_lines(
+    session: AsyncSession, tenant: Tenant, customer_id: int, sku_public_id: str
+) -> tuple[int, int]:
+    """The id of a SKU on sale, and how many other SKUs the customer's cart holds, in one
+    statement. Raises NotFound for an unknown SKU, 422 ``not_for_sale``."""
+    others = (
+        select(func.count(CartLine.id))
+        .where(
+            CartLine.merchant_id == tenant.id,
+            CartLine.customer_id == customer_id,
+            CartLine.sku_id != Sku.id,
+        )
+        .scalar_subquery()
+    )
     row = (
         await session.execute(
-            select(Sku, Product.status)
+            select(Sku.id, Sku.status, Product.status.label("product_status"), others)
             .join(Product, Product.id == Sku.product_id)
             .where(Sku.merchant_id == tenant.id, Sku.public_id == sku_public_id)
         )
     ).first()
     if row is None:
         raise NotFound("No such SKU", sku=sku_public_id)
-    sku, product_status = row
-    if sku.status != "active" or product_status != "active":
+    sku_id, status, product_status, other_lines = row
+    if status != "active" or product_status != "active":
         raise NotForSale("This item is not on sale", sku=sku_public_id)
-    return sku
+    return sku_id, int(other_lines or 0)
 
 
 async def add_to_cart(
@@ -121,22 +134,15 @@ async def add_to_cart(
     _check_quantity(quantity)
     if quantity == 0:
         raise ValidationFailed("quantity must be at least 1", field="quantity")
-    sku = await _sku(session, tenant, sku_public_id)
-    count = await session.scalar(
-        select(func.count(CartLine.id)).where(
-            CartLine.merchant_id == tenant.id,
-            CartLine.customer_id == customer_id,
-            CartLine.sku_id != sku.id,
-        )
-    )
-    if (count or 0) >= MAX_CART_LINES:
+    sku_id, other_lines = await _sku_and_other_lines(session, tenant, customer_id, sku_public_id)
+    if other_lines >= MAX_CART_LINES:
         raise CartLimit(f"A cart holds at most {MAX_CART_LINES} different items")
     now = clock.now()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(CartLine).values(
         merchant_id=tenant.id,
         customer_id=customer_id,
-        sku_id=sku.id,
+        sku_id=sku_id,
         quantity=quantity,
         added_at=now,
         updated_at=now,

@@ -27,6 +27,7 @@ from loopmall.orders import hooks, stock
 from loopmall.orders.cart import CartView, clear_lines, view_cart
 from loopmall.orders.events import OrderCreated
 from loopmall.orders.models import Order, OrderLine
+from loopmall.orders.queries import OrderDetail
 from loopmall.orders.rules import (
     AddressRequired,
     CartEmpty,
@@ -299,7 +300,28 @@ async def checkout(
     request: CheckoutRequest,
     unpaid_ttl_seconds: int,
 ) -> Order:
-    """Turn the customer's whole cart into an order and hold its units.
+    """Turn the customer's whole cart into an order and hold its units (see
+    :func:`place_order`, which also answers the order as the customer sees it)."""
+    placed = await place_order(
+        session,
+        tenant,
+        customer_id=customer_id,
+        request=request,
+        unpaid_ttl_seconds=unpaid_ttl_seconds,
+    )
+    return placed.order
+
+
+async def place_order(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    customer_id: int,
+    request: CheckoutRequest,
+    unpaid_ttl_seconds: int,
+) -> OrderDetail:
+    """Turn the customer's whole cart into an order and hold its units; the new order with
+    its lines and first step, as written (no statement reads it back).
 
     Raises 422 ``cart_empty``; 409 ``cart_lines_unavailable`` (with ``lines``: each SKU
     and why) when a line cannot be bought now; 409 ``insufficient_stock`` when the units
@@ -331,9 +353,19 @@ async def checkout(
             for line in lines
         ],
     )
-    record_step(session, order, None, actor="customer", amount_fen=order.total_fen)
+    step = record_step(session, order, None, actor="customer", amount_fen=order.total_fen)
     await clear_lines(session, tenant, customer_id)
     await hooks.run_after("create", session, tenant, order)
     await announce(session, order, OrderCreated)
     await session.flush()
-    return order
+    # What order_detail would read back, four statements later: the rows just written,
+    # lines in the order they were inserted (so by id), no refunds yet.
+    store = choice.store
+    return OrderDetail(
+        order,
+        lines,
+        [step],
+        [],
+        store.public_id if store is not None else None,
+        store.name if store is not None else None,
+    )

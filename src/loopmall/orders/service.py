@@ -178,8 +178,9 @@ async def mark_paid(
     order.paid_fen = amount_fen
     order.payment_id = payment_id
     order.expires_at = None
-    await move(session, tenant, order, S.PAID, actor="payment", amount_fen=amount_fen)
-    order.paid_at = paid_at
+    await move(
+        session, tenant, order, S.PAID, actor="payment", amount_fen=amount_fen, paid_at=paid_at
+    )
     if order.kind == OrderKind.FACE_TO_FACE:
         await move(session, tenant, order, S.COMPLETED, actor="payment")
     await session.flush()

@@ -8,6 +8,7 @@ moving one order (two payment callbacks, a callback and the unpaid-order sweep) 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,19 +112,19 @@ def record_step(
     actor: str,
     note: str = "",
     amount_fen: int | None = None,
-) -> None:
-    session.add(
-        OrderStep(
-            merchant_id=order.merchant_id,
-            order_id=order.id,
-            from_status=from_status,
-            to_status=order.status,
-            actor=actor[:60],
-            note=note[:200],
-            amount_fen=amount_fen,
-            at=clock.now(),
-        )
+) -> OrderStep:
+    step = OrderStep(
+        merchant_id=order.merchant_id,
+        order_id=order.id,
+        from_status=from_status,
+        to_status=order.status,
+        actor=actor[:60],
+        note=note[:200],
+        amount_fen=amount_fen,
+        at=clock.now(),
     )
+    session.add(step)
+    return step
 
 
 async def move(
@@ -135,10 +136,12 @@ async def move(
     actor: str,
     note: str = "",
     amount_fen: int | None = None,
+    paid_at: datetime | None = None,
     **event_extra: Any,
 ) -> None:
-    """Move ``order`` to ``target``: check, hooks, timeline, event. Raises 409
-    ``illegal_order_transition`` when ``rules.ORDERS`` does not allow it; whatever a
+    """Move ``order`` to ``target``: check, hooks, timeline, event. ``paid_at``: when the
+    money arrived (the provider's time) for a move to paid; now when not given. Raises
+    409 ``illegal_order_transition`` when ``rules.ORDERS`` does not allow it; whatever a
     ``before`` hook raises."""
     check_move(order, order.status, target)
     step = HOOK_STEPS.get(target)
@@ -149,7 +152,7 @@ async def move(
     order.status = target.value
     order.updated_at = now
     if target is S.PAID:
-        order.paid_at = now
+        order.paid_at = paid_at or now
     elif target is S.COMPLETED:
         order.completed_at = now
     elif target is S.CANCELLED:

@@ -8,6 +8,7 @@ same open attempt (for ``service.REUSE_FOR``), so a retried POST never opens a s
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +17,7 @@ from loopmall.core.errors import ValidationFailed
 from loopmall.core.http import client_ip, get_state, read_uow, write_uow
 from loopmall.core.idempotency import run_idempotent
 from loopmall.core.pagination import Page
+from loopmall.core.state import AppState
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
@@ -105,6 +107,16 @@ async def _mall(uow: UnitOfWork, slug: str) -> Tenant:
     return tenant
 
 
+async def _mall_of(state: AppState, shopper: Any, slug: str) -> Tenant:
+    """The open mall: a logged-in shopper's session already found it (an active merchant
+    with this slug), so only an anonymous payer's request looks it up."""
+    if shopper is not None:
+        tenant: Tenant = shopper.tenant
+        return tenant
+    async with UnitOfWork(state.read_factory) as uow:
+        return await _mall(uow, slug)
+
+
 @router.post(
     "/mall/{slug}/payments", status_code=201, response_model=PaymentStartOut, dependencies=[MALL]
 )
@@ -117,8 +129,7 @@ async def start_payment(
     waiting for payment, 409 `payment_start_failed` when the provider refuses."""
     state = get_state(request)
     shopper = await shoppers.optional(request, slug)
-    async with UnitOfWork(state.read_factory) as uow:
-        tenant = await _mall(uow, slug)
+    tenant = await _mall_of(state, shopper, slug)
     openid = getattr(shopper, "openid", None) or body.openid
     if body.method is PayMethod.WECHAT_JSAPI and not openid:
         raise MethodUnavailable("JSAPI needs the customer's openid", field="method")
@@ -140,8 +151,8 @@ async def read_payment(request: Request, slug: str = Slug, payment: str = Public
     (query-on-return), so a lost callback does not leave the customer waiting."""
     state = get_state(request)
     shopper = await shoppers.optional(request, slug)
+    tenant = await _mall_of(state, shopper, slug)
     async with UnitOfWork(state.read_factory) as uow:
-        tenant = await _mall(uow, slug)
         await service.get_payment_of(uow.session, tenant, payment, _customer(shopper))
     found = await flows.refresh_payment(state, tenant, payment)
     return payment_out(found, with_start=True)

@@ -86,7 +86,7 @@ async def start_payment(
         await uow.commit()
     payment, account = attempt.payment, attempt.account
     if not attempt.fresh:
-        return _started(payment, order_public_id)
+        return _started(payment, order_public_id, payment.state, payment.start)
     provider = accounts.provider_for(account, state.settings)
     request = PayRequest(
         out_trade_no=payment.out_trade_no,
@@ -107,19 +107,19 @@ async def start_payment(
             await uow.commit()
         raise PaymentStartFailed(exc.message or exc.code, provider_code=exc.code) from None
     async with UnitOfWork(state.write_factory) as uow:
-        payment = await service.record_started(uow.session, tenant, payment.id, start)
+        now_state, shown = await service.record_started(uow.session, tenant, payment.id, start)
         await uow.commit()
-    return _started(payment, order_public_id)
+    return _started(payment, order_public_id, now_state, shown)
 
 
-def _started(payment: Payment, order_public_id: str) -> Started:
+def _started(payment: Payment, order_public_id: str, state: str, start: dict[str, Any]) -> Started:
     return Started(
         payment_public_id=payment.public_id,
         order_public_id=order_public_id,
         method=payment.method,
-        state=payment.state,
+        state=state,
         amount_fen=payment.amount_fen,
-        start=dict(payment.start),
+        start=dict(start),
     )
 
 

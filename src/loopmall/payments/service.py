@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
@@ -123,17 +124,28 @@ def start_payload(start: PayStart) -> dict[str, Any]:
 
 async def record_started(
     session: AsyncSession, tenant: Tenant, payment_id: int, start: PayStart
-) -> Payment:
+) -> tuple[str, dict[str, Any]]:
     """The provider took the trade: keep what the pay page needs; ``created → pending``
-    (a callback may already have made it ``succeeded``: that stays)."""
-    payment = await _locked(session, tenant, payment_id)
-    payment.start = start_payload(start)
-    if payment.state == PaymentState.CREATED.value:
-        check_move(payment.state, PaymentState.PENDING)
-        payment.state = PaymentState.PENDING.value
-    payment.updated_at = clock.now()
-    await session.flush()
-    return payment
+    (a callback may already have made it ``succeeded``: that stays). Returns the state it
+    is in and what the pay page needs. One conditional UPDATE: the row's lock is the
+    statement's own, and the state it sets is decided on the row as it is then."""
+    payload = start_payload(start)
+    created, pending = PaymentState.CREATED, PaymentState.PENDING
+    check_move(created.value, pending)  # the one move this statement may make
+    state = await session.scalar(
+        update(Payment)
+        .where(Payment.merchant_id == tenant.id, Payment.id == payment_id)
+        .values(
+            start=payload,
+            state=case((Payment.state == created.value, pending.value), else_=Payment.state),
+            updated_at=clock.now(),
+        )
+        .returning(Payment.state),
+        execution_options={"synchronize_session": False},
+    )
+    if state is None:
+        raise NotFound("No such payment")
+    return str(state), payload
 
 
 async def record_start_failed(
