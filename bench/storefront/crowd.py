@@ -27,6 +27,8 @@ from bench.storefront.wrk import Request
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 ROTATION = 200  # requests in a rotating page's list: many products, cookies, codes
+QUIET_MS = 50.0
+QUIET_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ def pages(plan: dict[str, Any], shoppers: Shoppers) -> list[Page]:
         Page("api: categories", [Request(f"{api}/categories")], LIST),
         Page("api: cart, signed in", bearer([f"{api}/cart"] * ROTATION), ANY),
         Page("add to cart (cookie + CSRF)", carts, ANY),
+        # The bare speed once more: how much the machine's share moved during the run.
+        Page("healthz, again", [Request("/healthz")]),
     ]
 
 
@@ -174,6 +178,21 @@ async def probe(base: str, page: Page) -> str | None:
     if r.status_code in (404, 405):
         return f"{first.method} {first.path.split('?')[0]} → {r.status_code}: not in this code"
     return None
+
+
+async def quiet(base: str, timeout: float = QUIET_TIMEOUT) -> float:
+    """Wait until the server has caught up (two ``/healthz`` in a row answered within
+    ``QUIET_MS``): when wrk stops, the server still owes answers to the requests it had taken,
+    and they would be measured with the next page. The seconds waited."""
+    loop = asyncio.get_running_loop()
+    began, fast = loop.time(), 0
+    async with httpx.AsyncClient(base_url=base, timeout=timeout) as http:
+        while fast < 2 and loop.time() - began < timeout:
+            sent = loop.time()
+            await http.get("/healthz")
+            fast = fast + 1 if (loop.time() - sent) * 1000 < QUIET_MS else 0
+            await asyncio.sleep(0.05)
+    return loop.time() - began
 
 
 def judged(page: Page, got: dict[str, Any], healthz_rps: float) -> dict[str, Any]:

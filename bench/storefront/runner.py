@@ -60,6 +60,7 @@ async def measure(
     await wrk.crowd(server.base, warm, work, name="warm-up", seconds=WARM_UP, connections=8)
     healthz_rps = 0.0
     for page in live:
+        await crowd.quiet(server.base)
         got = await wrk.crowd(
             server.base,
             page.requests,
@@ -72,19 +73,21 @@ async def measure(
             healthz_rps = got["req_per_s"]
         results[page.name] = crowd.judged(page, got, healthz_rps)
         _line(console, page.name, results[page.name])
+    tokens = shoppers.tokens[: sizes.checkout_shoppers]
+    await crowd.quiet(server.base)
+    results["checkout"] = await crowd.checkout(
+        server, w.data_dir / "plan.json", tokens, work, seconds=sizes.checkout_seconds
+    )
+    c = results["checkout"]
+    console.print(f"    checkout → paid: {c['orders_per_s']:.1f} orders/s", markup=False)
     sale = w.plan["sales"][server.apps - 1]
+    await crowd.quiet(server.base)
     gated = await crowd.under_gate(
         server, w.plan, sale, work, seconds=sizes.seconds, connections=sizes.connections
     )
     page = crowd.Page("product page under the gate", [], crowd.UNDER_GATE)
     results[page.name] = {**crowd.judged(page, gated["page"], healthz_rps), "gate": gated["gate"]}
     _line(console, page.name, results[page.name])
-    tokens = shoppers.tokens[: sizes.checkout_shoppers]
-    results["checkout"] = await crowd.checkout(
-        server, w.data_dir / "plan.json", tokens, work, seconds=sizes.checkout_seconds
-    )
-    c = results["checkout"]
-    console.print(f"    checkout → paid: {c['orders_per_s']:.1f} orders/s", markup=False)
     results["tracebacks"] = server.tracebacks()
     return results
 
@@ -126,6 +129,9 @@ async def run_codes(
 ) -> list[dict[str, Any]]:
     """For each backend, each code: one world, then one server per app count on it."""
     runs: list[dict[str, Any]] = []
+    # The servers' logs stay (their folder is printed); the databases go.
+    logs = Path(tempfile.mkdtemp(prefix="lm-store-logs-"))
+    console.print(f"  logs in {logs}", style="dim", markup=False)
     with tempfile.TemporaryDirectory(prefix="lm-store-") as tmp_name:
         tmp = Path(tmp_name)
         for backend in backends:
@@ -146,14 +152,14 @@ async def run_codes(
                         markup=False,
                     )
                     for n in apps:
-                        runs.append(await _one(w, n, sizes, tmp, console))
+                        runs.append(await _one(w, n, sizes, logs, console))
     return runs
 
 
-async def _one(w: World, apps: int, sizes: Sizes, tmp: Path, console: Console) -> dict[str, Any]:
+async def _one(w: World, apps: int, sizes: Sizes, logs: Path, console: Console) -> dict[str, Any]:
     label = f"{w.code.label}-{w.backend}-x{apps}"
     console.print(f"  {label}: serving …", markup=False)
-    work = tmp / label
+    work = logs / label
     began = time.perf_counter()
     async with serve(w, apps, work) as server:
         settled_s, pending = await settle(w.url)
