@@ -47,16 +47,19 @@ async def paginate_by_id(
     *,
     cursor: str | None,
     limit: int,
+    descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """Keyset pagination on an integer id, ascending. Returns (rows, next_cursor)."""
+    """Keyset pagination on an integer id, ascending (newest first with ``descending``).
+    Returns (rows, next_cursor)."""
     if limit < 1 or limit > MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if cursor:
         after = decode_cursor(cursor)
         if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
             raise ValidationFailed("The cursor is not valid", field="cursor")
-        stmt = stmt.where(id_column > after)
-    rows = list((await session.scalars(stmt.order_by(id_column).limit(limit + 1))).all())
+        stmt = stmt.where(id_column < after if descending else id_column > after)
+    order = id_column.desc() if descending else id_column
+    rows = list((await session.scalars(stmt.order_by(order).limit(limit + 1))).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -306,15 +306,19 @@ async def list_stores(
     visible: Collection[int] | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    newest_first: bool = False,
 ) -> tuple[list[Store], str | None]:
-    """A page of the merchant's stores, oldest first, and the cursor of the next page.
+    """A page of the merchant's stores, oldest (or newest) first, and the cursor of the
+    next page.
 
     Raises ``ValidationFailed`` for a bad cursor or limit.
     """
     if status is not None and status not in STATUSES:
         raise ValidationFailed("status is open or closed", field="status")
     stmt = stores_query(tenant, q=q, city=city, status=status, visible=visible)
-    return await paginate_by_id(session, stmt, Store.id, cursor=cursor, limit=limit)
+    return await paginate_by_id(
+        session, stmt, Store.id, cursor=cursor, limit=limit, descending=newest_first
+    )
 
 
 async def count_stores(

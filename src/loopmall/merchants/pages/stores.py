@@ -126,6 +126,7 @@ async def stores_list(
         visible=principal.store_ids,
         cursor=cursor,
         limit=PAGE_SIZE,
+        newest_first=True,  # the store just created is the one looked for
     )
     counts = await merchant_staff().counts_by_store(uow.session, tenant, [s.id for s in rows])
     return render(
