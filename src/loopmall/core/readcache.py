@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -402,6 +403,10 @@ def invalidates(event_cls: type[Event], *, area: Area | Sequence[Area]) -> None:
             await cache.bump(tenant.id, areas)
 
     bump_durably.__qualname__ = f"readcache.bump[{event_cls.topic}]"
+    # The subscriber belongs to the module that declared it (a domain's ``handlers``), where
+    # the event catalogue looks for every subscriber.
+    caller = sys._getframe(1).f_globals.get("__name__")
+    bump_durably.__module__ = caller if isinstance(caller, str) else __name__
     subscribe(event_cls, f"readcache.{event_cls.topic}")(bump_durably)
 
 
