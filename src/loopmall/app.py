@@ -57,6 +57,7 @@ API_MODULES = (
     "loopmall.guides.api",
     "loopmall.flashsale.api",
     "loopmall.storefront.stores_api",
+    "loopmall.storefront.api_mall",
     "loopmall.operations.api",
 )
 PAGE_MODULES = (
@@ -93,8 +94,8 @@ HANDLER_MODULES = (
     "loopmall.rebates.handlers",
     "loopmall.guides.jobs",
     "loopmall.flashsale.jobs",
-)
     "loopmall.storefront.handlers",
+)
 
 
 def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:

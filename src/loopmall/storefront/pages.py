@@ -8,12 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
-from loopmall.catalog import shelf
 from loopmall.core.http import read_uow
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.mall_page import VisitorPage, mall_visitor
-from loopmall.members.service import is_member
 from loopmall.storefront import cached
+from loopmall.storefront.visitor import priced_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,10 +50,9 @@ async def product(
     tenant, shopper = page.tenant, page.customer
     # The same for every visitor: the product and its stock.
     item, stock = await cached.product_page(uow.session, tenant, product_id)
-    # This visitor's: a member sees member prices ("member" then says whether one applies).
-    member = shopper is not None and await is_member(uow.session, tenant, shopper.customer_id)
-    if member:
-        item, member = shelf.for_member(item)
+    # This visitor's: a member sees member prices ("member" says whether one applies).
+    customer_id = shopper.customer_id if shopper is not None else None
+    item, member = await priced_for(uow.session, tenant, customer_id, item)
     picker = [
         {
             "sku": s.public_id,
