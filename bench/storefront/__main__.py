@@ -66,6 +66,8 @@ async def main_async(args: argparse.Namespace, console: Console) -> int:
         console.print(f"wrote {path}", markup=False)
     if args.markdown:
         Path(args.markdown).write_text(markdown(runs))
+    for line in failures(runs, baseline=True):
+        console.print(f"[yellow]baseline:[/yellow] {line}")
     failed = failures(runs)
     for line in failed:
         console.print(f"[red]failure:[/red] {line}")

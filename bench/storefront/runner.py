@@ -20,6 +20,8 @@ from bench.storefront.server import ROOT, Code, World, serve, settle, world
 NAME = "storefront"
 RESULTS = ROOT / "bench" / "results"
 WARM_UP = 2  # seconds
+MIN_ANSWERS = 4  # per connection: fewer, and the run is made longer
+LONGEST = 30.0  # seconds: a run is not made longer than this
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,7 @@ async def measure(
     await wrk.crowd(server.base, warm, work, name="warm-up", seconds=WARM_UP, connections=8)
     healthz_rps = 0.0
     for page in live:
-        await crowd.quiet(server.base)
-        got = await wrk.crowd(
-            server.base,
-            page.requests,
-            work,
-            name=page.name.split(",")[0].replace(" ", "-").replace(":", ""),
-            seconds=sizes.seconds,
-            connections=sizes.connections,
-        )
+        got = await _page(server.base, page, sizes, work)
         if page.name == "healthz":
             healthz_rps = got["req_per_s"]
         results[page.name] = crowd.judged(page, got, healthz_rps)
@@ -90,6 +84,26 @@ async def measure(
     _line(console, page.name, results[page.name])
     results["tracebacks"] = server.tracebacks()
     return results
+
+
+async def _page(base: str, page: crowd.Page, sizes: Sizes, work: Path) -> dict[str, Any]:
+    """One page's wrk run; again for longer when it got too few answers to measure (a page
+    slower than the run is long: wrk counts only the answers that came back in time)."""
+    seconds = sizes.seconds
+    while True:
+        await crowd.quiet(base)
+        got = await wrk.crowd(
+            base,
+            page.requests,
+            work,
+            name=page.name.split(",")[0].replace(" ", "-").replace(":", ""),
+            seconds=seconds,
+            connections=sizes.connections,
+        )
+        got["seconds"] = seconds
+        if got["requests"] >= MIN_ANSWERS * sizes.connections or seconds >= LONGEST:
+            return got
+        seconds = min(LONGEST, seconds * 4)
 
 
 def _line(console: Console, name: str, r: dict[str, Any]) -> None:
@@ -183,11 +197,14 @@ async def _one(w: World, apps: int, sizes: Sizes, logs: Path, console: Console) 
     }
 
 
-def failures(runs: list[dict[str, Any]]) -> list[str]:
-    """Why the run failed: a 5xx, a socket error, a traceback in a server log."""
+def failures(runs: list[dict[str, Any]], *, baseline: bool = False) -> list[str]:
+    """Why the run failed: a 5xx, a socket error, a traceback in a server log — of the
+    current code, or (``baseline``) what the baseline's servers did (noted, not a failure)."""
     found = []
     for run in runs:
         label = f"{run['code']} {run['backend']} ×{run['apps']}"
+        if (run["code"] != "current") != baseline:
+            continue
         for name, r in run["pages"].items():
             if not isinstance(r, dict) or "req_per_s" not in r:
                 continue
