@@ -8,13 +8,15 @@ from __future__ import annotations
 from rich.console import Console
 
 from bench.harness import BenchContext, Row
-from bench.storefront.report import print_tables, rows_of
+from bench.storefront.report import print_tables, rows_of, write_results
 from bench.storefront.runner import Sizes, run_codes
 from bench.storefront.server import Code
 
 
 async def run(ctx: BenchContext) -> list[Row]:
     console = Console(width=200)
-    runs = await run_codes([Code("current")], ctx.backends, [1, 2], Sizes.of(ctx.full), console)
+    sizes = Sizes.of(ctx.full)
+    runs = await run_codes([Code("current")], ctx.backends, [1, 2], sizes, console)
     print_tables(console, runs)
+    write_results(runs, sizes.__dict__, None)
     return rows_of(runs)

@@ -12,37 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import time
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from bench.flashsale import wrk as flash_wrk
 from bench.harness import postgres_reachable
-from bench.storefront.report import markdown, print_tables
-from bench.storefront.runner import RESULTS, Sizes, failures, run_codes, worktree
+from bench.storefront.report import markdown, print_tables, write_results
+from bench.storefront.runner import Sizes, failures, run_codes, worktree
 from bench.storefront.server import Code
-
-
-def write_results(runs: list[dict[str, Any]], sizes: Sizes, baseline: str | None) -> list[Path]:
-    RESULTS.mkdir(exist_ok=True)
-    written = []
-    for backend in sorted({r["backend"] for r in runs}):
-        target = RESULTS / f"storefront-{backend.split('+')[0]}-latest.json"
-        payload = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "sizes": sizes.__dict__,
-            "baseline": baseline,
-            "runs": [r for r in runs if r["backend"] == backend],
-        }
-        target.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-        written.append(target)
-    return written
 
 
 async def main_async(args: argparse.Namespace, console: Console) -> int:
@@ -62,7 +43,7 @@ async def main_async(args: argparse.Namespace, console: Console) -> int:
             codes.append(stack.enter_context(worktree(args.baseline)))
         runs = await run_codes(codes, backends, args.apps or [1, 2], sizes, console)
     print_tables(console, runs)
-    for path in write_results(runs, sizes, args.baseline):
+    for path in write_results(runs, sizes.__dict__, args.baseline):
         console.print(f"wrote {path}", markup=False)
     if args.markdown:
         Path(args.markdown).write_text(markdown(runs))

@@ -3,7 +3,10 @@ benchmark rows: one table per backend and app count, the codes side by side."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -13,6 +16,7 @@ from bench.harness import Row
 from bench.storefront.checkout import STEPS
 
 NAME = "storefront"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
@@ -104,3 +108,22 @@ def rows_of(runs: list[dict[str, Any]]) -> list[Row]:
         c = run["pages"]["checkout"]
         rows.append(Row(NAME, run["backend"], "checkout → paid", c["orders_per_s"], "1/s", params))
     return rows
+
+
+def write_results(
+    runs: list[dict[str, Any]], sizes: dict[str, Any], baseline: str | None
+) -> list[Path]:
+    """bench/results/storefront-<backend>-latest.json: every figure of every run."""
+    RESULTS.mkdir(exist_ok=True)
+    written = []
+    for backend in sorted({r["backend"] for r in runs}):
+        target = RESULTS / f"storefront-{backend.split('+')[0]}-latest.json"
+        payload = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sizes": sizes,
+            "baseline": baseline,
+            "runs": [r for r in runs if r["backend"] == backend],
+        }
+        target.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        written.append(target)
+    return written

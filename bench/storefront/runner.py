@@ -18,7 +18,6 @@ from bench.storefront import crowd, wrk
 from bench.storefront.server import ROOT, Code, World, serve, settle, world
 
 NAME = "storefront"
-RESULTS = ROOT / "bench" / "results"
 WARM_UP = 2  # seconds
 MIN_ANSWERS = 4  # per connection: fewer, and the run is made longer
 LONGEST = 30.0  # seconds: a run is not made longer than this
