@@ -171,6 +171,11 @@ def _grid_select(tenant: Tenant, number: int, grid: Grid) -> Select[Any]:
     return stmt.order_by(Product.id.desc()).limit(grid.limit)
 
 
+def _price_row_of(price: Any, tenant: Tenant, key: str) -> Any:
+    """The join condition of a SKU's price row under channel ``key`` (``price`` an alias)."""
+    return and_(price.merchant_id == tenant.id, price.sku_id == Sku.id, price.channel_key == key)
+
+
 async def _sku_rows(
     session: AsyncSession, tenant: Tenant, product_ids: Iterable[int], *, options: bool
 ) -> Sequence[Row[Any]]:
@@ -192,22 +197,8 @@ async def _sku_rows(
         columns.append(Sku.options)
     stmt = (
         select(*columns)
-        .outerjoin(
-            _online,
-            and_(
-                _online.merchant_id == tenant.id,
-                _online.sku_id == Sku.id,
-                _online.channel_key == ONLINE_KEY,
-            ),
-        )
-        .outerjoin(
-            _wechat,
-            and_(
-                _wechat.merchant_id == tenant.id,
-                _wechat.sku_id == Sku.id,
-                _wechat.channel_key == WECHAT_KEY,
-            ),
-        )
+        .outerjoin(_online, _price_row_of(_online, tenant, ONLINE_KEY))
+        .outerjoin(_wechat, _price_row_of(_wechat, tenant, WECHAT_KEY))
         .where(
             Sku.merchant_id == tenant.id,
             one_of(Sku.product_id, product_ids),
