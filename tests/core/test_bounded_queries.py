@@ -99,6 +99,7 @@ async def test_a_manager_of_many_stores_reads_every_list_with_bounded_statements
 # capped ``limit`` fails the guard below: page it, or say here why it cannot grow.
 CAPPED_OR_BOUNDED = {
     "/api/v1/categories": "the category tree, edited by hand (hundreds at most)",
+    "/api/v1/mall/{slug}/categories": "the same tree, as the mall shows it",
     "/api/v1/payments/accounts": "one account per provider (three)",
     "/api/v1/payments/reconciliation": "the newest 60 daily reports",
     "/api/v1/wechat/apps": "the merchant's WeChat apps (a handful)",
