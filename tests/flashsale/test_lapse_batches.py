@@ -3,6 +3,7 @@ Redis is repaired by the every-minute reconcile without coming back twice (issue
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -71,7 +72,8 @@ async def test_each_batch_of_lapses_is_back_in_redis_before_the_next_batch_start
     rstate.extras["test.stock_key"] = SaleKeys(rstate.settings.redis_prefix, world.sale_id).stock
     # When the sweep lapses them three at a time (however long the cancels take)
     monkeypatch.setattr(lapse, "RETURN_WITHIN_SECONDS", 3600.0)
-    lapsed = await lapse_unpaid(rstate, now=clock.now() + timedelta(minutes=5), return_every=3)
+    later = clock.now() + timedelta(minutes=5)
+    lapsed = await lapse_unpaid(rstate, now=later, return_every=3, concurrency=1)
     # Then each batch's units were back in Redis before the next batch's first cancel
     assert lapsed == 7
     assert stock_seen_at_each_cancel == [0, 0, 0, 3, 3, 3, 6]
@@ -91,9 +93,28 @@ async def test_a_batch_is_pushed_once_its_first_lapse_is_a_moment_old(
     rstate.extras["test.stock_key"] = SaleKeys(rstate.settings.redis_prefix, world.sale_id).stock
     monkeypatch.setattr(lapse, "RETURN_WITHIN_SECONDS", 0.0)
     # When the sweep runs with room for 50 cancels a batch
-    assert await lapse_unpaid(rstate, now=clock.now() + timedelta(minutes=5)) == 4
+    later = clock.now() + timedelta(minutes=5)
+    assert await lapse_unpaid(rstate, now=later, concurrency=1) == 4
     # Then every unit was back before the next cancel began
     assert stock_seen_at_each_cancel == [0, 1, 2, 3]
+
+
+async def test_sweeps_cancelling_at_once_lapse_each_order_once(
+    rclient: httpx.AsyncClient, rstate: AppState
+) -> None:
+    # Given 12 lapses due
+    world = await sold_out_world(rclient, rstate, 12)
+    later = clock.now() + timedelta(minutes=5)
+    # When two sweeps run at once (two processes), each with four cancellers
+    counts = await asyncio.gather(
+        lapse_unpaid(rstate, now=later, return_every=2, concurrency=4),
+        lapse_unpaid(rstate, now=later, return_every=2, concurrency=4),
+    )
+    # Then each order lapsed once and each unit is back in Redis once
+    assert sum(counts) == 12
+    report = await check(rstate, world)
+    assert report.ok, report.problems
+    assert (report.redis_left, report.redis_returned, report.lapsed_units) == (12, 12, 12)
 
 
 async def test_a_lapse_never_pushed_to_redis_is_repaired_once_by_the_reconcile_job(

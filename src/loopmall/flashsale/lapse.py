@@ -19,6 +19,7 @@ the push is idempotent per request id, so nothing comes back twice.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 
@@ -51,6 +52,10 @@ LAPSED_KEY = "flashsale.lapsed_tickets"
 DUE_PAGE = 200
 RETURN_EVERY = 50
 RETURN_WITHIN_SECONDS = 0.25
+# Cancels running at once on PostgreSQL (each its own transaction and connection; SQLite has
+# one writer). What they share is the sale's bucket row, held only from the bucket's update to
+# the commit.
+CONCURRENT_CANCELS = 4
 
 
 @hooks.after("cancel")
@@ -108,29 +113,49 @@ async def due_flash_orders(
 
 
 async def lapse_unpaid(
-    state: AppState, *, now: datetime | None = None, return_every: int = RETURN_EVERY
+    state: AppState,
+    *,
+    now: datetime | None = None,
+    return_every: int = RETURN_EVERY,
+    concurrency: int | None = None,
 ) -> int:
     """Cancel every unpaid flash order whose time ran out (one order per transaction, as
     the orders' sweep does); after every ``return_every`` cancels (or sooner, by
     ``RETURN_WITHIN_SECONDS``), push the units they lapsed on Redis sales back into Redis.
     Then push any lapse still not returned (made by another cancel, or left by a crash).
+    ``concurrency`` cancels run at once (``CONCURRENT_CANCELS`` on PostgreSQL, 1 on SQLite).
     Returns how many orders lapsed."""
     now = now or clock.now()
+    if concurrency is None:
+        concurrency = 1 if state.is_sqlite else CONCURRENT_CANCELS
     total = 0
     while True:
         async with UnitOfWork(state.read_factory) as uow:
             due = await due_flash_orders(uow.session, now)
-        lapsed = 0
         left = list(reversed(due))
-        while left:
-            ticket_ids = await _cancel_batch(state, left, now, return_every)
-            lapsed += len(ticket_ids)
-            await return_to_redis(state, ticket_ids=ticket_ids)
+        lapsed = sum(
+            await asyncio.gather(
+                *(_lapse_from(state, left, now, return_every) for _ in range(concurrency))
+            )
+        )
         total += lapsed
         if len(due) < DUE_PAGE or not lapsed:
             break
     await return_to_redis(state)
     return total
+
+
+async def _lapse_from(
+    state: AppState, left: list[tuple[int, Tenant]], now: datetime, return_every: int
+) -> int:
+    """Take due orders from ``left`` (shared with the other cancellers of the sweep) batch
+    by batch, pushing each batch's units to Redis; how many lapsed."""
+    lapsed = 0
+    while left:
+        ticket_ids = await _cancel_batch(state, left, now, return_every)
+        lapsed += len(ticket_ids)
+        await return_to_redis(state, ticket_ids=ticket_ids)
+    return lapsed
 
 
 async def _cancel_batch(
