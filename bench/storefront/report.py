@@ -50,6 +50,12 @@ def _checkout_cells(run: dict[str, Any]) -> list[tuple[str, str]]:
     return cells
 
 
+def _load(run: dict[str, Any]) -> str:
+    if "load_before" not in run:
+        return ""
+    return f"{run['load_before']:.1f} → {run['load_after']:.1f}"
+
+
 def grid(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str]]]]:
     """Per (backend, apps): a title, the header, the rows (page, target, one cell per code)."""
     out = []
@@ -65,6 +71,7 @@ def grid(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str
         checkout = [_checkout_cells(g) for g in group]
         for i, (label, _cell0) in enumerate(checkout[0]):
             rows.append([label, "", *(c[i][1] for c in checkout)])
+        rows.append(["machine load (1 min, 2 cores)", "", *(_load(g) for g in group)])
         out.append((f"{backend}, {apps} app process(es)", header, rows))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -174,6 +175,7 @@ async def _one(w: World, apps: int, sizes: Sizes, logs: Path, console: Console) 
     console.print(f"  {label}: serving …", markup=False)
     work = logs / label
     began = time.perf_counter()
+    load_before = os.getloadavg()[0]
     async with serve(w, apps, work) as server:
         settled_s, pending = await settle(w.url)
         console.print(
@@ -192,6 +194,9 @@ async def _one(w: World, apps: int, sizes: Sizes, logs: Path, console: Console) 
         "outbox_settle_s": settled_s,
         "outbox_pending_at_start": pending,
         "wall_s": time.perf_counter() - began,
+        # The machine is shared: how busy it was (1-minute load average, 2 cores).
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
         "pages": pages,
     }
 
