@@ -16,7 +16,7 @@ from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.inventory import holds, locations
 from loopmall.inventory.repository import sku_id_for
-from loopmall.merchants import mall
+from loopmall.merchants import mall, stores
 from tests.storefront.seed import seed_mall
 
 
@@ -121,3 +121,31 @@ async def test_paths_that_are_not_ids_are_not_cached(
         assert (await client.get(f"/m/vero/p/not-an-id-{n}")).status_code == 404
         assert (await client.get(f"/m/vero/c/{'x' * 300}{n}")).status_code == 404
     assert len(state.readcache) == before
+
+
+async def test_store_pages_show_a_change_on_the_next_request(
+    state: AppState, client: httpx.AsyncClient
+) -> None:
+    shop = await seed_mall(state)
+    async with UnitOfWork(state.read_factory) as uow:
+        (store,) = (await stores.list_stores(uow.session, shop.tenant, limit=5))[0]
+    page_path = f"/m/vero/stores/{store.public_id}"
+    for _ in range(2):
+        assert "西单店" in (await client.get("/m/vero/stores")).text
+        assert "西单店" in (await client.get(page_path)).text
+    builds = state.readcache.stats["builds"]
+
+    async with UnitOfWork(state.write_factory) as uow:
+        await stores.update_store(
+            uow.session, shop.tenant, store.public_id, {"name": "西单大悦城店"}
+        )
+        await uow.commit()
+    assert "西单大悦城店" in (await client.get("/m/vero/stores")).text
+    assert "西单大悦城店" in (await client.get(page_path)).text
+    assert state.readcache.stats["builds"] == builds + 2
+
+    async with UnitOfWork(state.write_factory) as uow:
+        await stores.update_store(uow.session, shop.tenant, store.public_id, {"status": "closed"})
+        await uow.commit()
+    assert (await client.get(page_path)).status_code == 404
+    assert "西单大悦城店" not in (await client.get("/m/vero/stores")).text

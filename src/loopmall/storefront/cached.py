@@ -6,7 +6,8 @@ still applies afterwards.
 Each value is filed under the generations of every area it was read from, so the typed event
 of any change to those (``storefront.handlers``) makes the next request read it anew: the home
 page under mall + catalog + stores, a product under catalog, its stock under catalog + stock
-(the SKUs it counts come from the catalog). The generations are read before the request's
+(the SKUs it counts come from the catalog), a store and the store list's first page under
+stores. The generations are read before the request's
 session reads anything, so a value is never older than the generation it is filed under.
 
 Keys are made only of a fixed name and a public id of the right shape: a path that is not an
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +29,13 @@ from loopmall.catalog.categories import CategoryBranch, mall_tree
 from loopmall.catalog.shelf import ShelfProduct
 from loopmall.core.readcache import Area, cache_of
 from loopmall.core.tenancy import Tenant
+from loopmall.merchants.store_reads import (
+    Point,
+    StoreCard,
+    StorePage,
+    open_store,
+    open_stores_page,
+)
 from loopmall.storefront import reads
 from loopmall.storefront.reads import CategoryShelf, HomeSection, PickerStock
 
@@ -100,3 +109,36 @@ async def product_page(
         lambda: reads.picker_stock(session, tenant, [s.id for s in item.skus]),
     )
     return item, stock
+
+
+async def store_card(session: AsyncSession, tenant: Tenant, store_public_id: str) -> StoreCard:
+    """An open store as the mall shows it; NotFound as ``store_reads.open_store``."""
+
+    async def plain() -> dict[str, Any]:
+        return asdict(await open_store(session, tenant, store_public_id))
+
+    found = await _through(session, tenant, ("stores",), _key("st", store_public_id), plain)
+    return StoreCard(**found)
+
+
+async def stores_page(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    q: str | None,
+    near: Point | None,
+    cursor: str | None,
+    limit: int,
+) -> StorePage:
+    """A page of the mall's open stores as ``store_reads.open_stores_page`` reads it; the
+    list's first page by name (no search, no position, no cursor), the one every visitor
+    opening the list sees, through the cache. Searches and later pages are read as they come:
+    their keys would be whatever visitors type."""
+    if q or near is not None or cursor:
+        return await open_stores_page(session, tenant, q=q, near=near, cursor=cursor, limit=limit)
+
+    async def plain() -> dict[str, Any]:
+        return asdict(await open_stores_page(session, tenant, limit=limit))
+
+    found = await _through(session, tenant, ("stores",), f"stores:{int(limit)}", plain)
+    return StorePage([StoreCard(**s) for s in found["stores"]], found["next_cursor"])

@@ -27,12 +27,11 @@ from loopmall.merchants.store_reads import (
     StoreCard,
     distance_m,
     hours_now,
-    open_store,
-    open_stores_page,
     parse_near,
     week,
 )
 from loopmall.staff.directory import StorePerson, working_in_store
+from loopmall.storefront import cached
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,7 +83,7 @@ async def store_list(
 ) -> HTMLResponse:
     """A page of the mall's open stores, nearest first with ``near``."""
     point = parse_near(near)
-    found = await open_stores_page(
+    found = await cached.stores_page(
         uow.session, page.tenant, q=q, near=point, cursor=cursor, limit=STORE_PAGE
     )
     now = clock.now()
@@ -108,7 +107,7 @@ async def store_page(
     uow: UnitOfWork = Depends(read_uow),
 ) -> HTMLResponse:
     """One open store: the week's hours, address, map, phone, pickup, its guides."""
-    found = await open_store(uow.session, page.tenant, store)
+    found = await cached.store_card(uow.session, page.tenant, store)
     guides = await store_guides(uow, page.tenant, found)
     now = clock.now()
     context = {
