@@ -171,6 +171,7 @@ async def _page(
     skus, next_cursor = await repository.list_skus(
         session, tenant, search=search, cursor=params.get("cursor"), limit=PAGE_SIZE
     )
+    form_skus = await _adjustable_skus(session, principal, skus, selected_sku)
     levels: dict[int, list[repository.LevelRow]] = defaultdict(list)
     truncated = False
     if skus:
@@ -211,6 +212,7 @@ async def _page(
         "inventory/stock.html",
         {
             "skus": skus,
+            "form_skus": form_skus,
             "levels": levels,
             "truncated": truncated,
             "location_name": lambda row: names.get(row.location_id, row.location_name),
@@ -235,6 +237,27 @@ async def _page(
         },
         status_code=status_code,
     )
+
+
+async def _adjustable_skus(
+    session: AsyncSession,
+    principal: Principal,
+    page: list[repository.SkuRow],
+    selected: repository.SkuRow | None,
+) -> list[repository.SkuRow]:
+    """What the adjustment form offers: the SKU picked from the list, the newest SKUs (a
+    product just created is the one to stock, and it is on the list's last page), then
+    the page's."""
+    if not principal.can(Perm.INVENTORY_WRITE):
+        return []
+    newest, _next = await repository.list_skus(
+        session, principal.require_tenant(), limit=PAGE_SIZE, newest_first=True
+    )
+    offered = [selected] if selected is not None else []
+    by_id: dict[int, repository.SkuRow] = {}
+    for sku in [*offered, *newest, *page]:
+        by_id.setdefault(sku.id, sku)
+    return list(by_id.values())
 
 
 def _back(return_query: str, ok: str) -> RedirectResponse:

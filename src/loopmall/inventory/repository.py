@@ -258,15 +258,18 @@ async def stock_by_location(
     return await _views(session, tenant, StockLevel.location_id == location_id)
 
 
-def keyset(stmt: AnySelect, id_column: Any, cursor: str | None, limit: int) -> AnySelect:
+def keyset(
+    stmt: AnySelect, id_column: Any, cursor: str | None, limit: int, *, descending: bool = False
+) -> AnySelect:
     if limit < 1 or limit > MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
     if cursor:
         after = decode_cursor(cursor)
         if not isinstance(after, int) or isinstance(after, bool):
             raise ValidationFailed("The cursor is not valid", field="cursor")
-        stmt = stmt.where(id_column > after)
-    return stmt.order_by(id_column).limit(limit + 1)
+        stmt = stmt.where(id_column < after if descending else id_column > after)
+    order = id_column.desc() if descending else id_column
+    return stmt.order_by(order).limit(limit + 1)
 
 
 def cut(rows: list[Any], limit: int) -> tuple[list[Any], str | None]:
@@ -452,9 +455,10 @@ async def list_skus(
     sku_ids: list[int] | None = None,
     cursor: str | None = None,
     limit: int = 30,
+    newest_first: bool = False,
 ) -> tuple[list[SkuRow], str | None]:
-    """The merchant's SKUs with their product titles, by cursor; ``search`` matches the
-    title, the SKU code or the barcode (for the stock page)."""
+    """The merchant's SKUs with their product titles, by cursor (oldest or newest first);
+    ``search`` matches the title, the SKU code or the barcode (for the stock page)."""
     stmt = (
         select(Sku.id, Sku.public_id, Sku.code, Sku.options, Product.title)
         .join(Product, and_(Product.id == Sku.product_id, Product.merchant_id == tenant.id))
@@ -471,5 +475,7 @@ async def list_skus(
         )
     if sku_ids is not None:
         stmt = stmt.where(Sku.id.in_(sku_ids))
-    rows = (await session.execute(keyset(stmt, Sku.id, cursor, limit))).all()
+    rows = (
+        await session.execute(keyset(stmt, Sku.id, cursor, limit, descending=newest_first))
+    ).all()
     return cut([SkuRow(*r) for r in rows], limit)
