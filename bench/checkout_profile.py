@@ -93,7 +93,10 @@ class Meter:
     state: AppState
     profile_step: str | None
     samples: dict[str, Samples] = field(default_factory=lambda: defaultdict(Samples))
-    profiler: Profiler = field(default_factory=lambda: Profiler(interval=0.0002))
+    # Not async-aware: samples show what the thread runs; waiting shows as the loop's select.
+    profiler: Profiler = field(
+        default_factory=lambda: Profiler(interval=0.0005, async_mode="disabled")
+    )
     last: dict[str, list[str]] = field(default_factory=dict)  # the last order's statements
     _seen_now: list[str] = field(default_factory=list)
 
