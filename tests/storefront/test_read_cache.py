@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import select
 
 from loopmall.catalog import service as catalog
 from loopmall.catalog.schemas import ProductPatch, SkuPatch
@@ -17,6 +18,8 @@ from loopmall.core.uow import UnitOfWork
 from loopmall.inventory import holds, locations
 from loopmall.inventory.repository import sku_id_for
 from loopmall.merchants import mall, stores
+from loopmall.merchants.models import Merchant
+from loopmall.storefront import cached
 from tests.storefront.seed import seed_mall
 
 
@@ -149,3 +152,23 @@ async def test_store_pages_show_a_change_on_the_next_request(
         await uow.commit()
     assert (await client.get(page_path)).status_code == 404
     assert "西单大悦城店" not in (await client.get("/m/vero/stores")).text
+
+
+async def test_a_value_is_never_built_from_a_snapshot_older_than_its_generation(
+    state: AppState,
+) -> None:
+    shop = await seed_mall(state)
+    async with UnitOfWork(state.read_factory) as request:
+        # The request's first read (the mall by its slug): on SQLite its transaction keeps
+        # this snapshot to the end.
+        await request.session.execute(select(Merchant.id).where(Merchant.slug == "vero"))
+        async with UnitOfWork(state.write_factory) as uow:
+            await catalog.update_sku(
+                uow.session, shop.tenant, shop.skus["黑/M"], SkuPatch(price=12300)
+            )
+            await uow.commit()  # and its event gives the catalog a new generation
+
+        item, _ = await cached.product_page(request.session, shop.tenant, shop.coat)
+
+    black_m = next(s for s in item.skus if s.public_id == shop.skus["黑/M"])
+    assert black_m.price == 12300  # built in a session of its own, not the old snapshot

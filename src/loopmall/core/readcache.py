@@ -45,7 +45,7 @@ from typing import Any, Final, Literal, TypeVar, cast, get_args
 import orjson
 from cachetools import TLRUCache
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loopmall.config import Settings
 from loopmall.core.events import Event, subscribe
@@ -125,6 +125,9 @@ class ReadCache:
         self._down_logged = False
         # hits (L1), shared (L2), builds, read_through: for tests and the benchmark.
         self.stats: Counter[str] = Counter()
+        # The app's read sessions, for builds that must begin after the generations were
+        # read (``AppState.build`` sets it).
+        self.read_factory: async_sessionmaker[AsyncSession] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Any | None) -> ReadCache:
@@ -155,8 +158,9 @@ class ReadCache:
 
     async def view(self, merchant_id: int, areas: Iterable[Area]) -> CacheView:
         """The current generations of ``areas`` for one merchant: one Redis round trip (or
-        none on the embedded default). Open it before the request's first database read —
-        a read snapshot older than the generations could fill a new generation with old rows."""
+        none on the embedded default). Build values in a session begun after this (see
+        ``read_factory``): a read snapshot older than the generations could fill a new
+        generation with old rows."""
         wanted = tuple(dict.fromkeys(areas))
         if self.redis is None:
             return CacheView(self, merchant_id, self._local_generations(merchant_id, wanted))

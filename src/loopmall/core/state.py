@@ -61,6 +61,7 @@ class AppState:
 
             redis = aioredis.from_url(settings.redis_url, decode_responses=True)
         readcache = ReadCache.from_settings(settings, redis)
+        readcache.read_factory = read
         # Every session knows its app's settings (``settings_of``): an outbox handler gets only
         # a session, yet a call to WeChat or Alipay needs the gateway URLs and timeouts.
         info = {SETTINGS_KEY: settings, READCACHE_KEY: readcache}

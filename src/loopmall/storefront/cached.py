@@ -7,8 +7,12 @@ Each value is filed under the generations of every area it was read from, so the
 of any change to those (``storefront.handlers``) makes the next request read it anew: the home
 page under mall + catalog + stores, a product under catalog, its stock under catalog + stock
 (the SKUs it counts come from the catalog), a store and the store list's first page under
-stores. The generations are read before the request's
-session reads anything, so a value is never older than the generation it is filed under.
+stores.
+
+A value is built in a read session of its own, begun after the generations were read: the
+caller's session may already have read something (the mall by its slug), and on SQLite a read
+transaction keeps the snapshot of its first statement — a change committed and bumped since
+would be filed, unseen, under its new generation.
 
 Keys are made only of a fixed name and a public id of the right shape: a path that is not an
 id (``/m/x/p/<anything>``) is read through without a key, and answers 404 as before. An
@@ -27,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.catalog import shelf
 from loopmall.catalog.categories import CategoryBranch, mall_tree
 from loopmall.catalog.shelf import ShelfProduct
-from loopmall.core.readcache import Area, cache_of
+from loopmall.core.readcache import Area, CacheView, ReadCache, cache_of
 from loopmall.core.tenancy import Tenant
+from loopmall.core.uow import UnitOfWork
 from loopmall.merchants.store_reads import (
     Point,
     StoreCard,
@@ -40,6 +45,7 @@ from loopmall.storefront import reads
 from loopmall.storefront.reads import CategoryShelf, HomeSection, PickerStock
 
 T = TypeVar("T")
+Read = Callable[[AsyncSession], Awaitable[T]]
 
 HOME: tuple[Area, ...] = ("mall", "catalog", "stores")
 PRODUCT_STOCK: tuple[Area, ...] = ("catalog", "stock")
@@ -51,28 +57,36 @@ def _key(kind: str, public_id: str) -> str | None:
     return f"{kind}:{public_id}" if _PUBLIC_ID.fullmatch(public_id) else None
 
 
+async def _fresh(cache: ReadCache, session: AsyncSession, read: Read[T]) -> T:
+    """``read`` in a read session begun now (the caller's when the app gave none)."""
+    if cache.read_factory is None:
+        return await read(session)
+    async with UnitOfWork(cache.read_factory) as uow:
+        return await read(uow.session)
+
+
+async def _get(
+    view: CacheView, session: AsyncSession, areas: Sequence[Area], key: str, read: Read[T]
+) -> T:
+    return await view.get_or_build(tuple(areas), key, lambda: _fresh(view.cache, session, read))
+
+
 async def _through(
-    session: AsyncSession,
-    tenant: Tenant,
-    areas: Sequence[Area],
-    key: str | None,
-    build: Callable[[], Awaitable[T]],
+    session: AsyncSession, tenant: Tenant, areas: Sequence[Area], key: str | None, read: Read[T]
 ) -> T:
     cache = cache_of(session)
     if cache is None or key is None:
-        return await build()
+        return await read(session)
     view = await cache.view(tenant.id, areas)
-    return await view.get_or_build(tuple(areas), key, build)
+    return await _get(view, session, areas, key, read)
 
 
 async def home_sections(session: AsyncSession, tenant: Tenant) -> list[HomeSection]:
-    return await _through(
-        session, tenant, HOME, "home", lambda: reads.home_sections(session, tenant)
-    )
+    return await _through(session, tenant, HOME, "home", lambda s: reads.home_sections(s, tenant))
 
 
 async def category_tree(session: AsyncSession, tenant: Tenant) -> list[CategoryBranch]:
-    return await _through(session, tenant, ("catalog",), "tree", lambda: mall_tree(session, tenant))
+    return await _through(session, tenant, ("catalog",), "tree", lambda s: mall_tree(s, tenant))
 
 
 async def category_shelf(
@@ -83,7 +97,7 @@ async def category_shelf(
         tenant,
         ("catalog",),
         _key("c", category_public_id),
-        lambda: reads.category_shelf(session, tenant, category_public_id),
+        lambda s: reads.category_shelf(s, tenant, category_public_id),
     )
 
 
@@ -99,14 +113,13 @@ async def product_page(
         return item, await reads.picker_stock(session, tenant, [s.id for s in item.skus])
     view = await cache.view(tenant.id, PRODUCT_STOCK)
 
-    async def plain() -> dict[str, Any]:
-        return (await shelf.product_page(session, tenant, product_public_id)).to_plain()
+    async def plain(s: AsyncSession) -> dict[str, Any]:
+        return (await shelf.product_page(s, tenant, product_public_id)).to_plain()
 
-    item = ShelfProduct.from_plain(await view.get_or_build("catalog", key, plain))
-    stock = await view.get_or_build(
-        PRODUCT_STOCK,
-        key,
-        lambda: reads.picker_stock(session, tenant, [s.id for s in item.skus]),
+    item = ShelfProduct.from_plain(await _get(view, session, ("catalog",), key, plain))
+    sku_ids = [s.id for s in item.skus]
+    stock = await _get(
+        view, session, PRODUCT_STOCK, key, lambda s: reads.picker_stock(s, tenant, sku_ids)
     )
     return item, stock
 
@@ -114,8 +127,8 @@ async def product_page(
 async def store_card(session: AsyncSession, tenant: Tenant, store_public_id: str) -> StoreCard:
     """An open store as the mall shows it; NotFound as ``store_reads.open_store``."""
 
-    async def plain() -> dict[str, Any]:
-        return asdict(await open_store(session, tenant, store_public_id))
+    async def plain(s: AsyncSession) -> dict[str, Any]:
+        return asdict(await open_store(s, tenant, store_public_id))
 
     found = await _through(session, tenant, ("stores",), _key("st", store_public_id), plain)
     return StoreCard(**found)
@@ -137,8 +150,8 @@ async def stores_page(
     if q or near is not None or cursor:
         return await open_stores_page(session, tenant, q=q, near=near, cursor=cursor, limit=limit)
 
-    async def plain() -> dict[str, Any]:
-        return asdict(await open_stores_page(session, tenant, limit=limit))
+    async def plain(s: AsyncSession) -> dict[str, Any]:
+        return asdict(await open_stores_page(s, tenant, limit=limit))
 
     found = await _through(session, tenant, ("stores",), f"stores:{int(limit)}", plain)
     return StorePage([StoreCard(**s) for s in found["stores"]], found["next_cursor"])
