@@ -306,3 +306,24 @@ def test_a_member_pays_the_member_price_and_sees_a_lower_wechat_price_only(
     assert (seen.skus[0].price, seen.skus[0].wechat_price) == member_view
     assert discounted is (member is not None)
     assert (item.skus[0].price, item.skus[0].wechat_price) == (price, wechat), "unchanged"
+
+
+async def test_a_grid_of_a_category_that_is_gone_is_empty_and_the_home_still_opens(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    # Given a home grid naming a category the merchant does not have (any more)
+    mall = await seed_mall(state)
+    async with UnitOfWork(state.write_factory) as uow:
+        settings = await get_mall_settings(uow.session, mall.tenant)
+        gone = {"type": "product_grid", "title": "旧分类", "category_id": "cat_0000000000000000"}
+        await update_mall_settings(uow.session, mall.tenant, blocks=[*settings.blocks, gone])
+        await uow.commit()
+
+    # When the home is read
+    response = await client.get("/m/vero/", headers=HTML)
+
+    # Then it opens, the first grid shows the coat and the last says nothing is on sale
+    assert response.status_code == 200
+    grids = response.text.split('data-block="product_grid"')[1:]
+    assert f"/m/vero/p/{mall.coat}" in grids[0]
+    assert "shelf-card" not in grids[1].split("</section>")[0]
