@@ -3,6 +3,8 @@ and the four stand-ins serving with the app's settings pointed at them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from sqlalchemy import func, select
 
@@ -78,3 +80,69 @@ async def test_the_follow_card_names_the_service_account_once(
     assert 'id="follow-invite"' in card
     assert "关注「VERO 时装」微信服务号" in card
     assert card.count("服务号") == 2  # the heading and "search for the 服务号" below it
+
+
+def test_payment_stand_ins_keep_their_trades_across_a_restart(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue #14 item 6: after the demo restarted, the stand-ins had forgotten every trade
+    and the daily reconciliation reported each earlier payment as a difference."""
+    keys = load_keys(settings, [("vero", "VERO")])
+    wx_keys, ali_keys = keys["vero"].wechatpay.config, keys["vero"].alipay.config
+    state = tmp_path / "standins.json"
+    ports = {"wechatpay": 0, "alipay": 0, "wechat": 0, "sms": 0}
+    with Outside(keys, ports=ports, state_path=state) as first:
+        merchant = first.wechatpay.merchant(wx_keys.mchid)
+        first.wechatpay.create_trade(
+            merchant,
+            "native",
+            {
+                "appid": merchant.appid,
+                "mchid": merchant.mchid,
+                "description": "羊毛大衣",
+                "out_trade_no": "PAY0001",
+                "notify_url": "http://127.0.0.1:9/notify",
+                "amount": {"total": 59900},
+            },
+            "http://127.0.0.1:9",
+        )
+        first.wechatpay.complete_payment(merchant.mchid, "PAY0001")
+        first.wechatpay.refund_delay = None  # the refund stays PROCESSING
+        first.wechatpay.create_refund(
+            merchant,
+            {
+                "out_trade_no": "PAY0001",
+                "out_refund_no": "RF0001",
+                "amount": {"refund": 10000, "total": 59900, "currency": "CNY"},
+            },
+        )
+        app = first.alipay.apps[ali_keys.app_id]
+        first.alipay.precreate(
+            app,
+            {"out_trade_no": "ALI0001", "subject": "盐水鸭", "total_amount": "68.00"},
+            None,
+            "http://127.0.0.1:9",
+        )
+        first.alipay.complete_payment(app.app_id, "ALI0001")
+    assert state.exists()
+
+    with Outside(keys, ports=ports, state_path=state) as again:
+        trade = again.wechatpay.find_trade(wx_keys.mchid, "PAY0001")
+        assert (trade.trade_state, trade.total) == ("REFUND", 59900)  # paid, then refunded
+        assert trade.transaction_id is not None and trade.transaction_id.startswith("4200")
+        refund = again.wechatpay.refunds[(wx_keys.mchid, "RF0001")]
+        assert (refund.refund, refund.status) == (10000, "PROCESSING")
+        assert refund.trade is trade
+        ali = again.alipay.trades[(ali_keys.app_id, "ALI0001")]
+        assert (ali.trade_status, ali.total_fen) == ("TRADE_SUCCESS", 6800)
+        # And WeChat Pay's query answers as it did before the restart.
+        answer = httpx.get(
+            f"{again.url('wechatpay')}/_standin/trades/PAY0001?mchid={wx_keys.mchid}"
+        )
+        assert answer.status_code == 200
+        assert answer.json()["transaction"]["trade_state"] == "REFUND"
+        assert [r["out_refund_no"] for r in answer.json()["refunds"]] == ["RF0001"]
+
+    without = Outside(keys, ports=ports)  # no state file: nothing remembered (as before)
+    with without:
+        assert without.wechatpay.trades == {}

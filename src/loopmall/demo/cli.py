@@ -10,7 +10,13 @@ from loopmall.config import Settings, get_settings
 from loopmall.core import migrate
 from loopmall.core.state import AppState
 from loopmall.demo.flash_sale import open_demo_sale
-from loopmall.demo.outside import Outside, PortTaken, connect_accounts, load_keys
+from loopmall.demo.outside import (
+    STATE_FILE,
+    Outside,
+    PortTaken,
+    connect_accounts,
+    load_keys,
+)
 from loopmall.demo.world import PLANS, DemoReport, demo_logins, load
 
 
@@ -89,7 +95,7 @@ def _serve(settings: Settings) -> None:
     step("starting the stand-ins (WeChat Pay, Alipay, WeChat, SMS) and the server")
     keys = load_keys(settings, [(slug, name) for slug, name, *_rest in PLANS])
     try:
-        outside = Outside(keys).start()
+        outside = Outside(keys, state_path=settings.data_dir / STATE_FILE).start()
     except PortTaken as exc:
         say(str(exc))
         raise typer.Exit(1) from exc

@@ -3,7 +3,8 @@ gateway, played by the stand-ins on fixed local ports, with each demo merchant's
 
 Keys are made once and kept in ``<data_dir>/demo-outside.json`` (secrets of a local demo,
 nothing else), so the accounts in the database and the stand-ins agree across restarts:
-the stand-ins hold their state in memory, so every start registers the keys with them again.
+every start registers the keys with the stand-ins again, and the payment stand-ins' trades
+are kept in ``<data_dir>/demo-standins.json`` (``standins.saved_state``).
 
     keys = load_keys(settings, ["vero", ...])       # made on first use, then read back
     await connect_accounts(state, keys)              # payment accounts, 收款码, WeChat app
@@ -39,12 +40,14 @@ from loopmall.standins.keys import (
     new_wechatpay_merchant,
 )
 from loopmall.standins.runner import ServedApp, serve
+from loopmall.standins.saved_state import SavedState
 from loopmall.standins.sms import SmsStandin
 from loopmall.standins.wechat_oa import WechatOAStandin
 from loopmall.standins.wechatpay import WeChatPayStandin
 
 PORTS = {"wechatpay": 8801, "alipay": 8802, "wechat": 8803, "sms": 8804}
 KEYS_FILE = "demo-outside.json"
+STATE_FILE = "demo-standins.json"  # the payment stand-ins' trades, kept across restarts
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,7 @@ class Outside:
         *,
         host: str = "127.0.0.1",
         ports: dict[str, int] | None = None,
+        state_path: Path | None = None,
     ) -> None:
         self.keys = keys
         self.host = host
@@ -177,6 +181,11 @@ class Outside:
         self.wechat = WechatOAStandin()
         self.sms = SmsStandin()
         self._servers: dict[str, ServedApp] = {}
+        # The payment stand-ins' trades outlive a restart, as the real providers' do: the
+        # daily reconciliation asks them about every earlier payment.
+        self.saved = (
+            SavedState(state_path, self.wechatpay, self.alipay) if state_path is not None else None
+        )
 
     def start(self) -> Outside:
         for name, port in self.ports.items():
@@ -197,6 +206,9 @@ class Outside:
             "wechat": self.wechat.app,
             "sms": self.sms.app,
         }
+        if self.saved is not None:
+            self.saved.load()
+            self.saved.start()
         try:
             for name, app in apps.items():
                 self._servers[name] = serve(app, host=self.host, port=self.ports[name]).start()
@@ -209,6 +221,8 @@ class Outside:
         for server in self._servers.values():
             server.stop()
         self._servers = {}
+        if self.saved is not None:
+            self.saved.stop()
 
     def __enter__(self) -> Outside:
         return self.start()
