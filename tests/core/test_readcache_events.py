@@ -196,6 +196,11 @@ def _upsert(s: AsyncSession, w: World) -> Awaitable[Any]:
     return bulk.upsert_stores(s, w.tenant, records, frozenset({"name"}))
 
 
+def product_status(status: str) -> Change:
+    patch = ProductPatch.model_validate({"status": status})
+    return lambda s, w: catalog.update_product(s, w.tenant, w.product, patch)
+
+
 CHANGES: list[tuple[str, tuple[Area, ...], Change]] = [
     (
         "product created",
@@ -212,22 +217,12 @@ CHANGES: list[tuple[str, tuple[Area, ...], Change]] = [
     (
         "product unpublished",
         ("catalog",),
-        lambda s, w: catalog.update_product(
-            s,
-            w.tenant,
-            w.product,
-            ProductPatch(status="archived"),  # type: ignore[arg-type]
-        ),
+        product_status("archived"),
     ),
     (
         "product published",
         ("catalog",),
-        lambda s, w: catalog.update_product(
-            s,
-            w.tenant,
-            w.product,
-            ProductPatch(status="active"),  # type: ignore[arg-type]
-        ),
+        product_status("active"),
     ),
     (
         "sku price",
@@ -383,16 +378,7 @@ async def test_an_unpublished_product_is_gone_on_the_next_read(cached_state: App
 
     assert await product_page() == "T恤"
     assert await product_page() == "T恤"
-    await change(
-        state,
-        world,
-        lambda s, w: catalog.update_product(
-            s,
-            w.tenant,
-            w.product,
-            ProductPatch(status="draft"),  # type: ignore[arg-type]
-        ),
-    )
+    await change(state, world, product_status("draft"))
     assert await product_page() is None  # the page answers 404 from this
 
 
