@@ -22,10 +22,12 @@ SAFE = {
     "sms_base_url": "https://sms.example.cn",
 }
 PG = "postgresql+asyncpg://loopmall@db.example.cn/loopmall"
+# Production on PostgreSQL also needs Redis (the read cache, core.production): given here.
+REDIS = "redis://cache.example.cn:6379/0"
 
 
 def _settings(tmp_path: Path, **changes: object) -> Settings:
-    values: dict[str, object] = {**SAFE, "data_dir": tmp_path, **changes}
+    values: dict[str, object] = {**SAFE, "data_dir": tmp_path, "redis_url": REDIS, **changes}
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -36,6 +38,14 @@ def test_production_on_postgresql_needs_a_broker(tmp_path: Path) -> None:
     assert problems(_settings(tmp_path, database_url=PG, event_broker_url="nats://mq:4222")) == []
     # The embedded default (SQLite, one process) delivers in-process, with no broker.
     assert problems(_settings(tmp_path)) == []
+
+
+def test_production_on_postgresql_needs_redis_for_the_read_cache(tmp_path: Path) -> None:
+    broker = {"database_url": PG, "event_broker_url": "nats://mq:4222"}
+    found = problems(_settings(tmp_path, redis_url=None, **broker))
+    assert len(found) == 1 and found[0].startswith("LOOPMALL_REDIS_URL is empty"), found
+    # One SQLite process keeps its cache in-process.
+    assert problems(_settings(tmp_path, redis_url=None)) == []
 
 
 async def test_the_web_app_with_a_broker_does_not_dispatch(settings: Settings) -> None:

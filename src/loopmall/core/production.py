@@ -104,6 +104,12 @@ def problems(settings: Settings) -> list[str]:
             "LOOPMALL_EVENT_BROKER_URL is not a nats:// URL: with PostgreSQL, production "
             "relays events to the broker and `loopmall worker` applies them"
         )
+    if not settings.is_sqlite and not settings.redis_url:
+        found.append(
+            "LOOPMALL_REDIS_URL is empty: with PostgreSQL, app processes share the read "
+            "cache's generations through Redis, or a change made in one is not seen by the "
+            "others (docs/adr/0010-storefront-read-cache.md)"
+        )
     return found
 
 
