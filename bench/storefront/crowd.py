@@ -218,6 +218,8 @@ async def under_gate(
     *,
     seconds: float,
     connections: int,
+    min_answers: int,
+    longest: float,
 ) -> dict[str, Any]:
     """The product page measured while another wrk sends the sale's attempts (every holder
     once, 10 % double-clicks, 20 % retries: the flash-sale replay's plan) to the same server."""
@@ -238,15 +240,22 @@ async def under_gate(
         wrk.gate(server.base, sale["path"], bodies, work, connections=connections, stop=stop)
     )
     await asyncio.sleep(1.0)  # the gate is busy before the page is measured
+    products = [Request(f"/m/{plan['shop']}/p/{p}") for p in _rotate(plan["products"])]
     try:
-        page = await wrk.crowd(
-            server.base,
-            [Request(f"/m/{plan['shop']}/p/{p}") for p in _rotate(plan["products"])],
-            work,
-            name="product-under-gate",
-            seconds=seconds,
-            connections=connections,
-        )
+        while True:
+            page = await wrk.crowd(
+                server.base,
+                products,
+                work,
+                name="product-under-gate",
+                seconds=seconds,
+                connections=connections,
+            )
+            page["seconds"] = seconds
+            # As for every page: too few answers to measure, and the run is made longer.
+            if page["requests"] >= min_answers * connections or seconds >= longest:
+                break
+            seconds = min(longest, seconds * 4)
     finally:
         stop.set()
     return {"page": page, "gate": await gate}

@@ -77,7 +77,14 @@ async def measure(
     sale = w.plan["sales"][server.apps - 1]
     await crowd.quiet(server.base)
     gated = await crowd.under_gate(
-        server, w.plan, sale, work, seconds=sizes.seconds, connections=sizes.connections
+        server,
+        w.plan,
+        sale,
+        work,
+        seconds=sizes.seconds,
+        connections=sizes.connections,
+        min_answers=MIN_ANSWERS,
+        longest=LONGEST,
     )
     page = crowd.Page("product page under the gate", [], crowd.UNDER_GATE)
     results[page.name] = {**crowd.judged(page, gated["page"], healthz_rps), "gate": gated["gate"]}
