@@ -119,11 +119,12 @@ class Settings(BaseSettings):
     flashsale_sold_out_memory_seconds: float = 0.25
 
     # The storefront's read cache (core.readcache, ADR 0010): values per app process (an LRU
-    # of at most this many), shared through Redis when it is configured. Catalog, mall and
-    # store values are forgotten by the events that change them, and after the TTL anyway;
-    # stock values live at most readcache_stock_ttl_seconds — the bound on how long "in stock"
-    # or "sold out" may be out of date (reservations and lapsed holds move it all the time).
-    readcache_max_entries: int = Field(20_000, ge=1)
+    # of at most this many bytes of JSON), shared through Redis when it is configured.
+    # Catalog, mall and store values are forgotten by the events that change them, and after
+    # the TTL anyway; stock values live at most readcache_stock_ttl_seconds — the bound on how
+    # long "in stock" or "sold out" may be out of date (reservations and lapsed holds move it
+    # all the time).
+    readcache_max_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
     readcache_ttl_seconds: float = Field(300.0, gt=0)
     readcache_stock_ttl_seconds: float = Field(2.0, gt=0)
     # How long a request waits for Redis before it reads through to the database.

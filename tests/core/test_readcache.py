@@ -92,17 +92,27 @@ async def test_values_come_back_as_json_gives_them() -> None:
 
 
 async def test_keys_are_bounded_and_the_lru_has_a_cap() -> None:
-    cache = ReadCache(max_entries=50)
+    cache = ReadCache(max_bytes=20_000)
     view = await cache.view(1, ["catalog"])
     for n in range(500):  # an attacker's ?x=1, ?x=2, … made into keys anyway
-        build, _ = counting(n)
+        build, _ = counting({"n": n})
         await view.get_or_build("catalog", f"q:{n}", build)
-    assert len(cache) == 50
+    assert cache.held_bytes <= 20_000
+    assert 50 < len(cache) < 80  # about 270 bytes each: a small value and the entry
     build, _ = counting(0)
     with pytest.raises(ValueError, match="longer than"):
         await view.get_or_build("catalog", "x" * (KEY_MAX + 1), build)
     with pytest.raises(ValueError, match="not read by this view"):
         await view.get_or_build("stock", "k", build)
+
+
+async def test_a_value_over_the_cap_is_served_and_not_kept() -> None:
+    cache = ReadCache(max_bytes=10_000)
+    build, calls = counting({"page": "x" * 20_000})
+    for _ in range(2):
+        assert len((await get_or_build(cache, 1, "catalog", "big", build))["page"]) == 20_000
+    assert len(calls) == 2
+    assert len(cache) == 0
 
 
 async def test_stock_lives_at_most_its_bound_and_the_catalog_longer() -> None:

@@ -27,7 +27,7 @@ that could not reach Redis.
 
 Keys are short strings the caller makes from bounded parts (ids, a page cursor), never from
 raw query strings: :data:`KEY_MAX` characters at most, and the LRU holds at most
-``max_entries`` values whatever visitors send.
+``max_bytes`` of values whatever visitors send.
 """
 
 from __future__ import annotations
@@ -79,10 +79,20 @@ class BuildAbandoned(Exception):
 class _Entry:
     value: Any
     ttl: float
+    size: int  # its JSON's bytes, and what an entry costs besides
 
 
 def _expires(_key: Any, entry: _Entry, now: float) -> float:
     return now + entry.ttl
+
+
+def _size(entry: _Entry) -> int:
+    return entry.size
+
+
+# What an entry costs besides its value (key tuple, entry, LRU links), roughly: with it the
+# byte cap also caps how many tiny values are kept.
+ENTRY_OVERHEAD: Final = 256
 
 
 def _token() -> str:
@@ -102,7 +112,7 @@ class ReadCache:
         *,
         redis: Any | None = None,
         prefix: str = "loopmall:",
-        max_entries: int = 20_000,
+        max_bytes: int = 64 * 1024 * 1024,
         ttl_seconds: float = 300.0,
         stock_ttl_seconds: float = 2.0,
         redis_timeout_seconds: float = 0.25,
@@ -115,7 +125,7 @@ class ReadCache:
         self._timeout = redis_timeout_seconds
         self._timer = timer
         self._values: TLRUCache[tuple[Any, ...], _Entry] = TLRUCache(
-            maxsize=max_entries, ttu=_expires, timer=timer
+            maxsize=max_bytes, ttu=_expires, timer=timer, getsizeof=_size
         )
         self._generations: dict[tuple[int, str], str] = {}
         self._building: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
@@ -134,7 +144,7 @@ class ReadCache:
         return cls(
             redis=redis,
             prefix=settings.redis_prefix,
-            max_entries=settings.readcache_max_entries,
+            max_bytes=settings.readcache_max_bytes,
             ttl_seconds=settings.readcache_ttl_seconds,
             stock_ttl_seconds=settings.readcache_stock_ttl_seconds,
             redis_timeout_seconds=settings.readcache_redis_timeout_seconds,
@@ -143,6 +153,18 @@ class ReadCache:
     def __len__(self) -> int:
         """Values held in this process (L1)."""
         return len(self._values)
+
+    @property
+    def held_bytes(self) -> int:
+        """What the values held in this process (L1) weigh, as JSON, with their overhead."""
+        return int(self._values.currsize)
+
+    def _keep(self, full: tuple[Any, ...], value: Any, ttl: float, encoded_size: int) -> None:
+        entry = _Entry(value, ttl, encoded_size + ENTRY_OVERHEAD)
+        if entry.size > self._values.maxsize:
+            self.stats["too_big"] += 1  # served, never kept: it would empty the whole LRU
+            return
+        self._values[full] = entry
 
     def ttl_of(self, areas: Iterable[str]) -> float:
         return min(self._ttl[area] for area in areas)
@@ -290,7 +312,7 @@ class ReadCache:
         if shared is not None:
             self.stats["shared"] += 1
             value = cast(T, orjson.loads(shared))
-            self._values[full] = _Entry(value, ttl)
+            self._keep(full, value, ttl, len(shared.encode()))
             return value
         self.stats["builds"] += 1
         built = await build()
@@ -298,7 +320,7 @@ class ReadCache:
         # value was built here, in another process, or a minute ago.
         encoded = orjson.dumps(built)
         value = cast(T, orjson.loads(encoded))
-        self._values[full] = _Entry(value, ttl)
+        self._keep(full, value, ttl, len(encoded))
         await self._l2_set(full, encoded, ttl)
         return value
 
