@@ -32,9 +32,9 @@ ONE_LINE = {
     # (lock, raise held, hold, ledger); the lines; the timeline; the cart emptied; the
     # event. The answer is built from what was written, not read back.
     "checkout": 17,
-    # shopper 2; the order, the account, a recent attempt, the new attempt; the provider's
+    # shopper 2; the order, the account with a recent attempt, the new attempt; the provider's
     # answer kept (one conditional UPDATE).
-    "pay start": 7,
+    "pay start": 6,
     # the account and its merchant; the payment locked and paid; the order locked, its
     # lines; the hold sold (lock, hold, level, ledger); the order paid, its timeline, the
     # flash-sale hook; the two events; the callback's record.

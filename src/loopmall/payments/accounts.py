@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.config import Settings
@@ -131,18 +131,20 @@ async def list_accounts(session: AsyncSession, tenant: Tenant) -> list[PaymentAc
     return list(rows.all())
 
 
+def account_clause(tenant: Tenant, method: PayMethod) -> tuple[ColumnElement[bool], ...]:
+    """What picks the merchant's active account that takes ``method``."""
+    return (
+        PaymentAccount.merchant_id == tenant.id,
+        PaymentAccount.provider == PROVIDER_OF[method],
+        PaymentAccount.active.is_(True),
+    )
+
+
 async def account_for_method(
     session: AsyncSession, tenant: Tenant, method: PayMethod
 ) -> PaymentAccount:
     """The active account that takes ``method``; 404 ``payment_account_missing`` if none."""
-    account = await session.scalar(
-        scoped(
-            PaymentAccount,
-            tenant,
-            PaymentAccount.provider == PROVIDER_OF[method],
-            PaymentAccount.active.is_(True),
-        )
-    )
+    account = await session.scalar(select(PaymentAccount).where(*account_clause(tenant, method)))
     if account is None:
         raise NoPaymentAccount(f"No active {PROVIDER_OF[method]} account", method=method.value)
     return account

@@ -9,11 +9,12 @@ on the line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from loopmall.core import clock
 from loopmall.core.errors import NotFound
@@ -21,10 +22,11 @@ from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.integrations.payment_provider import PayMethod, PayStart
 from loopmall.orders import service as orders
-from loopmall.payments.accounts import account_for_method
+from loopmall.payments.accounts import PROVIDER_OF, account_clause
 from loopmall.payments.models import Payment, PaymentAccount, PaymentRefund
 from loopmall.payments.rules import (
     OPEN_STATES,
+    NoPaymentAccount,
     OrderNotPayable,
     PaymentState,
     check_move,
@@ -71,20 +73,8 @@ async def open_attempt(
     check_owner(order, customer_id)
     if order.status != "created" or order.paid_fen > 0:
         raise OrderNotPayable(status=order.status)
-    account = await account_for_method(session, tenant, method)
     now = clock.now()
-    recent: Payment | None = await session.scalar(
-        scoped(
-            Payment,
-            tenant,
-            Payment.order_id == order.id,
-            Payment.method == method.value,
-            Payment.account_id == account.id,
-            Payment.amount_fen == order.total_fen,
-            Payment.state.in_([s.value for s in OPEN_STATES]),
-            Payment.created_at > now - REUSE_FOR,
-        ).order_by(Payment.id.desc())
-    )
+    account, recent = await _account_and_recent(session, tenant, order, method, now)
     if recent is not None and recent.start:
         return Attempt(recent, account, order, fresh=False)
     expires = order.expires_at or now + DEFAULT_TRADE_TTL
@@ -109,6 +99,47 @@ async def open_attempt(
     session.add(payment)
     await session.flush()
     return Attempt(payment, account, order, fresh=True)
+
+
+async def _account_and_recent(
+    session: AsyncSession,
+    tenant: Tenant,
+    order: orders.PayableOrder,
+    method: PayMethod,
+    now: datetime,
+) -> tuple[PaymentAccount, Payment | None]:
+    """The active account that takes ``method`` (404 ``payment_account_missing`` if none)
+    and the order's newest open attempt through it for the same method and amount, started
+    within ``REUSE_FOR``: one statement (the attempt joined to the account, if any)."""
+    # The attempt table appears twice (the attempt joined, the newest one picked): the
+    # inner one is an alias, correlated to the account only.
+    attempt = aliased(Payment)
+    recent = (
+        select(attempt.id)
+        .where(
+            attempt.merchant_id == tenant.id,
+            attempt.order_id == order.id,
+            attempt.method == method.value,
+            attempt.account_id == PaymentAccount.id,
+            attempt.amount_fen == order.total_fen,
+            attempt.state.in_([s.value for s in OPEN_STATES]),
+            attempt.created_at > now - REUSE_FOR,
+        )
+        .order_by(attempt.id.desc())
+        .limit(1)
+        .correlate(PaymentAccount)
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(PaymentAccount, Payment)
+            .outerjoin(Payment, Payment.id == recent)
+            .where(*account_clause(tenant, method))
+        )
+    ).first()
+    if row is None:
+        raise NoPaymentAccount(f"No active {PROVIDER_OF[method]} account", method=method.value)
+    return row[0], row[1]
 
 
 def start_payload(start: PayStart) -> dict[str, Any]:
