@@ -9,10 +9,13 @@ import re
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from loopmall.app import create_app
 from loopmall.catalog import service as catalog
 from loopmall.catalog.schemas import ProductPatch, SkuPatch
+from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.core.uow import UnitOfWork
 from loopmall.inventory import holds, locations
@@ -172,3 +175,28 @@ async def test_a_value_is_never_built_from_a_snapshot_older_than_its_generation(
 
     black_m = next(s for s in item.skus if s.public_id == shop.skus["黑/M"])
     assert black_m.price == 12300  # built in a session of its own, not the old snapshot
+
+
+async def test_with_redis_unreachable_the_pages_read_the_database(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Redis configured, and nobody listening there: every page still answers, read through.
+    away = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(away)
+    async with app.router.lifespan_context(app):
+        state: AppState = app.state.loopmall
+        shop = await seed_mall(state)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            for path in ("/m/vero/", "/m/vero/categories", f"/m/vero/p/{shop.coat}"):
+                assert (await client.get(path)).status_code == 200, path
+            async with UnitOfWork(state.write_factory) as uow:
+                await catalog.update_sku(
+                    uow.session, shop.tenant, shop.skus["黑/M"], SkuPatch(price=45600)
+                )
+                await uow.commit()  # its bump cannot reach Redis: owed, and logged
+            assert "456" in (await client.get(f"/m/vero/p/{shop.coat}")).text
+        assert state.readcache.stats["read_through"] >= 3
+        assert len(state.readcache) == 0
+    said = [r for r in caplog.records if r.name == "loopmall.core.readcache"]
+    assert len(said) == 1 and "unreachable" in said[0].message
