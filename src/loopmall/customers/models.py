@@ -140,3 +140,20 @@ class OAuthState(TenantMixin, IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class CustomerAddress(TenantMixin, IdMixin, Base):
+    """A delivery address in the customer's address book (one of them the default, which
+    the checkout starts from)."""
+
+    __tablename__ = "customer_addresses"
+    __table_args__ = (Index("ix_customer_addresses_customer", "merchant_id", "customer_id"),)
+
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(BigId, ForeignKey("customers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(30))
+    address: Mapped[str] = mapped_column(String(255))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,7 @@ from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers import login as consumer_login
 from loopmall.customers import service as consumer_service
+from loopmall.customers.address_pages import router as address_router
 from loopmall.customers.api import send_login_code
 from loopmall.customers.deps import Shopper, optional_shopper
 from loopmall.customers.hooks import signed_in
@@ -37,6 +38,7 @@ from loopmall.web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
 router.include_router(me_router)
+router.include_router(address_router)
 
 OAUTH_COOKIE = "lm_oauth"
 

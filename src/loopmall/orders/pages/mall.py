@@ -18,6 +18,7 @@ from loopmall.core.http import get_state, read_uow, write_uow
 from loopmall.core.numbers import NotAWholeNumber, form_int
 from loopmall.core.text import PlainText
 from loopmall.core.uow import UnitOfWork
+from loopmall.customers import addresses
 from loopmall.customers.mall_page import CustomerPage, customer_back_to, mall_customer
 from loopmall.orders import cart, checkout, fulfilment, queries, service
 from loopmall.orders.cart import CartView
@@ -74,6 +75,7 @@ async def add_to_cart(
     slug: str = SLUG,
     sku: str = Form("", max_length=64),
     qty: str = Form("1", max_length=6),
+    then: str = Form("cart", max_length=20),
     page: CustomerPage = Depends(BACK_TO_CART),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
@@ -88,7 +90,9 @@ async def add_to_cart(
     except LoopmallError as exc:
         await uow.rollback()
         return await _cart_page(page, uow, refused=exc)
-    return RedirectResponse(f"/m/{slug}/cart", status_code=303)
+    # The product page's "buy now" (then=checkout) goes on to the checkout.
+    next_page = "checkout" if then == "checkout" else "cart"
+    return RedirectResponse(f"/m/{slug}/{next_page}", status_code=303)
 
 
 @router.post("/m/{slug}/cart/items/{sku}")
@@ -173,6 +177,10 @@ async def checkout_page(
         "store_q": store_q.strip(),
         "payment_method": "online",
     }
+    # The customer's default address (customers.addresses, kept under "我的") fills the form.
+    kept = await addresses.default_address(uow.session, page.tenant, page.customer.customer_id)
+    if kept is not None:
+        form |= {"name": kept.name, "phone": kept.phone, "address": kept.address}
     return await _checkout_page(page, uow, form)
 
 
@@ -219,6 +227,11 @@ async def checkout_submit(
         )
         public_id = order.public_id
         awaits = service.awaits_payment(order)
+        if fulfilment == "delivery":  # a new address joins the customer's address book
+            await addresses.remember(
+                uow.session, shopper.tenant, shopper.customer_id,
+                name=name, phone=phone, address=address,
+            )  # fmt: skip
         await uow.commit()
     except LoopmallError as exc:
         await uow.rollback()
