@@ -30,6 +30,7 @@ from loopmall.core.db import make_engine
 from loopmall.core.state import AppState
 from loopmall.flashsale import gate_db
 from loopmall.identity import passwords
+from tests.built_routes import share_built_routes
 
 passwords.configure(time_cost=1, memory_cost_kib=1024)
 
@@ -261,7 +262,8 @@ def frozen_clock() -> Iterator[clock.FrozenClock]:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Any]:
-    application = create_app(settings)
+    # The test's own app; only the build of its routes is shared (tests/built_routes.py).
+    application = share_built_routes(create_app(settings))
     async with application.router.lifespan_context(application):
         yield application
 
