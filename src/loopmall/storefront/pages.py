@@ -57,6 +57,8 @@ async def product(
         {
             "sku": s.public_id,
             "options": s.options,
+            # "黑 / M": what the buy bar and the script-free SKU list show.
+            "label": " / ".join(s.options.get(name, "") for name in item.option_names),
             "price": s.price,
             "wechat_price": s.wechat_price,
             "online": stock[str(s.id)]["online"],

@@ -10,7 +10,16 @@
   var wechat = document.getElementById("wechat-price");
   var stock = document.getElementById("stock");
   var error = document.getElementById("picker-error");
-  var button = document.getElementById("add-to-cart");
+  // The buy bar's buttons (form="picker") and its echo of the chosen SKU and price.
+  var buttons = document.querySelectorAll('button[form="picker"]');
+  var barSku = document.getElementById("bar-sku");
+  var barPrice = document.getElementById("bar-price");
+  var rangeText = price.textContent;
+  // The hidden field replaces the script-free SKU list (in <noscript>, so not in this DOM).
+  skuInput.disabled = false;
+  function setButtons(disabled) {
+    buttons.forEach(function (b) { b.disabled = disabled; });
+  }
   function tpl(id, key, value) {
     return document.getElementById(id).innerHTML.replace("{" + key + "}", value);
   }
@@ -48,22 +57,31 @@
     skuInput.value = match ? match.sku : "";
     if (match) {
       price.textContent = "¥" + yuan(match.price);
+      barPrice.textContent = price.textContent;
+      barSku.textContent = match.label;
       if (match.wechat_price !== null) {
         wechat.hidden = false; wechat.querySelector("span").textContent = yuan(match.wechat_price);
       } else { wechat.hidden = true; }
       if (match.online > 0) { stock.textContent = tpl("t-stock-online", "n", match.online); }
       else if (match.in_stores > 0) { stock.textContent = tpl("t-stock-stores", "n", match.in_stores); }
       else { stock.textContent = tpl("t-stock-none", "n", 0); }
-      if (button) { button.disabled = match.online + match.in_stores <= 0; }
+      setButtons(match.online + match.in_stores <= 0);
       error.hidden = true;
     } else {
       stock.textContent = missing.length ? tpl("t-choose", "names", missing.join(" / ")) : tpl("t-stock-none", "n", 0);
-      if (button) { button.disabled = false; }
+      price.textContent = rangeText;
+      barPrice.textContent = rangeText;
+      barSku.textContent = stock.textContent;
+      setButtons(false);
     }
   }
   form.addEventListener("change", update);
   form.addEventListener("submit", function (event) {
-    if (!skuInput.value) { event.preventDefault(); error.hidden = false; }
+    if (!skuInput.value) {
+      event.preventDefault();
+      error.hidden = false;
+      form.scrollIntoView({ behavior: "smooth", block: "center" });
+    }
   });
   update();
 })();
