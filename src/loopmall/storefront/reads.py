@@ -47,6 +47,7 @@ class PickerStock(TypedDict):
 def _store_entry(store: StoreListing) -> dict[str, Any]:
     lat, lng = store["latitude"], store["longitude"]
     return {
+        "id": store["id"],
         "name": store["name"],
         "address": store["address"],
         "phone": store["phone"],
