@@ -3,6 +3,20 @@
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
+  // A 503 with Retry-After (the gate or the database busy for a moment, issue #21) is asked
+  // again after that many seconds, a few times, with up to half a second of jitter so the
+  // buyers told "1" at the same moment do not all come back at the same moment.
+  var BUSY_RETRIES = 5;
+  var BUSY_WAIT_MAX_SECONDS = 30;
+  var JITTER_MS = 500;
+
+  function retryAfterSeconds(r) {
+    var header = r.headers.get("Retry-After");
+    if (r.status !== 503 || header === null) { return null; }
+    var seconds = /^\s*\d+\s*$/.test(header) ? parseInt(header, 10) : (Date.parse(header) - Date.now()) / 1000;
+    return isNaN(seconds) ? null : Math.min(BUSY_WAIT_MAX_SECONDS, Math.max(0, seconds));
+  }
+
   function post(url, body) {
     return fetch(url, {
       method: "POST",
@@ -10,7 +24,25 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
       body: JSON.stringify(body || {})
     }).then(function (r) {
-      return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
+      var answer = { ok: r.ok, status: r.status, data: null, retryAfter: retryAfterSeconds(r) };
+      // A busy proxy's 503 may not be JSON: the status still says what happened.
+      return r.json().then(
+        function (data) { answer.data = data; return answer; },
+        function () { return answer; }
+      );
+    });
+  }
+
+  // post(), asked again while the answer is "busy, come back in n seconds"; onWait(attempt)
+  // is told before each wait.
+  function postPatiently(url, body, onWait, attempt) {
+    attempt = attempt || 0;
+    return post(url, body).then(function (answer) {
+      if (answer.retryAfter === null || attempt >= BUSY_RETRIES) { return answer; }
+      onWait(attempt + 1);
+      var wait = answer.retryAfter * 1000 + Math.random() * JITTER_MS;
+      return new Promise(function (resolve) { window.setTimeout(resolve, wait); })
+        .then(function () { return postPatiently(url, body, onWait, attempt + 1); });
     });
   }
 
@@ -42,8 +74,13 @@
       flash_sold_out: sale.dataset.msgSoldOut,
       flash_rate_limited: sale.dataset.msgRate,
       flash_not_live: sale.dataset.msgNotLive,
-      flash_not_reserved: sale.dataset.msgNotReserved
+      flash_not_reserved: sale.dataset.msgNotReserved,
+      // Still busy after every retry.
+      flash_busy: sale.dataset.msgBusy,
+      flash_warming_up: sale.dataset.msgBusy,
+      server_busy: sale.dataset.msgBusy
     };
+    var queueing = function () { say(sale.dataset.msgQueue); };
     var poll = function () {
       fetch(sale.dataset.api + "/ticket", { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
@@ -59,10 +96,12 @@
     if (buy) {
       buy.addEventListener("click", function () {
         buy.disabled = true;
-        post(sale.dataset.api + "/token")
+        postPatiently(sale.dataset.api + "/token", {}, queueing)
           .then(function (answer) {
             if (!answer.ok) { throw answer; }
-            return post(sale.dataset.api + "/buy", { token: answer.data.token });
+            // The same token again after a busy answer: the gate took nothing, or it took
+            // the attempt and the retry is answered "already bought" (lean.py).
+            return postPatiently(sale.dataset.api + "/buy", { token: answer.data.token }, queueing);
           })
           .then(function (answer) {
             if (answer.ok || (answer.data && answer.data.code === "flash_already_bought")) {
@@ -74,6 +113,7 @@
           })
           .catch(function (answer) {
             var code = answer && answer.data && answer.data.code;
+            if (!code && answer && answer.status === 503) { code = "server_busy"; }
             say(messages[code] || sale.dataset.msgError);
             buy.disabled = code === "flash_sold_out" || code === "flash_not_reserved";
           });
