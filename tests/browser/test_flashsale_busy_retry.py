@@ -14,50 +14,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from loopmall.core import clock
-from loopmall.core.state import AppState
-from loopmall.core.uow import UnitOfWork
-from loopmall.flashsale import service
 from tests.browser.conftest import LiveServer
-from tests.orders.fixtures import make_shop
+from tests.flashsale.fixtures import make_sale
 
 pytestmark = pytest.mark.browser
 
 BUSY_RETRIES = 5  # flashsale.js
-
-
-@dataclass
-class Seeded:
-    sale: str
-
-
-async def seed(state: AppState) -> Seeded:
-    """A sale on now, still taking reservations."""
-    shop = await make_shop(state, "shop", online_units=10, store_units=0, sku_count=1)
-    now = clock.now()
-    async with UnitOfWork(state.write_factory) as uow:
-        sale = await service.create_sale(
-            uow.session,
-            shop.tenant,
-            service.SaleSetup(
-                sku_public_id=shop.skus[0].public_id,
-                title="小米手机 微信专享",
-                price_fen=199900,
-                stock=3,
-                reserve_from=now - timedelta(minutes=10),
-                reserve_until=now + timedelta(hours=1),
-                starts_at=now - timedelta(minutes=1),
-                ends_at=now + timedelta(hours=2),
-            ),
-        )
-        await uow.commit()
-        return Seeded(sale.public_id)
 
 
 @dataclass
@@ -90,8 +57,9 @@ class Busy:
 
 
 def _reserved_on_the_sale_page(live_server: LiveServer, page: Page) -> str:
-    seeded = live_server.run(seed)
-    url = f"{live_server.url}/m/shop/flash/{seeded.sale}"
+    # A sale on now, still taking reservations.
+    sale = live_server.run(lambda state: make_sale(state, units=3, online_units=10))
+    url = f"{live_server.url}/m/shop/flash/{sale.public_id}"
     page.goto(url)
     page.get_by_role("link", name="登录后预约").click()
     page.locator("#sandbox-name").fill("小红")
