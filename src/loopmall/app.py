@@ -33,6 +33,7 @@ from loopmall.identity.guards import PUBLIC, may_visit
 from loopmall.web import templating
 from loopmall.web.assets import STATIC_DIR, CachedFiles, fingerprinted, written_once
 from loopmall.web.edge import BodyLimit, SecurityHeaders
+from loopmall.web.i18n import asks_for_chinese
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoopmallError)
     async def domain_error(request: Request, exc: LoopmallError) -> Response:
         body = exc.to_problem(instance=request.url.path)
+        if asks_for_chinese(request):  # the pages' forms show the detail as it comes
+            body["detail"] = exc.localized(templating.translator("zh_Hans"))
         response = _error_response(request, exc.status, body)
         if isinstance(exc, Unauthorized) and response.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"

@@ -6,20 +6,39 @@ them. Nothing below a router raises ``HTTPException``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 
 class LoopmallError(Exception):
-    """Base of every domain error: an HTTP status, a stable code and a human message."""
+    """Base of every domain error: an HTTP status, a stable code and a human message.
+
+    ``title`` says what went wrong for every error of the class; ``message``, where a
+    class has one, says it with the error's own figures (``%(name)s`` from its extras).
+    Both are translated (``web/translations/<locale>/errors.po``): :meth:`localized`."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    message: ClassVar[str | None] = None
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extra = extra
+
+    def localized(self, gettext: Callable[[str], str]) -> str:
+        """The message in the language of ``gettext``: the class's ``message`` with this
+        error's figures, else the detail when it is a translated sentence, else the
+        class's title (a detail written for developers, with ids in it, stays English
+        only in English)."""
+        if self.message is not None:
+            try:
+                return gettext(self.message) % self.extra
+            except (KeyError, TypeError, ValueError):
+                pass  # raised without the figures: the title says it
+        translated = gettext(self.detail)
+        return translated if translated != self.detail else gettext(self.title)
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -98,7 +98,7 @@ async def _list_page(
         "skus": await _sku_choices(uow, tenant.id),
         "form": form or {},
         "error_field": (error.extra.get("field") if error else None),
-        "flash": _(error.detail) if error else "",
+        "flash": error.localized(_) if error else "",
         "flash_kind": "error",
         "can_write": principal.can(Perm.FLASHSALE_WRITE),
     }

@@ -56,6 +56,7 @@ HOLDS: Transitions[HoldStatus] = Transitions(
 class InsufficientStock(Conflict):
     code = "insufficient_stock"
     title = "Not enough stock is available"
+    message = "Only %(available)s available, %(requested)s requested"
 
 
 class BelowHeld(Conflict):

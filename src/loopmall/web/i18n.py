@@ -68,6 +68,18 @@ def pick_locale(request: Request) -> str:
     )
 
 
+def asks_for_chinese(request: Request) -> bool:
+    """Whether the request chose Chinese itself (``?lang=``, the cookie, Accept-Language),
+    not by default: a problem's detail is translated for a browser, while an API client
+    that names no language keeps the English it always had."""
+    chosen = (
+        normalize(request.query_params.get("lang"))
+        or normalize(request.cookies.get(LANG_COOKIE))
+        or from_accept_language(request.headers.get("accept-language", ""))
+    )
+    return chosen == "zh_Hans"
+
+
 def catalog_files(locale: str) -> list[Path]:
     """Every domain keeps its own catalog, ``translations/<locale>/<domain>.po``."""
     folder = TRANSLATIONS_DIR / locale
