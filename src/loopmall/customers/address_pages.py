@@ -4,6 +4,7 @@ what was typed and why)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Path
@@ -66,6 +67,22 @@ async def address_book(
     return await _book_page(page, uow)
 
 
+async def _saved(
+    page: CustomerPage,
+    uow: UnitOfWork,
+    change: Awaitable[object],
+    form: dict[str, str] | None = None,
+) -> Response:
+    """Make the change and go back to the list, or show the list with why it was refused."""
+    try:
+        await change
+        await uow.commit()
+    except LoopmallError as exc:
+        await uow.rollback()
+        return await _book_page(page, uow, form=form, refused=exc)
+    return _list_url(page)
+
+
 @router.post("/m/{slug}/me/addresses")
 async def add_address(
     name: str = Form("", max_length=100),
@@ -75,22 +92,12 @@ async def add_address(
     page: CustomerPage = Depends(BACK_TO_BOOK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    try:
-        await addresses.add_address(
-            uow.session,
-            page.tenant,
-            page.customer.customer_id,
-            name=name,
-            phone=phone,
-            address=address,
-            make_default=bool(make_default),
-        )
-        await uow.commit()
-    except LoopmallError as exc:
-        await uow.rollback()
-        form = {"name": name, "phone": phone, "address": address}
-        return await _book_page(page, uow, form=form, refused=exc)
-    return _list_url(page)
+    tenant, customer_id = page.tenant, page.customer.customer_id
+    fields = {"name": name, "phone": phone, "address": address}
+    change = addresses.add_address(
+        uow.session, tenant, customer_id, **fields, make_default=bool(make_default)
+    )
+    return await _saved(page, uow, change, fields)
 
 
 @router.post("/m/{slug}/me/addresses/{address_id}")
@@ -102,22 +109,10 @@ async def edit_address(
     page: CustomerPage = Depends(BACK_TO_BOOK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    try:
-        await addresses.update_address(
-            uow.session,
-            page.tenant,
-            page.customer.customer_id,
-            address_id,
-            name=name,
-            phone=phone,
-            address=address,
-        )
-        await uow.commit()
-    except LoopmallError as exc:
-        await uow.rollback()
-        form = {"id": address_id, "name": name, "phone": phone, "address": address}
-        return await _book_page(page, uow, form=form, refused=exc)
-    return _list_url(page)
+    tenant, customer_id = page.tenant, page.customer.customer_id
+    fields = {"name": name, "phone": phone, "address": address}
+    change = addresses.update_address(uow.session, tenant, customer_id, address_id, **fields)
+    return await _saved(page, uow, change, {"id": address_id, **fields})
 
 
 @router.post("/m/{slug}/me/addresses/{address_id}/default")
@@ -126,13 +121,9 @@ async def make_default(
     page: CustomerPage = Depends(BACK_TO_BOOK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    try:
-        await addresses.set_default(uow.session, page.tenant, page.customer.customer_id, address_id)
-        await uow.commit()
-    except LoopmallError as exc:
-        await uow.rollback()
-        return await _book_page(page, uow, refused=exc)
-    return _list_url(page)
+    customer_id = page.customer.customer_id
+    change = addresses.set_default(uow.session, page.tenant, customer_id, address_id)
+    return await _saved(page, uow, change)
 
 
 @router.post("/m/{slug}/me/addresses/{address_id}/remove")
@@ -141,12 +132,6 @@ async def remove_address(
     page: CustomerPage = Depends(BACK_TO_BOOK),
     uow: UnitOfWork = Depends(write_uow),
 ) -> Response:
-    try:
-        await addresses.remove_address(
-            uow.session, page.tenant, page.customer.customer_id, address_id
-        )
-        await uow.commit()
-    except LoopmallError as exc:
-        await uow.rollback()
-        return await _book_page(page, uow, refused=exc)
-    return _list_url(page)
+    customer_id = page.customer.customer_id
+    change = addresses.remove_address(uow.session, page.tenant, customer_id, address_id)
+    return await _saved(page, uow, change)

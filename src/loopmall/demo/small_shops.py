@@ -62,6 +62,24 @@ async def build_pancake(
     )
 
 
+async def _stocked(
+    session: AsyncSession, tenant: Tenant, made: ProductIn, location_id: int, units: int, why: str
+) -> str:
+    """Create the product with ``units`` of each SKU at the location; its public id."""
+    detail = await create_product(session, tenant, made)
+    for sku_detail in detail.skus:
+        await adjust_stock(
+            session,
+            tenant,
+            sku_id=sku_detail.sku.id,
+            location_id=location_id,
+            delta=units,
+            reason=why,
+            actor="demo",
+        )
+    return detail.product.public_id
+
+
 async def build_duck(
     session: AsyncSession, tenant: Tenant, report: DemoReport, settings: Settings
 ) -> None:
@@ -86,27 +104,14 @@ async def build_duck(
         ("盐水鸭（半只）", 3600),
         ("鸭肫礼盒", 8800),
     ]:
-        detail = await create_product(
-            session,
-            tenant,
-            ProductIn(
-                title=title,
-                status="active",
-                category=category.public_id,
-                skus=[SkuIn(options={}, price=price)],
-            ),
+        made = ProductIn(
+            title=title,
+            status="active",
+            category=category.public_id,
+            skus=[SkuIn(options={}, price=price)],
         )
-        for sku_detail in detail.skus:
-            await adjust_stock(
-                session,
-                tenant,
-                sku_id=sku_detail.sku.id,
-                location_id=warehouse.id,
-                delta=50,
-                reason="当日出炉",
-                actor="demo",
-            )
-        whole_duck = whole_duck or detail.product.public_id
+        product = await _stocked(session, tenant, made, warehouse.id, 50, "当日出炉")
+        whole_duck = whole_duck or product
     await update_mall_settings(
         session,
         tenant,
@@ -137,29 +142,16 @@ async def build_fruit(
         ("阳光玫瑰葡萄 2斤", 5980),
         ("海南金煌芒 3斤", 2990),
     ]:
-        detail = await create_product(
-            session,
-            tenant,
-            ProductIn(
-                title=title,
-                status="active",
-                option_names=["规格"],
-                skus=[
-                    SkuIn(options={"规格": "标准"}, price=unit_price),
-                    SkuIn(options={"规格": "礼盒"}, price=unit_price + 2000),
-                ],
-            ),
+        made = ProductIn(
+            title=title,
+            status="active",
+            option_names=["规格"],
+            skus=[
+                SkuIn(options={"规格": "标准"}, price=unit_price),
+                SkuIn(options={"规格": "礼盒"}, price=unit_price + 2000),
+            ],
         )
-        for sku_detail in detail.skus:
-            await adjust_stock(
-                session,
-                tenant,
-                sku_id=sku_detail.sku.id,
-                location_id=warehouse.id,
-                delta=30,
-                reason="今日到货",
-                actor="demo",
-            )
+        await _stocked(session, tenant, made, warehouse.id, 30, "今日到货")
     await update_mall_settings(
         session,
         tenant,
