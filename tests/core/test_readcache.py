@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from loopmall.core import readcache
 from loopmall.core.readcache import KEY_MAX, ReadCache, get_or_build
 
 
@@ -178,6 +179,24 @@ async def test_two_processes_share_values_and_see_each_others_bumps(
     # The second process's L1 still holds 100 under the old generation; it reads the
     # generation from Redis on its next request and never looks at that value again.
     assert await get_or_build(two, 5, "catalog", "p", build) == {"price": 80}
+
+
+async def test_a_process_of_another_build_never_reads_this_builds_shared_values(
+    shared_redis: Any, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a value one build of the app shared through Redis
+    old = redis_cache(shared_redis, redis_prefix)
+    build, calls = counting({"stores": [{"name": "静安店"}]})
+    await get_or_build(old, 5, "stores", "home", build)
+    # When a process of a newer build (its code changed the value's shape) reads it
+    monkeypatch.setattr(readcache, "code_fingerprint", lambda: "newer-build")
+    new_build, new_calls = counting({"stores": [{"name": "静安店", "id": "st_1"}]})
+    new = redis_cache(shared_redis, redis_prefix)
+    # Then it builds its own, of its own shape; the generations are still shared
+    assert await get_or_build(new, 5, "stores", "home", new_build) == {
+        "stores": [{"name": "静安店", "id": "st_1"}]
+    }
+    assert (len(calls), len(new_calls), new.stats["shared"]) == (1, 1, 0)
 
 
 async def test_redis_flushed_means_rebuilt_never_stale(

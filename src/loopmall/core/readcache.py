@@ -33,6 +33,8 @@ raw query strings: :data:`KEY_MAX` characters at most, and the LRU holds at most
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import logging
 import secrets
 import sys
@@ -40,6 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 
 import orjson
@@ -69,6 +72,21 @@ _REDIS_DOWN = (RedisError, OSError, TimeoutError)
 _RETRY_AFTER_SECONDS: Final = 1.0
 
 T = TypeVar("T")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A short hash of the app's own source files. Values shared through Redis are filed
+    under it: the code that builds them decides their shape, so after a deploy a process
+    never reads a value an older (or newer) build made — a changed shape would be misread,
+    and a value without a field the new templates use shows stale (a store card without
+    its link). Generations stay shared: an invalidation reaches every build."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha1(usedforsecurity=False)
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 class BuildAbandoned(Exception):
@@ -119,6 +137,8 @@ class ReadCache:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = redis
+        if redis is not None:
+            code_fingerprint()  # read the sources at start, not in a shopper's request
         self._prefix = f"{prefix}rc:"
         self._ttl: dict[str, float] = {area: ttl_seconds for area in AREAS}
         self._ttl["stock"] = stock_ttl_seconds
@@ -303,7 +323,7 @@ class ReadCache:
             self._building.pop(full, None)
 
     def _l2_key(self, full: tuple[Any, ...]) -> str:
-        return self._prefix + "v:" + ":".join(str(part) for part in full)
+        return f"{self._prefix}v:{code_fingerprint()}:" + ":".join(str(part) for part in full)
 
     async def _load(
         self, full: tuple[Any, ...], ttl: float, build: Callable[[], Awaitable[T]]
