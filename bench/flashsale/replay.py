@@ -67,13 +67,21 @@ class Setup:
     loadgen: str = "wrk"  # wrk (C, with a Lua script) | aiohttp (loadgen.py)
     consumer_nice: int = 10  # the consumers' CPU priority below the gate's (0 = the same)
     profile: Path | None = None  # py-spy the server during the sale into this file
+    # The real crowd (issue #21): rate limits at their defaults, shoppers behind many
+    # addresses, non-holders, forged, expired and replayed tokens (see wrk.lay_out).
+    crowd: bool = False
+    stranger_share: float = 0.05  # shoppers without a reservation, per holder
+    forged_share: float = 0.03
+    expired_share: float = 0.02
+    replayed_share: float = 0.02
 
     @property
     def label(self) -> str:
         gate = "redis" if self.backend == "postgres" else "db"
         nice = f" at nice {self.consumer_nice}" if self.consumer_nice else ""
         extra = f", {self.consumers} consumer(s){nice}" if gate == "redis" else ""
-        return f"{self.server} ×{self.apps}{extra}, {gate} gate"
+        crowd = ", real crowd" if self.crowd else ""
+        return f"{self.server} ×{self.apps}{extra}, {gate} gate{crowd}"
 
 
 @asynccontextmanager
@@ -82,7 +90,7 @@ async def _database(backend: str, tmp: Path) -> AsyncIterator[str]:
         yield url
 
 
-def _env(settings: Settings, *, background: bool) -> dict[str, str]:
+def _env(settings: Settings, *, background: bool, crowd: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -92,10 +100,13 @@ def _env(settings: Settings, *, background: bool) -> dict[str, str]:
             "LOOPMALL_AUTO_MIGRATE": "false",
             "LOOPMALL_RUN_BACKGROUND": "true" if background else "false",
             "LOOPMALL_REDIS_PREFIX": settings.redis_prefix,
-            # Every simulated shopper comes from this machine's one address.
-            "LOOPMALL_FLASHSALE_RATE_PER_IP": "0",
         }
     )
+    for limit in ("LOOPMALL_FLASHSALE_RATE_PER_IP", "LOOPMALL_FLASHSALE_RATE_PER_CONSUMER"):
+        env.pop(limit, None)  # the real crowd: both at their defaults
+    if not crowd:
+        # Every simulated shopper comes from this machine's one address.
+        env["LOOPMALL_FLASHSALE_RATE_PER_IP"] = "0"
     env.pop("LOOPMALL_REDIS_URL", None)
     if settings.redis_url:
         env["LOOPMALL_REDIS_URL"] = settings.redis_url
@@ -176,6 +187,20 @@ async def _redis_memory(state: AppState, world: World) -> dict[str, int]:
     return {"bitmap": bitmap, "set": as_set}
 
 
+def _crowd(setup: Setup, holders: list[int]) -> dict[str, Any] | None:
+    """The real crowd's part of the plan: customer ids past every holder's (no reservation:
+    the gate refuses them) and the shares of hostile attempts."""
+    if not setup.crowd:
+        return None
+    first = max(holders, default=0) + 1
+    return {
+        "strangers": list(range(first, first + int(len(holders) * setup.stranger_share))),
+        "forged_share": setup.forged_share,
+        "expired_share": setup.expired_share,
+        "replayed_share": setup.replayed_share,
+    }
+
+
 async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
     """One replay; its figures."""
     redis_gate = setup.backend == "postgres"
@@ -206,7 +231,7 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                 setup_s = time.perf_counter() - t0
                 port = _free_port()
                 base = f"http://127.0.0.1:{port}"
-                env = _env(settings, background=not redis_gate)
+                env = _env(settings, background=not redis_gate, crowd=setup.crowd)
                 serve = ["serve", "--server", setup.server, "--workers", str(setup.apps)]
                 serve += ["--port", str(port), "--no-access-log"]
                 server = procs.start(_loopmall(*serve), env, log_dir / "server.log")
@@ -243,6 +268,7 @@ async def replay(setup: Setup, log_dir: Path) -> dict[str, Any]:
                     "customers": holders,
                     "double_clickers": [c for c in holders if rng.random() < setup.double_share],
                     "retriers": [c for c in holders if rng.random() < setup.retry_share],
+                    "crowd": _crowd(setup, holders),
                 }
                 plan_file = tmp / "plan.json"
                 plan_file.write_text(json.dumps(plan))

@@ -45,6 +45,8 @@ def setups(
             Setup("postgres", n, s, "uvicorn", 2, 2, **sample),
             Setup("postgres", n, s, "granian", 2, 2, **sample),
         ]
+        if generator == "wrk":  # the real crowd's plan needs wrk's per-line addresses
+            found.append(Setup("postgres", n, s, "uvicorn", 1, 1, crowd=True, **sample))
     return found
 
 
@@ -71,9 +73,11 @@ def rows_of(f: dict[str, Any]) -> list[Row]:
         "consumers": setup["consumers"] if setup["backend"] == "postgres" else 0,
         "holders": setup["holders"],
         "units": setup["stock"],
+        "crowd": "real" if setup.get("crowd") else "clean",
     }
     sale, hello = f["sale"], f["hello"]
     ratio = sale["attempts_per_s"] / hello["req_per_s"] if hello["req_per_s"] else 0.0
+    until = sale["attempts_per_s_until_sold_out"]
     values = [
         ("gate attempts/s", sale["attempts_per_s"], "1/s"),
         ("gate attempts/s until sold out", sale["attempts_per_s_until_sold_out"], "1/s"),
@@ -81,6 +85,11 @@ def rows_of(f: dict[str, Any]) -> list[Row]:
         ("gate p99", sale["p99_ms"], "ms"),
         ("hello-JSON req/s", hello["req_per_s"], "1/s"),
         ("gate / hello", ratio, "ratio"),
+        (
+            "gate / hello until sold out",
+            until / hello["req_per_s"] if hello["req_per_s"] else 0.0,
+            "ratio",
+        ),
         ("time to sell out", sale["sell_out_s"], "s"),
         ("replay (all attempts)", sale["elapsed_s"], "s"),
         ("orders all made after", f["orders_drain_s"], "s"),
@@ -124,6 +133,12 @@ async def run_setups(
             f" sold out in {f['sale']['sell_out_s']:.1f} s, oversold {f['oversold']},"
             f" lost {f['lost_accepted']} ({time.perf_counter() - began:.0f} s; logs {logs})"
         )
+        hello_rate = f["hello"]["req_per_s"] or 1.0
+        console.print(
+            f"    gate / hello {f['sale']['attempts_per_s'] / hello_rate:.2f},"
+            f" until sold out {f['sale']['attempts_per_s_until_sold_out'] / hello_rate:.2f};"
+            f" answers {f['sale'].get('answers')}"
+        )
         figures.append(f)
         rows += rows_of(f)
     return rows, figures
@@ -136,6 +151,7 @@ def print_rows(console: Console, rows: list[Row]) -> None:
     for r in rows:
         p = r.params
         label = f"{p['server']} ×{p['apps']}" + (f" +{p['consumers']}c" if p["consumers"] else "")
+        label += ", real crowd" if p.get("crowd") == "real" else ""
         table.add_row(r.backend, label, r.metric, f"{r.value:,.2f}", r.unit)
     console.print(table)
 

@@ -11,7 +11,11 @@ laid out before the clock starts, as a list of bodies in the order they are sent
 - a double-clicker's token twice in a row (the two go out at once on two connections);
 - a retrier's second attempt with a fresh token some way further on (a few round trips later):
   after "sold out" it is the retry the page offers, after "accepted" it is told
-  ``flash_already_bought``.
+  ``flash_already_bought``;
+- in the real crowd (issue #21), each line also names the shopper's address (four shoppers to
+  an address, sent as X-Forwarded-For, which uvicorn takes from 127.0.0.1), and the crowd adds
+  shoppers who never reserved (signed tokens of their own), forged tokens (a changed
+  signature), expired tokens and a token replayed a while after its first use.
 
 Latencies come from wrk's histogram; the run's times (start, last answer, last "accepted", first
 "sold out") from the script, on CLOCK_MONOTONIC through LuaJIT's ffi.
@@ -26,7 +30,7 @@ import random
 import shutil
 import signal
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,36 +97,78 @@ async def hello(url: str, seconds: int, connections: int, threads: int = 1) -> d
     }
 
 
+def _shopper_ip(customer: int) -> str:
+    """The address a shopper comes from in the real crowd: four shoppers behind each
+    (a household's or an office's NAT), sent as X-Forwarded-For."""
+    n = customer // 4
+    return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+
+
+def _forged(token: str) -> str:
+    """The token with its signature's last character changed: well formed, not ours."""
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
 def lay_out(
     plan: dict[str, Any], *, connections: int, retry_wave: bool, seed: int = 1
 ) -> list[str]:
-    """The tokens in the order they are sent (see the module's docstring)."""
+    """The lines in the order they are sent (see the module's docstring): a token, and in
+    the real crowd (``plan["crowd"]``) a tab and the shopper's address."""
     secret, sale_id = plan["secret"], plan["sale_id"]
+    crowd: dict[str, Any] = plan.get("crowd") or {}
     customers: list[int] = plan["retriers"] if retry_wave else plan["customers"]
     double = set(plan["double_clickers"])
     retriers = set() if retry_wave else set(plan["retriers"])
     now = datetime.now(UTC)
     rng = random.Random(seed)
     order = list(customers)
+    if crowd and not retry_wave:
+        order += crowd["strangers"]  # signed tokens of shoppers who never reserved
     rng.shuffle(order)
 
-    def token(customer: int) -> str:
-        return issue_token(secret, sale_id=sale_id, customer_id=customer, now=now, ttl_seconds=3600)
+    def token(customer: int, when: datetime = now, ttl: int = 3600) -> str:
+        return issue_token(secret, sale_id=sale_id, customer_id=customer, now=when, ttl_seconds=ttl)
+
+    def line(customer: int, text: str) -> str:
+        return f"{text}\t{_shopper_ip(customer)}" if crowd else text
 
     bodies: list[str] = []
-    later: list[tuple[int, str]] = []  # (position, retry's token), soonest first
+    later: list[tuple[int, str]] = []  # (position, retry's line), soonest first
     for customer in order:
         while later and later[0][0] <= len(bodies):
             bodies.append(heapq.heappop(later)[1])
         first = token(customer)
-        bodies.append(first)
+        bodies.append(line(customer, first))
         if customer in double:
-            bodies.append(first)
+            bodies.append(line(customer, first))
         if customer in retriers:
+            # Jittered: the retry lands anywhere from 2 to 6 rounds of the connections on.
             at = len(bodies) + rng.randint(2 * connections, 6 * connections)
-            heapq.heappush(later, (at, token(customer)))
+            heapq.heappush(later, (at, line(customer, token(customer))))
+        if crowd and not retry_wave:
+            _hostile(crowd, customer, first, rng, bodies, later, line, token)
     bodies.extend(t for _at, t in sorted(later))
     return bodies
+
+
+def _hostile(
+    crowd: dict[str, Any],
+    customer: int,
+    first: str,
+    rng: random.Random,
+    bodies: list[str],
+    later: list[tuple[int, str]],
+    line: Any,
+    token: Any,
+) -> None:
+    """The real crowd's extra lines after a shopper's first attempt: a forged token, an
+    expired one (kept from an earlier sale page), the same token replayed a while later."""
+    if rng.random() < crowd["forged_share"]:
+        bodies.append(line(customer, _forged(first)))
+    if rng.random() < crowd["expired_share"]:
+        bodies.append(line(customer, token(customer, datetime.now(UTC) - timedelta(hours=2), 60)))
+    if rng.random() < crowd["replayed_share"]:
+        heapq.heappush(later, (len(bodies) + rng.randint(1, 500), line(customer, first)))
 
 
 async def replay(

@@ -1,6 +1,7 @@
 -- wrk script: the flash sale's attempts, one body per line of this thread's file.
 --   wrk -t T -c C -d LIMIT --timeout 60s -s wrk_gate.lua URL -- PATH FILE-PREFIX
--- Thread k reads FILE-PREFIX.k (one sale token per line, in the order they are sent: a
+-- Thread k reads FILE-PREFIX.k (one sale token per line, in the real crowd followed by a tab
+-- and the shopper's address for X-Forwarded-For; in the order they are sent: a
 -- double-click is the same token on two lines in a row, a retry a fresh token further on).
 -- Each answer is sorted by its problem code (or "accepted"); the accepted request ids are
 -- kept so the caller can prove every accepted attempt has its order. A thread that has all
@@ -29,6 +30,7 @@ function setup(thread)
 end
 
 local tokens = {}
+local ips = {}
 local path, prefix
 local headers = { ["Content-Type"] = "application/json" }
 
@@ -42,9 +44,12 @@ first_sold_out_at = 0
 
 function init(args)
   path, prefix = args[1], args[2]
+  -- A line is a token, or in the real crowd a token, a tab and the shopper's address.
   for line in io.lines(prefix .. "." .. id) do
     n = n + 1
-    tokens[n] = line
+    local token, ip = line:match("^([^\t]*)\t(.*)$")
+    tokens[n] = token or line
+    ips[n] = ip
   end
   -- wrk asks thread 0's request() once before the run, to see the request's shape: that
   -- call must not use up a body.
@@ -52,6 +57,7 @@ function init(args)
 end
 
 local function body(i)
+  headers["X-Forwarded-For"] = ips[i]
   return wrk.format("POST", path, headers, '{"token":"' .. (tokens[i] or "") .. '"}')
 end
 
