@@ -38,8 +38,8 @@ class Sizes:
     @staticmethod
     def of(full: bool) -> Sizes:
         if full:
-            return Sizes(10, 20, 64, 64, 32, 100_000, 10_000, 20)
-        return Sizes(3, 5, 64, 32, 16, 30_000, 3_000, 0)
+            return Sizes(10, 30, 64, 64, 32, 100_000, 10_000, 20)
+        return Sizes(3, 15, 64, 32, 16, 30_000, 3_000, 0)
 
 
 async def measure(
