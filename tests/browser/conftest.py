@@ -42,6 +42,7 @@ from loopmall.app import create_app
 from loopmall.config import Settings
 from loopmall.core.state import AppState
 from loopmall.standins.harness import PaymentStandins
+from tests.built_routes import share_built_routes
 from tests.factories import PASSWORD, MadeStaff, make_merchant, make_staff
 from tests.standins.fixtures import payment_standins  # noqa: F401  (a fixture)
 
@@ -128,7 +129,7 @@ def live_server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
         sandbox_login=True,  # the one-tap login and the sandbox's pay button (off by default)
         sandbox_payments=True,
     )
-    app = create_app(settings)
+    app = share_built_routes(create_app(settings))  # one build of the routes per process
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
