@@ -36,7 +36,7 @@ from loopmall.core.db import database_unavailable
 from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
 from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
-from loopmall.flashsale import rules, tokens
+from loopmall.flashsale import answers, rules, tokens
 from loopmall.flashsale.gate_redis import RedisGate
 
 try:  # orjson when installed (a runtime dependency), the standard library otherwise
@@ -78,6 +78,7 @@ class SaleInfo:
     starts_at: datetime
     ends_at: datetime
     per_person_limit: int
+    reserve_until: datetime
 
 
 class BadRequest(ValidationFailed):
@@ -167,7 +168,8 @@ class LeanGate:
         self._sold_out: dict[int, float] = {}  # sale id → until (monotonic)
         # Sales whose "sold out" is being asked again: the probe's answer (still sold out?).
         self._probing: dict[int, tuple[float, asyncio.Future[bool]]] = {}
-        self._sold_out_bodies: dict[str, bytes] = {}  # path → its "sold out" problem
+        # (path, code, detail) → a refusal's ready-made answer (``_refuse``)
+        self._ready: dict[tuple[str, str, str], answers.Ready] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
 
     @classmethod
@@ -195,10 +197,10 @@ class LeanGate:
         try:
             status, body = await self._buy(scope, receive, slug, sale)
         except SoldOutNow:
-            await _respond(send, 409, self._sold_out_body(path), PROBLEM)
+            await self._refuse(scope, send, rules.SoldOut())
             return
         except LoopmallError as exc:
-            await _problem(send, exc, path)
+            await self._refuse(scope, send, exc)
             return
         except Exception as exc:
             if database_unavailable(exc):
@@ -210,13 +212,35 @@ class LeanGate:
             log.exception("flash-sale gate failed on %s", path)
             await _problem(send, GateFailed("Something went wrong; it has been logged."), path)
             return
-        await _respond(send, status, body)
+        answer = answers.Ready.of(status, body, JSON)
+        if not answers.write_whole(send, answer):
+            await answer.send(send)
+
+    async def _refuse(self, scope: Scope, send: Send, exc: LoopmallError) -> None:
+        """A refusal, from a ready-made answer when it names nothing of the attempt (sold
+        out, a forged or used token, not reserved, too many tries: the crowd's answers),
+        written whole in one go where the server allows (``answers.write_whole``)."""
+        path: str = scope["path"]
+        if exc.extra:  # it names the attempt (already bought: its request): made for it
+            await _problem(send, exc, path)
+            return
+        key = (path, exc.code, exc.detail)
+        ready = self._ready.get(key)
+        if ready is None:
+            if len(self._ready) > 1000:  # made-up paths
+                self._ready.clear()
+            body = dumps(exc.to_problem(instance=path))
+            retry = exc.status in (429, 503)
+            ready = self._ready[key] = answers.Ready.of(exc.status, body, PROBLEM, retry)
+        if not answers.write_whole(send, ready):
+            await ready.send(send)
 
     async def _buy(  # noqa: PLR0912 (the lean gate's hot path, kept in one piece (measured by the flash bench))
         self, scope: Scope, receive: Receive, slug: str, public_id: str
     ) -> tuple[int, bytes]:
         state = (self.owner or scope["app"]).state.loopmall
-        token = _token(scope, await _body(receive))
+        # The sale is in the path: a remembered "sold out" is answered before the body is
+        # read or parsed (issue #21: most of a sale's attempts come after its last unit).
         sale = await self._sale(state, slug, public_id)
         now = clock.now()
         _check_live(sale, now)
@@ -249,6 +273,7 @@ class LeanGate:
                 self._probing[sale.id] = (time.monotonic(), probe)
         still_sold_out = True
         try:
+            token = _token(scope, await _body(receive))
             claim = _verify(state.settings, token, sale, now)
             client = scope.get("client")
             ip = client[0] if client else "unknown"
@@ -275,14 +300,6 @@ class LeanGate:
             if probe is not None:
                 del self._probing[sale.id]
                 probe.set_result(still_sold_out)
-
-    def _sold_out_body(self, path: str) -> bytes:
-        body = self._sold_out_bodies.get(path)
-        if body is None:
-            if len(self._sold_out_bodies) > 1000:
-                self._sold_out_bodies.clear()
-            body = self._sold_out_bodies[path] = dumps(rules.SoldOut().to_problem(instance=path))
-        return body
 
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
         key = (slug, public_id)
@@ -326,6 +343,7 @@ async def _load_sale(state: Any, slug: str, public_id: str) -> SaleInfo | None:
             starts_at=sale.starts_at,
             ends_at=sale.ends_at,
             per_person_limit=sale.per_person_limit,
+            reserve_until=sale.reserve_until,
         )
 
 
@@ -367,7 +385,7 @@ async def _buy_redis(
     answer = await gate.try_buy(
         sale.id, claim.customer_id, claim.nonce, ip=ip, accepted_at_ms=at_ms
     )
-    if answer.status == "not_reserved" and await _reserved_since_loaded(state, sale, claim):
+    if answer.status == "not_reserved" and await _reserved_since_loaded(state, sale, claim, now):
         # The refusal spent nothing (the script checks the reservation before the token).
         answer = await gate.try_buy(
             sale.id, claim.customer_id, claim.nonce, ip=ip, accepted_at_ms=at_ms
@@ -389,17 +407,44 @@ async def _buy_redis(
     raise errors[answer.status]()
 
 
-async def _reserved_since_loaded(state: Any, sale: SaleInfo, claim: Claim) -> bool:
+NEVER_RESERVED_MAX = 200_000
+# Probes at once per process: a crowd of non-holders must not take the pool's connections
+# from everything else (issue #21: 256 at once ran PostgreSQL out of connections).
+PROBES_AT_ONCE = 4
+PROBES_KEY = "flashsale.reservation_probes"
+
+
+@dataclass(slots=True)
+class Probes:
+    """The app's reservation probes: how many may run at once, and the shoppers the
+    database said had not reserved a sale whose reservations had closed — they never
+    will, so their next attempts are refused without asking it again."""
+
+    at_once: asyncio.Semaphore
+    never: set[tuple[int, int]]  # (sale id, customer id)
+
+
+async def _reserved_since_loaded(state: Any, sale: SaleInfo, claim: Claim, now: datetime) -> bool:
     """A reservation made after the sale was loaded into Redis (reservations may stay open
     into the sale) is in the database only: one primary-key probe, and if it is there the
     bit goes into Redis (idempotent) and the attempt is made again."""
     from loopmall.flashsale.gate_redis import add_reservation
     from loopmall.flashsale.repository import has_reserved
 
-    async with UnitOfWork(state.read_factory) as uow:
+    probes: Probes | None = state.extras.get(PROBES_KEY)
+    if probes is None:
+        probes = state.extras[PROBES_KEY] = Probes(asyncio.Semaphore(PROBES_AT_ONCE), set())
+    key = (sale.id, claim.customer_id)
+    if key in probes.never:
+        return False
+    async with probes.at_once, UnitOfWork(state.read_factory) as uow:
         found = await has_reserved(uow.session, sale.id, claim.customer_id)
     if found:
         await add_reservation(state.redis, state.settings.redis_prefix, sale.id, claim.customer_id)
+    elif now >= sale.reserve_until:  # closed: no reservation can come any more
+        if len(probes.never) >= NEVER_RESERVED_MAX:
+            probes.never.clear()
+        probes.never.add(key)
     return found
 
 
