@@ -5,11 +5,13 @@ in English on the flash-sale form and the guide's hold form."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -119,3 +121,112 @@ async def test_the_api_and_the_flash_sale_form_answer_in_the_visitors_language(
     assert chinese.json()["detail"] == "仅剩 0 件，需要 1 件"
     plain = await client.post("/api/v1/stock/adjust", json=api, headers={"X-CSRF-Token": csrf})
     assert plain.json()["detail"] == "Only 0 available, 1 requested"  # no language named
+
+
+# --- Every raise whose English detail carries figures has a message to carry them in Chinese.
+
+SRC = Path(loopmall.__file__).parent
+BY_NAME: dict[str, list[type[LoopmallError]]] = {}
+for _cls in ERRORS:
+    BY_NAME.setdefault(_cls.__name__, []).append(_cls)
+
+# Classes still raised with figures in an English-only detail. The list may only shrink:
+# a new raise like that fails below, and so does a name left here once it has a message.
+# ValidationFailed is raised with some fifty different sentences (limits, lengths, field
+# names): it needs subclasses per sentence. Errors that are no LoopmallError (a wrong
+# event envelope, a stand-in's port) never reach a problem answer and are not looked at.
+PENDING = {
+    "ValidationFailed",
+    "NotFound",
+    "SmsFailed",
+    "WechatUnavailable",
+    "MalformedFile",
+    "InvalidTouch",
+    "ShareTargetUnsupported",
+    "InvalidRules",
+    "ChannelTargetInvalid",
+    "NotAnImage",
+    "Forbidden",
+    "IllegalOrderTransition",
+    "RefundNotAllowed",
+    "NotSoldInChannel",
+    "OptionNamesFixed",
+    "OptionsMismatch",
+    "DuplicateSkuOptions",
+    "DuplicateColumns",
+    "MissingColumns",
+    "InvalidBlocks",
+    "FittingSlotInvalid",
+    "DeliveryNotFound",
+    "DeliveryNotDead",
+    "MethodUnavailable",
+    "NoPaymentAccount",
+    "UnknownStore",
+}
+
+
+def _has_figures(node: ast.expr, assigned: dict[str, ast.expr]) -> bool:
+    """An f-string with a value in it, a % or .format() sentence, or a name bound to one."""
+    if isinstance(node, ast.JoinedStr):
+        return any(isinstance(part, ast.FormattedValue) for part in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return True
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr == "format"
+    if isinstance(node, ast.Name) and node.id in assigned:
+        return _has_figures(assigned[node.id], {})
+    return False
+
+
+def _figured_raises() -> Iterator[tuple[str, str, ast.Call]]:
+    """(where, class name, the call) of every raise whose detail is built with figures."""
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for scope in ast.walk(tree):
+            if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            assigned = {
+                target.id: node.value
+                for node in ast.walk(scope)
+                if isinstance(node, ast.Assign)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            for node in ast.walk(scope):
+                if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+                    continue
+                call, func = node.exc, node.exc.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if call.args and _has_figures(call.args[0], assigned):
+                    yield f"{path.relative_to(SRC)}:{node.lineno}", name, call
+
+
+FIGURED = sorted(
+    {(where, name, call) for where, name, call in _figured_raises() if name in BY_NAME},
+    key=lambda hit: hit[0],
+)
+
+
+def test_every_figured_detail_has_a_message_or_is_pending() -> None:
+    assert len(FIGURED) > 50, "the walk finds the raises"
+    missing = {name for _, name, _ in FIGURED if any(cls.message is None for cls in BY_NAME[name])}
+    assert missing - PENDING == set(), "give these a message (and its Chinese in errors.po)"
+    assert PENDING - missing == set(), "these have their message now: take them off PENDING"
+
+
+@pytest.mark.parametrize("hit", [h for h in FIGURED if h[1] not in PENDING], ids=lambda h: h[0])
+def test_a_raise_passes_the_figures_its_message_names(
+    hit: tuple[str, str, ast.Call],
+) -> None:
+    where, name, call = hit
+    passed = {keyword.arg for keyword in call.keywords}
+    for cls in BY_NAME[name]:
+        assert cls.message is not None
+        needed = set(FIELDS.findall(cls.message))
+        assert None in passed or needed <= passed, f"{where}: {name} needs {needed - passed}"
+        figures = dict.fromkeys(needed, 7)
+        error = cls("detail", **figures)
+        english = error.localized(translator("en"))
+        chinese = error.localized(translator("zh_Hans"))
+        assert "7" in english and english != cls.title, f"{where}: English without figures"
+        assert "7" in chinese and HAN.search(chinese), f"{where}: no Chinese with figures"

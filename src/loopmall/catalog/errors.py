@@ -28,6 +28,13 @@ class DuplicateSkuOptions(ValidationFailed):
 class DuplicateSkuCode(ValidationFailed):
     code = "duplicate_sku_code"
     title = "This SKU code is already used"
+    message = "SKU code %(sku_code)s is already used"
+
+
+class SkuCodeRepeated(DuplicateSkuCode):
+    """One code given to two SKUs of the same request (same code, its own sentence)."""
+
+    message = "SKU code %(sku_code)s is used twice"
 
 
 class NoActiveSku(ValidationFailed):
@@ -53,6 +60,13 @@ class ImageOrderMismatch(ValidationFailed):
 class UploadTooLarge(PayloadTooLarge):
     code = "upload_too_large"
     title = "The upload is too large"
+    message = "The file is over %(max_bytes)s bytes"
+
+
+class ImageTooManyPixels(UploadTooLarge):
+    """Small in bytes but too many pixels to decode safely (same code, its own sentence)."""
+
+    message = "The image has more than %(max_pixels)s pixels"
 
 
 class NotAnImage(UnsupportedMediaType):

@@ -14,7 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog import repository
-from loopmall.catalog.errors import ImageOrderMismatch, NotAnImage, UploadTooLarge
+from loopmall.catalog.errors import (
+    ImageOrderMismatch,
+    ImageTooManyPixels,
+    NotAnImage,
+    UploadTooLarge,
+)
 from loopmall.catalog.events import ProductEdited
 from loopmall.catalog.models import Product, ProductImage
 from loopmall.core import clock
@@ -64,7 +69,7 @@ def inspect_image(data: bytes, max_bytes: int) -> ImageFacts:
             if kind not in FORMATS:
                 raise NotAnImage(f"{kind or 'This file'} is not an accepted image type")
             if width * height > MAX_PIXELS:
-                raise UploadTooLarge(
+                raise ImageTooManyPixels(
                     f"The image has more than {MAX_PIXELS:,} pixels", max_pixels=MAX_PIXELS
                 )
             # verify() checks the container (PNG checksums…); it leaves the image unusable.

@@ -24,6 +24,7 @@ from loopmall.catalog.errors import (
     NoActiveSku,
     OptionNamesFixed,
     OptionsMismatch,
+    SkuCodeRepeated,
 )
 from loopmall.catalog.events import (
     ProductCreated,
@@ -167,7 +168,7 @@ async def create_product(session: AsyncSession, tenant: Tenant, data: ProductIn)
     repeated = sorted({c for c in given if given.count(c) > 1})
     if repeated:
         index = [i for i, s in enumerate(data.skus) if s.code == repeated[0]][1]
-        raise DuplicateSkuCode(
+        raise SkuCodeRepeated(
             f"SKU code {repeated[0]} is used twice",
             field=f"skus.{index}.code",
             sku_code=repeated[0],

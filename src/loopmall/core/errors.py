@@ -99,6 +99,7 @@ class PayloadTooLarge(LoopmallError):
     status = 413
     code = "payload_too_large"
     title = "The upload is too large"
+    message = "The file is over %(max_bytes)s bytes"
 
 
 class UnsupportedMediaType(LoopmallError):

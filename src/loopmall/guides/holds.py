@@ -82,6 +82,7 @@ async def place(
             f"This merchant lets a guide hold an item for at most "
             f"{settings.max_hold_seconds // 3600} hours",
             max_seconds=settings.max_hold_seconds,
+            hours=settings.max_hold_seconds // 3600,
             field="ttl_seconds",
         )
     if ttl_seconds < MIN_HOLD_SECONDS:

@@ -72,6 +72,7 @@ OUTCOME_OF_HOLD: dict[FittingStatus, HoldOutcome] = {
 class HoldTooLong(ValidationFailed):
     code = "hold_too_long"
     title = "The hold is longer than the merchant allows"
+    message = "This merchant lets a guide hold an item for at most %(hours)s hours"
 
 
 class FittingClosedHour(ValidationFailed):

@@ -40,6 +40,7 @@ class EmptyFile(ValidationFailed):
 class TooManyRows(PayloadTooLarge):
     code = "too_many_rows"
     title = "The file has too many rows"
+    message = "More than %(max_rows)s rows; split the file"
 
 
 @dataclass

@@ -61,7 +61,9 @@ async def default_warehouse(session: AsyncSession, tenant: Tenant) -> Location:
     )
     found = await _default(session, tenant)
     if found is None:  # the code "online" was taken by an ordinary warehouse
-        raise LocationCodeTaken(f"A warehouse already uses the code {DEFAULT_CODE!r}")
+        raise LocationCodeTaken(
+            f"A warehouse already uses the code {DEFAULT_CODE!r}", location_code=DEFAULT_CODE
+        )
     return found
 
 
@@ -124,7 +126,9 @@ async def create_warehouse(
         },
     )
     if not inserted:
-        raise LocationCodeTaken(f"A location already uses the code {code!r}", field="code")
+        raise LocationCodeTaken(
+            f"A location already uses the code {code!r}", field="code", location_code=code
+        )
     return await get_location_by_public_id(session, tenant, public_id)
 
 

@@ -62,21 +62,25 @@ class InsufficientStock(Conflict):
 class BelowHeld(Conflict):
     code = "below_held"
     title = "The count is below the units held for customers"
+    message = "%(held)s units are held for customers; the count cannot be below that"
 
 
 class StockLimitExceeded(ValidationFailed):
     code = "stock_limit_exceeded"
     title = "That would put more units at one location than Loopmall counts"
+    message = "A location holds at most %(most)s units of a SKU"
 
 
 class HoldTtlOutOfRange(ValidationFailed):
     code = "hold_ttl_out_of_range"
     title = "A hold lasts from one second to seven days"
+    message = "ttl must be between %(min_seconds)s and %(max_seconds)s seconds"
 
 
 class LocationCodeTaken(Conflict):
     code = "location_code_taken"
     title = "Another location already uses this code"
+    message = "A location already uses the code %(location_code)s"
 
 
 def check_ttl(ttl: timedelta) -> None:
@@ -85,6 +89,7 @@ def check_ttl(ttl: timedelta) -> None:
             f"ttl must be between {int(MIN_HOLD_TTL.total_seconds())} and "
             f"{int(MAX_HOLD_TTL.total_seconds())} seconds",
             field="ttl_seconds",
+            min_seconds=int(MIN_HOLD_TTL.total_seconds()),
             max_seconds=int(MAX_HOLD_TTL.total_seconds()),
         )
 

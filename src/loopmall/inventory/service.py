@@ -98,7 +98,9 @@ async def adjust_stock(
     if delta < 0 and level.on_hand - level.held < -delta:
         raise insufficient(level, -delta)
     if level.on_hand + delta > MAX_UNITS:
-        raise StockLimitExceeded(f"A location holds at most {MAX_UNITS} units of a SKU")
+        raise StockLimitExceeded(
+            f"A location holds at most {MAX_UNITS} units of a SKU", most=MAX_UNITS
+        )
     result = await session.execute(
         update(StockLevel)
         .where(

@@ -26,6 +26,7 @@ MAX_PIXELS = 40_000_000
 class UploadTooLarge(PayloadTooLarge):
     code = "upload_too_large"
     title = "The upload is too large"
+    message = "The file is over %(max_bytes)s bytes"
 
 
 class NotAnImage(UnsupportedMediaType):

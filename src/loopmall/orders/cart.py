@@ -136,7 +136,9 @@ async def add_to_cart(
         raise ValidationFailed("quantity must be at least 1", field="quantity")
     sku_id, other_lines = await _sku_and_other_lines(session, tenant, customer_id, sku_public_id)
     if other_lines >= MAX_CART_LINES:
-        raise CartLimit(f"A cart holds at most {MAX_CART_LINES} different items")
+        raise CartLimit(
+            f"A cart holds at most {MAX_CART_LINES} different items", most=MAX_CART_LINES
+        )
     now = clock.now()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(CartLine).values(

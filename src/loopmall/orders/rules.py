@@ -196,6 +196,7 @@ class CartEmpty(ValidationFailed):
 class CartLimit(ValidationFailed):
     code = "cart_limit"
     title = "The cart cannot hold more"
+    message = "A cart holds at most %(most)s different items"
 
 
 class LinesUnavailable(Conflict):
@@ -226,6 +227,7 @@ class PickupCodeInvalid(ValidationFailed):
 class RefundExceedsPaid(ValidationFailed):
     code = "refund_exceeds_paid"
     title = "The refund is more than what is left of the payment"
+    message = "Only ¥%(refundable_yuan)s is left to refund"
 
 
 MAX_LINE_QUANTITY = 99

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.core import clock
 from loopmall.core.errors import Conflict, NotFound, ValidationFailed
 from loopmall.core.ids import new_public_id
+from loopmall.core.money import format_yuan
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.rules import InsufficientStock
 from loopmall.merchants.models import Merchant
@@ -235,6 +236,7 @@ async def record_refund(
         raise RefundExceedsPaid(
             f"Only {order.paid_fen - order.refunded_fen} fen are left to refund",
             refundable_fen=order.paid_fen - order.refunded_fen,
+            refundable_yuan=format_yuan(order.paid_fen - order.refunded_fen),
         )
     now = clock.now()
     session.add(

@@ -24,6 +24,7 @@ from loopmall.core.transitions import Transitions
 class CommissionRulesOver100(ValidationFailed):
     code = "commission_rules_over_100"
     title = "The commission rates add up to more than 100 %"
+    message = "The rates add up to %(total_bp)s basis points; at most 10000 (100 %%)"
 
 
 class EarnerKind(StrEnum):
