@@ -148,20 +148,11 @@ PENDING = {
     "NotAnImage",
     "Forbidden",
     "IllegalOrderTransition",
-    "RefundNotAllowed",
     "NotSoldInChannel",
-    "OptionNamesFixed",
     "OptionsMismatch",
-    "DuplicateSkuOptions",
     "DuplicateColumns",
-    "MissingColumns",
     "InvalidBlocks",
-    "FittingSlotInvalid",
-    "DeliveryNotFound",
-    "DeliveryNotDead",
     "MethodUnavailable",
-    "NoPaymentAccount",
-    "UnknownStore",
 }
 
 

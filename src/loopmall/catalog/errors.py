@@ -23,6 +23,7 @@ class OptionsMismatch(ValidationFailed):
 class DuplicateSkuOptions(ValidationFailed):
     code = "duplicate_sku_options"
     title = "Two SKUs of one product cannot have the same options"
+    message = "SKUs %(first)s and %(second)s have the same options"
 
 
 class DuplicateSkuCode(ValidationFailed):
@@ -45,6 +46,7 @@ class NoActiveSku(ValidationFailed):
 class OptionNamesFixed(ValidationFailed):
     code = "option_names_fixed"
     title = "Options can be renamed, but not added or removed, once a product has SKUs"
+    message = "This product has %(option_count)s option(s); rename them, or create a new product"
 
 
 class CategoryCycle(ValidationFailed):

@@ -161,6 +161,8 @@ async def create_product(session: AsyncSession, tenant: Tenant, data: ProductIn)
             raise DuplicateSkuOptions(
                 f"SKUs {seen[key] + 1} and {i + 1} have the same options",
                 field=f"skus.{i}.options",
+                first=seen[key] + 1,
+                second=i + 1,
             )
         seen[key] = i
         ordered.append(options)
@@ -272,6 +274,7 @@ async def update_product(
             raise OptionNamesFixed(
                 f"This product has {len(old)} option(s); rename them, or create a new product",
                 field="option_names",
+                option_count=len(old),
             )
         renames = dict(zip(old, patch.option_names, strict=True))
         for sku in skus:

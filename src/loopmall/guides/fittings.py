@@ -27,6 +27,7 @@ from loopmall.guides.rules import (
     FittingSlotInvalid,
     FittingSlotTaken,
     FittingStatus,
+    FittingTooFarAhead,
     HoldEndsBeforeFitting,
     HoldNotActive,
     HoldOutcome,
@@ -118,11 +119,15 @@ async def book(
     local = clock.local(starts_at)
     if not _on_grid(local, settings.slot_minutes):
         raise FittingSlotInvalid(
-            f"Fittings start every {settings.slot_minutes} minutes", field="starts_at"
+            f"Fittings start every {settings.slot_minutes} minutes",
+            field="starts_at",
+            slot_minutes=settings.slot_minutes,
         )
     if starts_at <= now or starts_at > now + timedelta(days=FITTING_HORIZON_DAYS):
-        raise FittingSlotInvalid(
-            f"A fitting is booked in the next {FITTING_HORIZON_DAYS} days", field="starts_at"
+        raise FittingTooFarAhead(
+            f"A fitting is booked in the next {FITTING_HORIZON_DAYS} days",
+            field="starts_at",
+            days=FITTING_HORIZON_DAYS,
         )
     if guide_hold is not None and guide_hold.customer_id != customer_id:
         raise NotFound("No such hold")

@@ -88,6 +88,13 @@ class FittingSlotTaken(Conflict):
 class FittingSlotInvalid(ValidationFailed):
     code = "fitting_slot_invalid"
     title = "Fittings start on the slot grid, in the future"
+    message = "Fittings start every %(slot_minutes)s minutes"
+
+
+class FittingTooFarAhead(FittingSlotInvalid):
+    """Past or beyond the booking horizon (same code, its own sentence)."""
+
+    message = "A fitting is booked in the next %(days)s days"
 
 
 class HoldEndsBeforeFitting(ValidationFailed):

@@ -25,6 +25,7 @@ class ImportKind(StrEnum):
 class MissingColumns(ValidationFailed):
     code = "missing_columns"
     title = "The file lacks required columns"
+    message = "Required columns are missing: %(names)s"
 
 
 class DuplicateColumns(ValidationFailed):
@@ -149,6 +150,7 @@ def to_table(sheet: Sheet, kind: ImportKind) -> Table:
         raise MissingColumns(
             f"Required columns are missing: {names}",
             missing=[c.field for c in missing],
+            names=names,
         )
     width = len(sheet.headers)
     rows: list[tuple[int, dict[str, str]]] = []

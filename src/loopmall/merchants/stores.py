@@ -73,6 +73,7 @@ class InvalidOpeningHours(ValidationFailed):
 class UnknownStore(ValidationFailed):
     code = "unknown_store"
     title = "No such store"
+    message = "No such store: %(stores)s"
 
 
 def _text(field: str, value: Any) -> str:
@@ -357,7 +358,12 @@ async def stores_by_public_ids(
     }
     unknown = [p for p in wanted if p not in found]
     if unknown:
-        raise UnknownStore(f"No such store: {', '.join(unknown)}", field="stores", ids=unknown)
+        raise UnknownStore(
+            f"No such store: {', '.join(unknown)}",
+            field="stores",
+            ids=unknown,
+            stores=", ".join(unknown),
+        )
     return [found[p] for p in wanted]
 
 

@@ -27,11 +27,13 @@ MAX_ID = 2**63 - 1  # a BIGINT: a larger id can not exist, and PostgreSQL refuse
 class DeliveryNotFound(NotFound):
     code = "delivery_not_found"
     title = "No such event delivery"
+    message = "No event delivery %(delivery_id)s"
 
 
 class DeliveryNotDead(Conflict):
     code = "delivery_not_dead"
     title = "The delivery is not dead"
+    message = "Delivery %(delivery_id)s is %(delivery_status)s, not dead"
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,15 @@ async def retry(session: AsyncSession, delivery_id: int) -> EventDelivery:
     delivered, or settled by its domain)."""
     result = await retry_many(session, [delivery_id])
     if result.not_found:
-        raise DeliveryNotFound(f"No event delivery {delivery_id}")
+        raise DeliveryNotFound(f"No event delivery {delivery_id}", delivery_id=delivery_id)
     # Read after the bulk update, so not an identity-map copy from before it.
     row = await session.get(EventDelivery, delivery_id, populate_existing=True)
     assert row is not None
     if result.not_dead:
         raise DeliveryNotDead(
-            f"Delivery {delivery_id} is {row.status}, not dead", delivery_status=row.status
+            f"Delivery {delivery_id} is {row.status}, not dead",
+            delivery_id=delivery_id,
+            delivery_status=row.status,
         )
     return row
 

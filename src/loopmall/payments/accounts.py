@@ -146,7 +146,11 @@ async def account_for_method(
     """The active account that takes ``method``; 404 ``payment_account_missing`` if none."""
     account = await session.scalar(select(PaymentAccount).where(*account_clause(tenant, method)))
     if account is None:
-        raise NoPaymentAccount(f"No active {PROVIDER_OF[method]} account", method=method.value)
+        raise NoPaymentAccount(
+            f"No active {PROVIDER_OF[method]} account",
+            method=method.value,
+            provider=PROVIDER_OF[method],
+        )
     return account
 
 

@@ -110,6 +110,7 @@ def new_code() -> str:
 class NoPaymentAccount(NotFound):
     code = "payment_account_missing"
     title = "The merchant has no active account for this way of paying"
+    message = "No active %(provider)s account"
 
 
 class OrderNotPayable(Conflict):
@@ -125,6 +126,7 @@ class PaymentStartFailed(Conflict):
 class RefundNotAllowed(Conflict):
     code = "refund_not_allowed"
     title = "This refund is not possible"
+    message = "¥%(refundable_yuan)s can still be refunded"
 
 
 class MethodUnavailable(ValidationFailed):

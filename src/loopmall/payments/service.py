@@ -138,7 +138,11 @@ async def _account_and_recent(
         )
     ).first()
     if row is None:
-        raise NoPaymentAccount(f"No active {PROVIDER_OF[method]} account", method=method.value)
+        raise NoPaymentAccount(
+            f"No active {PROVIDER_OF[method]} account",
+            method=method.value,
+            provider=PROVIDER_OF[method],
+        )
     return row[0], row[1]
 
 

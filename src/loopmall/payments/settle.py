@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
 from loopmall.core.ids import new_public_id
+from loopmall.core.money import format_yuan
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.orders import service as orders
@@ -189,7 +190,10 @@ async def request_refund(
     left = payment.amount_fen - payment.refunded_fen - int(in_flight or 0)
     if amount_fen <= 0 or amount_fen > left:
         raise RefundNotAllowed(
-            f"{left} fen can still be refunded", refundable_fen=left, field="amount_fen"
+            f"{left} fen can still be refunded",
+            refundable_fen=left,
+            refundable_yuan=format_yuan(left),
+            field="amount_fen",
         )
     now = clock.now()
     refund = PaymentRefund(

@@ -80,7 +80,7 @@ async def staff_query(
     if store:
         (found,) = await stores_by_public_ids(session, tenant, [store])
         if visible is not None and found.id not in visible:
-            raise UnknownStore(f"No such store: {store}", field="store", ids=[store])
+            raise UnknownStore(f"No such store: {store}", field="store", ids=[store], stores=store)
         stmt = stmt.where(_in_stores([found.id]))
     if visible is not None:
         stmt = stmt.where(_in_stores(visible))
