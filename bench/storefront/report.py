@@ -64,7 +64,7 @@ def grid(runs: list[dict[str, Any]]) -> list[tuple[str, list[str], list[list[str
         first = group[0]["pages"]
         rows = []
         for name, r in first.items():
-            if name in ("checkout", "tracebacks"):
+            if name in ("checkout", "tracebacks", "healthz_bare_rps"):
                 continue
             target = r.get("target", "") if isinstance(r, dict) else ""
             rows.append([name, target, *(_cell(g["pages"].get(name)) for g in group)])

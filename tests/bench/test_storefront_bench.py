@@ -153,3 +153,19 @@ def test_the_tables_put_the_codes_side_by_side() -> None:
     assert "12.5 orders/s (50 paid)" in text
     rows = report.rows_of(runs)
     assert {r.metric for r in rows} >= {"home ÷ healthz", "checkout → paid"}
+
+
+def test_ratios_are_rebased_on_the_faster_healthz_run() -> None:
+    page = crowd.Page("product page", [Request("/p")], crowd.PRODUCT)
+    figures = {"p99_ms": 20.0, "statuses": {"200": 1}, "5xx": 0}
+    results = {
+        "healthz": {**figures, "req_per_s": 300.0},
+        "product page": crowd.judged(page, {**figures, "req_per_s": 240.0}, 300.0),
+        "healthz, again": {**figures, "req_per_s": 800.0},
+        "api: product": {"skipped": "404"},
+    }
+    assert results["product page"]["target_met"] is True  # 0.8 × the slow first run
+    bare = crowd.rebased(results, {"product page": crowd.PRODUCT, "healthz": None})
+    assert bare == 800.0
+    assert (results["product page"]["ratio"], results["product page"]["target_met"]) == (0.3, False)
+    assert results["healthz"]["ratio"] == 0.375
