@@ -132,11 +132,12 @@ for _cls in ERRORS:
 
 # Classes still raised with figures in an English-only detail. The list may only shrink:
 # a new raise like that fails below, and so does a name left here once it has a message.
-# ValidationFailed is raised with some fifty different sentences (limits, lengths, field
-# names): it needs subclasses per sentence. Errors that are no LoopmallError (a wrong
+# ValidationFailed is raised with dozens of different sentences (lengths, field names…):
+# each needs a subclass with its message (as OutOfRange for bounds); the number of its
+# raises left is counted, and may only go down. Errors that are no LoopmallError (a wrong
 # event envelope, a stand-in's port) never reach a problem answer and are not looked at.
+VALIDATION_FAILED_LEFT = 35
 PENDING = {
-    "ValidationFailed",
     "NotFound",
     "SmsFailed",
     "WechatUnavailable",
@@ -201,11 +202,17 @@ FIGURED = sorted(
 def test_every_figured_detail_has_a_message_or_is_pending() -> None:
     assert len(FIGURED) > 50, "the walk finds the raises"
     missing = {name for _, name, _ in FIGURED if any(cls.message is None for cls in BY_NAME[name])}
+    left = sum(name == "ValidationFailed" for _, name, _ in FIGURED)
+    assert left <= VALIDATION_FAILED_LEFT, "raise a subclass of ValidationFailed with a message"
+    assert left == VALIDATION_FAILED_LEFT, f"{left} left: lower VALIDATION_FAILED_LEFT"
+    missing.discard("ValidationFailed")
     assert missing - PENDING == set(), "give these a message (and its Chinese in errors.po)"
     assert PENDING - missing == set(), "these have their message now: take them off PENDING"
 
 
-@pytest.mark.parametrize("hit", [h for h in FIGURED if h[1] not in PENDING], ids=lambda h: h[0])
+@pytest.mark.parametrize(
+    "hit", [h for h in FIGURED if h[1] not in {*PENDING, "ValidationFailed"}], ids=lambda h: h[0]
+)
 def test_a_raise_passes_the_figures_its_message_names(
     hit: tuple[str, str, ast.Call],
 ) -> None:

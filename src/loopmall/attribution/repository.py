@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution.models import Credit, Touch
 from loopmall.attribution.totals import kept_criteria, kept_role_totals, through
-from loopmall.core.errors import ValidationFailed
+from loopmall.core.errors import OutOfRange, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
@@ -135,7 +135,9 @@ async def ledger(
 ) -> LedgerPage:
     """Credits newest first (keyset on id), and per-role totals over the whole filter."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     criteria = filters.criteria()
     stmt = scoped(Credit, tenant, *criteria)
     after = _after(cursor)

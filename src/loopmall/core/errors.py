@@ -60,6 +60,13 @@ class ValidationFailed(LoopmallError):
     title = "The request is not valid"
 
 
+class OutOfRange(ValidationFailed):
+    """A number outside its bounds: the same code as any bad input, with the bounds as
+    figures so the message says them in every language."""
+
+    message = "%(field)s must be between %(low)s and %(high)s"
+
+
 class NotFound(LoopmallError):
     status = 404
     code = "not_found"

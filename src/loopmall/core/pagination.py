@@ -15,7 +15,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from loopmall.core.errors import ValidationFailed
+from loopmall.core.errors import OutOfRange, ValidationFailed
 
 T = TypeVar("T")
 
@@ -52,7 +52,9 @@ async def paginate_by_id(
     """Keyset pagination on an integer id, ascending (newest first with ``descending``).
     Returns (rows, next_cursor)."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     if cursor:
         after = decode_cursor(cursor)
         if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution import service as attribution
 from loopmall.core import clock
-from loopmall.core.errors import ValidationFailed
+from loopmall.core.errors import OutOfRange, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.text import check_text
@@ -99,7 +99,9 @@ async def customers_page(
     page's cursor. A page, never the chain's every binding. Raises ``validation_failed``
     for a bad cursor or limit."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     before_id = None
     if cursor:
         before_id = decode_cursor(cursor)

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Product, Sku
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant
 from loopmall.core.valueset import one_of
@@ -262,7 +262,9 @@ def keyset(
     stmt: AnySelect, id_column: Any, cursor: str | None, limit: int, *, descending: bool = False
 ) -> AnySelect:
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     if cursor:
         after = decode_cursor(cursor)
         if not isinstance(after, int) or isinstance(after, bool):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from loopmall.core.errors import Conflict, ValidationFailed
+from loopmall.core.errors import Conflict, OutOfRange, ValidationFailed
 from loopmall.core.text import check_text, is_clean
 from loopmall.core.transitions import Transitions
 
@@ -98,7 +98,9 @@ def check_quantity(quantity: int, field: str = "quantity") -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise ValidationFailed(f"{field} must be a whole number", field=field)
     if not 1 <= quantity <= MAX_UNITS:
-        raise ValidationFailed(f"{field} must be between 1 and {MAX_UNITS}", field=field)
+        raise OutOfRange(
+            f"{field} must be between 1 and {MAX_UNITS}", field=field, low=1, high=MAX_UNITS
+        )
 
 
 def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:

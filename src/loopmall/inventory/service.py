@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.catalog.models import Sku
 from loopmall.core import clock
-from loopmall.core.errors import ValidationFailed
+from loopmall.core.errors import OutOfRange, ValidationFailed
 from loopmall.core.outbox import publish
 from loopmall.core.tenancy import Tenant
 from loopmall.inventory.events import StockAdjusted
@@ -143,7 +143,9 @@ async def set_stock(
     if isinstance(on_hand, bool) or not isinstance(on_hand, int):
         raise ValidationFailed("on_hand must be a whole number", field="on_hand")
     if not 0 <= on_hand <= MAX_UNITS:
-        raise ValidationFailed(f"on_hand must be between 0 and {MAX_UNITS}", field="on_hand")
+        raise OutOfRange(
+            f"on_hand must be between 0 and {MAX_UNITS}", field="on_hand", low=0, high=MAX_UNITS
+        )
     reason, actor = check_reason(reason), check_actor(actor)
     now = clock.now()
     level = await lock_level(session, tenant, sku_id, location_id, create=True, now=now)

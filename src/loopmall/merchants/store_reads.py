@@ -19,7 +19,7 @@ from sqlalchemy import Select, case, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
 from loopmall.core.pagination import decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant
 from loopmall.merchants import hours as opening_hours
@@ -195,7 +195,9 @@ async def open_stores_page(
     without coordinates last); ``q`` looks in name, city, district and address. One
     statement. Raises ``ValidationFailed`` for a bad cursor or a limit outside 1–50."""
     if not 1 <= limit <= PAGE_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {PAGE_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {PAGE_LIMIT}", field="limit", low=1, high=PAGE_LIMIT
+        )
     first = _distance_key(near) if near is not None else Store.name
     stmt = _matching(_open_stores(tenant), q).add_columns(first.label("sort_key"))
     after = _after(cursor, near)

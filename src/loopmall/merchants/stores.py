@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import Conflict, NotFound, ValidationFailed
+from loopmall.core.errors import Conflict, NotFound, OutOfRange, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.pagination import paginate_by_id
@@ -121,7 +121,12 @@ def _coordinate(field: str, value: Any, bound: float) -> float | None:
         raise ValidationFailed(f"{field} must be a number", field=field)
     number = float(value)
     if not math.isfinite(number) or not -bound <= number <= bound:
-        raise ValidationFailed(f"{field} must be between -{bound:g} and {bound:g}", field=field)
+        raise OutOfRange(
+            f"{field} must be between -{bound:g} and {bound:g}",
+            field=field,
+            low=f"-{bound:g}",
+            high=f"{bound:g}",
+        )
     return number
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import outbox
-from loopmall.core.errors import Conflict, NotFound, ValidationFailed
+from loopmall.core.errors import Conflict, NotFound, OutOfRange, ValidationFailed
 from loopmall.core.models import EventDelivery, OutboxEvent
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.merchants.models import Merchant
@@ -109,7 +109,9 @@ async def list_dead(
     """Dead deliveries matching ``filters``, newest first (the latest breakage on top),
     with their events and merchants; returns (page, cursor of the next page or None)."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     stmt = (
         select(EventDelivery, OutboxEvent, Merchant.slug)
         .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)

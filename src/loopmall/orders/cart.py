@@ -28,7 +28,7 @@ from loopmall.catalog.pricing import (
 )
 from loopmall.catalog.repository import channel_price_join
 from loopmall.core import clock
-from loopmall.core.errors import LoopmallError, NotFound, ValidationFailed
+from loopmall.core.errors import LoopmallError, NotFound, OutOfRange, ValidationFailed
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.inventory.repository import SellableStock, sellable_stock
 from loopmall.members.service import member_clause
@@ -90,8 +90,11 @@ def _check_quantity(quantity: int) -> None:
     if isinstance(quantity, bool) or not isinstance(quantity, int):
         raise ValidationFailed("quantity must be a whole number", field="quantity")
     if not 0 <= quantity <= MAX_LINE_QUANTITY:
-        raise ValidationFailed(
-            f"quantity must be between 0 and {MAX_LINE_QUANTITY}", field="quantity"
+        raise OutOfRange(
+            f"quantity must be between 0 and {MAX_LINE_QUANTITY}",
+            field="quantity",
+            low=0,
+            high=MAX_LINE_QUANTITY,
         )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import and_, insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
@@ -112,7 +112,9 @@ async def pickup_stores(
     name, city, district and address); returns (stores, next cursor). Never every store: a
     chain has tens of thousands. Raises ``validation_failed`` for a bad cursor or limit."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     stmt = _pickup_open(tenant)
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
@@ -96,7 +96,9 @@ async def list_orders(
     """Orders, newest first. ``store_ids``: only orders of those stores (a store's
     staff); None: all. Raises 422 for a bad cursor or limit."""
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     criteria = _filter_criteria(tenant, filters, store_ids)
     if cursor:
         criteria.append(Order.id < _before(cursor))

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
@@ -189,7 +189,9 @@ async def list_page(
     ``limit`` (at most ``MAX_LIMIT``), never by the number of stores or guides. Raises
     ``validation_failed`` for a bad cursor or limit."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     holders = await _holders(session, tenant, query, _cursor_key(cursor), limit + 1)
     next_cursor = None
     if len(holders) > limit:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution.rules import Role
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
 from loopmall.core.tenancy import Tenant
 from loopmall.rebates import earners
 from loopmall.rebates.ledger import EntryFilter
@@ -28,7 +28,7 @@ LAST_DAY = date(2999, 12, 31)
 def shanghai_day_start(day: date, *, field: str = "date") -> datetime:
     """Midnight of ``day`` in Asia/Shanghai; 422 outside 2000–2999 (no overflow games)."""
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise ValidationFailed(f"{field} must be between 2000 and 2999", field=field)
+        raise OutOfRange(f"{field} must be between 2000 and 2999", field=field, low=2000, high=2999)
     return datetime.combine(day, time(), tzinfo=clock.SHANGHAI)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from loopmall.attribution.rules import Role
-from loopmall.core.errors import IllegalTransition, ValidationFailed
+from loopmall.core.errors import IllegalTransition, OutOfRange, ValidationFailed
 from loopmall.core.money import BASIS_POINTS, apply_basis_points
 from loopmall.core.transitions import Transitions
 
@@ -112,7 +112,12 @@ def check_rates(rates: Rates) -> None:
     for name in ("store_bp", "guide_bp", "level1_bp", "level2_bp"):
         value = getattr(rates, name)
         if value < 0 or value > BASIS_POINTS:
-            raise ValidationFailed(f"{name} must be between 0 and {BASIS_POINTS}", field=name)
+            raise OutOfRange(
+                f"{name} must be between 0 and {BASIS_POINTS}",
+                field=name,
+                low=0,
+                high=BASIS_POINTS,
+            )
     if rates.distributor_cap_fen is not None and rates.distributor_cap_fen < 0:
         raise ValidationFailed("The cap must not be negative", field="distributor_cap_fen")
     total = rates.store_bp + rates.guide_bp + rates.level1_bp + rates.level2_bp

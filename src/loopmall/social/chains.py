@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.attribution.repository import sharer_credits, totals_by_share
 from loopmall.catalog.models import Product
-from loopmall.core.errors import ValidationFailed
+from loopmall.core.errors import OutOfRange, ValidationFailed
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
 from loopmall.core.valueset import one_of
@@ -145,7 +145,9 @@ async def list_chains(
     """A page of chains, newest first root first. Raises ``ValidationFailed`` for a bad
     cursor or limit."""
     if limit < 1 or limit > MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        raise OutOfRange(
+            f"limit must be between 1 and {MAX_LIMIT}", field="limit", low=1, high=MAX_LIMIT
+        )
     stmt = scoped(Share, tenant, Share.root_share_id.is_(None))
     if cursor:
         before = decode_cursor(cursor)
