@@ -136,7 +136,7 @@ for _cls in ERRORS:
 # each needs a subclass with its message (as OutOfRange for bounds); the number of its
 # raises left is counted, and may only go down. Errors that are no LoopmallError (a wrong
 # event envelope, a stand-in's port) never reach a problem answer and are not looked at.
-VALIDATION_FAILED_LEFT = 35
+VALIDATION_FAILED_LEFT = 31
 PENDING = {
     "NotFound",
     "SmsFailed",

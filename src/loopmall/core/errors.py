@@ -67,6 +67,12 @@ class OutOfRange(ValidationFailed):
     message = "%(field)s must be between %(low)s and %(high)s"
 
 
+class TooLong(ValidationFailed):
+    """Text longer than its field holds, with the limit as a figure."""
+
+    message = "%(field)s must be up to %(most)s characters"
+
+
 class NotFound(LoopmallError):
     status = 404
     code = "not_found"

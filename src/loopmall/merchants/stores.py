@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import Conflict, NotFound, OutOfRange, ValidationFailed
+from loopmall.core.errors import Conflict, NotFound, OutOfRange, TooLong, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import publish
 from loopmall.core.pagination import paginate_by_id
@@ -84,7 +84,7 @@ def _text(field: str, value: Any) -> str:
     if field in REQUIRED and not value:
         raise ValidationFailed(f"{field} must not be empty", field=field)
     if len(value) > limit:
-        raise ValidationFailed(f"{field} takes at most {limit} characters", field=field)
+        raise TooLong(f"{field} takes at most {limit} characters", field=field, most=limit)
     # Notes and addresses may have line breaks; other fields may not (core.text's rule).
     return check_text(value, field=field, multiline=field in ("note", "address"))
 

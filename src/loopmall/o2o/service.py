@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loopmall.attribution import service as attribution
 from loopmall.catalog.models import Product, Sku
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, ValidationFailed
+from loopmall.core.errors import NotFound, TooLong, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import paginate_by_id
 from loopmall.core.tenancy import Tenant, scoped
@@ -77,7 +77,9 @@ async def _stores_of(session: AsyncSession, tenant: Tenant, staff_id: int) -> li
 def _text(value: str, field: str, max_length: int) -> str:
     value = check_text(value.strip(), field=field, multiline=True)
     if len(value) > max_length:
-        raise ValidationFailed(f"{field} must be up to {max_length} characters", field=field)
+        raise TooLong(
+            f"{field} must be up to {max_length} characters", field=field, most=max_length
+        )
     return value
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import and_, insert, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import NotFound, OutOfRange, ValidationFailed
+from loopmall.core.errors import NotFound, OutOfRange, TooLong, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from loopmall.core.tenancy import Tenant, scoped
@@ -64,7 +64,9 @@ def _text(
 ) -> str:
     value = check_text(value.strip(), field=field, multiline=multiline)
     if (required and not value) or len(value) > max_length:
-        raise ValidationFailed(f"{field} must be up to {max_length} characters", field=field)
+        raise TooLong(
+            f"{field} must be up to {max_length} characters", field=field, most=max_length
+        )
     return value
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loopmall.core import clock
-from loopmall.core.errors import Conflict, Forbidden, ValidationFailed
+from loopmall.core.errors import Conflict, Forbidden, TooLong, ValidationFailed
 from loopmall.core.ids import new_public_id
 from loopmall.core.tenancy import Tenant
 from loopmall.core.text import check_text
@@ -66,8 +66,10 @@ class LastOwner(Conflict):
 def _employee_no(value: str) -> str:
     value = check_text(value.strip(), field="employee_no") if isinstance(value, str) else ""
     if len(value) > EMPLOYEE_NO_MAX:
-        raise ValidationFailed(
-            f"The employee number takes at most {EMPLOYEE_NO_MAX} characters", field="employee_no"
+        raise TooLong(
+            f"The employee number takes at most {EMPLOYEE_NO_MAX} characters",
+            field="employee_no",
+            most=EMPLOYEE_NO_MAX,
         )
     return value
 
