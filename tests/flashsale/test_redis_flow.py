@@ -395,3 +395,44 @@ async def test_a_non_holder_is_looked_up_once_after_reservations_closed(
     assert not [s for s in again.statements if "flash_reservations" in s]
     holder = await buy(rclient, rstate, world, world.customer_ids[0])
     assert (holder.status_code, holder.json()["status"]) == (200, "accepted")
+
+
+async def test_after_the_moment_one_attempt_asks_and_the_crowd_takes_its_answer(
+    rclient: httpx.AsyncClient, rstate: AppState
+) -> None:
+    """When the remembered "sold out" runs out, one attempt asks Redis again and the ones
+    arriving meanwhile wait for its answer; a probe with no answer within the moment lets
+    each of them ask for itself (a unit may be back)."""
+    from loopmall.flashsale.lean import GATE_KEY
+
+    rstate.settings.flashsale_sold_out_memory_seconds = 0.2
+    world = await build_world(rstate, holders=40, stock=1)
+    await drain(rstate)
+    first, *crowd = world.customer_ids
+    assert (await buy(rclient, rstate, world, first)).json()["status"] == "accepted"
+    gate = rstate.extras[GATE_KEY]
+    real_try_buy = gate.try_buy
+    asked: list[int] = []
+    delay = 0.0
+
+    async def counted(sale_id: int, customer_id: int, *args: Any, **kwargs: Any) -> Any:
+        asked.append(customer_id)
+        await asyncio.sleep(delay)
+        return await real_try_buy(sale_id, customer_id, *args, **kwargs)
+
+    gate.try_buy = counted
+    assert (await buy(rclient, rstate, world, crowd[0])).json()["code"] == "flash_sold_out"
+    # When the moment has passed and 20 attempts come at once, Redis answering at once
+    await asyncio.sleep(0.25)
+    asked.clear()
+    answers = await asyncio.gather(*(buy(rclient, rstate, world, c) for c in crowd[:20]))
+    # Then one asked, and all were told "sold out"
+    assert {a.json()["code"] for a in answers} == {"flash_sold_out"}
+    assert len(asked) == 1
+    # And when the probe takes longer than the moment, the others ask for themselves
+    await asyncio.sleep(0.25)
+    asked.clear()
+    delay = 1.0  # far past the moment, even on a busy machine
+    answers = await asyncio.gather(*(buy(rclient, rstate, world, c) for c in crowd[20:]))
+    assert {a.json()["code"] for a in answers} == {"flash_sold_out"}
+    assert len(asked) == len(crowd[20:])

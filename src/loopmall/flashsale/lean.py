@@ -16,7 +16,6 @@ request than the gate's own work (figures: ``bench/flashsale``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -98,6 +97,28 @@ class Busy(LoopmallError):
     title = "Too many buyers at this moment: try again in a second"
 
 
+@dataclass(slots=True)
+class SoldOutProbe:
+    """One attempt asking again whether a remembered sold-out sale is still sold out; the
+    attempts meanwhile wait on ``done`` (one future each, no task: a crowd waits here).
+    ``done`` is also set when the probe has been asking for the memory's moment without
+    an answer (``still_sold_out`` None): then each attempt asks for itself."""
+
+    done: asyncio.Event
+    timer: asyncio.TimerHandle
+    still_sold_out: bool | None = None
+
+    @classmethod
+    def start(cls, memory: float) -> SoldOutProbe:
+        done = asyncio.Event()
+        return cls(done, asyncio.get_running_loop().call_later(memory, done.set))
+
+    def finish(self, still_sold_out: bool) -> None:
+        self.timer.cancel()
+        self.still_sold_out = still_sold_out
+        self.done.set()
+
+
 class SoldOutNow(Exception):  # a signal inside the gate, never answered as is
     """The process remembers this sale sold out: answered with a ready-made problem."""
 
@@ -167,7 +188,7 @@ class LeanGate:
         self._sales: dict[tuple[str, str], tuple[float, SaleInfo | None]] = {}
         self._sold_out: dict[int, float] = {}  # sale id → until (monotonic)
         # Sales whose "sold out" is being asked again: the probe's answer (still sold out?).
-        self._probing: dict[int, tuple[float, asyncio.Future[bool]]] = {}
+        self._probing: dict[int, SoldOutProbe] = {}
         # (path, code, detail) → a refusal's ready-made answer (``_refuse``)
         self._ready: dict[tuple[str, str, str], answers.Ready] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[tuple[float, SaleInfo | None]]] = {}
@@ -253,7 +274,7 @@ class LeanGate:
         # answer instead of all asking at once. It only ever refuses on a fresh answer, so
         # a unit put back by a lapse still sells to holders who try.
         memory = state.settings.flashsale_sold_out_memory_seconds
-        probe: asyncio.Future[bool] | None = None
+        probe: SoldOutProbe | None = None
         if memory > 0 and sale.id in self._sold_out:
             if self._sold_out[sale.id] > time.monotonic():
                 raise SoldOutNow()
@@ -262,15 +283,12 @@ class LeanGate:
                 # Wait for the probe's answer until it has been asking for a moment. No
                 # answer by then: this attempt asks the gate itself — a unit may be back,
                 # and a holder must not be told "sold out" on a guess.
-                asked_at, answer = running
-                wait = asked_at + memory - time.monotonic()
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        if await asyncio.wait_for(asyncio.shield(answer), wait):
-                            raise SoldOutNow()
+                if not running.done.is_set():
+                    await running.done.wait()
+                if running.still_sold_out:
+                    raise SoldOutNow()
             else:
-                probe = asyncio.get_running_loop().create_future()
-                self._probing[sale.id] = (time.monotonic(), probe)
+                probe = self._probing[sale.id] = SoldOutProbe.start(memory)
         still_sold_out = True
         try:
             token = _token(scope, await _body(receive))
@@ -299,7 +317,7 @@ class LeanGate:
         finally:
             if probe is not None:
                 del self._probing[sale.id]
-                probe.set_result(still_sold_out)
+                probe.finish(still_sold_out)
 
     async def _sale(self, state: Any, slug: str, public_id: str) -> SaleInfo:
         key = (slug, public_id)
