@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import httpx
 
 from bench.flashsale.wrk import lay_out
 from bench.storefront import wrk
-from bench.storefront.server import ROOT, SECRET, Server
+from bench.storefront.server import SECRET, Server, run_child
 from bench.storefront.wrk import Request
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -285,30 +286,9 @@ async def checkout(
     process)."""
     (work / "checkout-tokens.json").write_text(json.dumps(tokens))
     out = work / "checkout.json"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.storefront.checkout",
-        "--app",
-        server.base,
-        "--wechatpay",
-        server.wechatpay,
-        "--plan",
-        str(plan_file),
-        "--tokens",
-        str(work / "checkout-tokens.json"),
-        "--seconds",
-        str(seconds),
-        "--out",
-        str(out),
-        cwd=str(ROOT),
-    )
-    try:
-        code = await proc.wait()
-    except BaseException:
-        proc.kill()
-        raise
-    if code != 0:
-        raise RuntimeError(f"the checkout generator failed ({code})")
+    cmd = [sys.executable, "-m", "bench.storefront.checkout", "--app", server.base]
+    cmd += ["--wechatpay", server.wechatpay, "--plan", str(plan_file)]
+    cmd += ["--tokens", str(work / "checkout-tokens.json"), "--seconds", str(seconds)]
+    await run_child([*cmd, "--out", str(out)], dict(os.environ), work / "checkout.log")
     result: dict[str, Any] = json.loads(out.read_text())
     return result

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
 from sqlalchemy import text
 
 from bench.flashsale.replay import REDIS_URL
@@ -62,7 +63,9 @@ class World:
         return REDIS_URL if self.backend == "postgres" else ""
 
 
-async def _child(cmd: list[str], env: dict[str, str], log: Path) -> None:
+async def run_child(cmd: list[str], env: dict[str, str], log: Path) -> None:
+    """Run ``cmd`` from the repository, its output in ``log``; RuntimeError with the log's
+    tail when it fails (and the child killed when the caller is interrupted)."""
     with log.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
             *cmd, env=env, cwd=str(ROOT), stdout=out, stderr=asyncio.subprocess.STDOUT
@@ -103,11 +106,25 @@ async def world(
         if backend == "postgres":
             cmd += ["--redis-url", REDIS_URL]
         began = asyncio.get_running_loop().time()
-        await _child(cmd, code.env(), data_dir / "world.log")
-        plan = json.loads((data_dir / "plan.json").read_text())
-        yield World(
-            code, backend, url, data_dir, prefix, plan, asyncio.get_running_loop().time() - began
-        )
+        try:
+            await run_child(cmd, code.env(), data_dir / "world.log")
+            plan = json.loads((data_dir / "plan.json").read_text())
+            took = asyncio.get_running_loop().time() - began
+            yield World(code, backend, url, data_dir, prefix, plan, took)
+        finally:
+            if backend == "postgres":
+                await _forget(prefix)
+
+
+async def _forget(prefix: str) -> None:
+    """The run's keys out of Redis (the sales, the read cache's generations)."""
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        found = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if found:
+            await client.delete(*found)
+    finally:
+        await client.aclose()
 
 
 @dataclass

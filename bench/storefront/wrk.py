@@ -49,6 +49,24 @@ def write_rotation(requests: list[Request], target: Path) -> Path:
     return target
 
 
+def _args(
+    script: Path, url: str, connections: int, seconds: float, threads: int, *script_args: str
+) -> list[str]:
+    """wrk's command line: ``threads`` threads, ``connections`` connections, ``seconds``."""
+    return [
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        TIMEOUT,
+        "-s",
+        str(script),
+        url,
+        "--",
+        *script_args,
+    ]
+
+
 async def _wrk(args: list[str], *, stop_after: asyncio.Event | None = None) -> dict[str, Any]:
     """Run wrk; its script's JSON (the last line it prints). With ``stop_after``, wrk is
     ended (SIGINT, it then prints its figures) once the event is set."""
@@ -112,20 +130,7 @@ async def crowd(
 ) -> dict[str, Any]:
     """``connections`` connections sending ``requests`` in turn for ``seconds``."""
     rotation = write_rotation(requests, work_dir / f"crowd-{name}.tsv")
-    got = await _wrk(
-        [
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--timeout",
-            TIMEOUT,
-            "-s",
-            str(CROWD_SCRIPT),
-            url,
-            "--",
-            str(rotation),
-        ]
-    )
+    got = await _wrk(_args(CROWD_SCRIPT, url, connections, seconds, threads, str(rotation)))
     return figures(got)
 
 
@@ -137,22 +142,9 @@ async def gate(
     prefix = work_dir / "gate-bodies"
     (work_dir / "gate-bodies.0").write_text("\n".join(bodies) + "\n")
     (work_dir / "gate-bodies.done.0").unlink(missing_ok=True)
-    got = await _wrk(
-        [
-            "-t1",
-            f"-c{connections}",
-            "-d600s",
-            "--timeout",
-            TIMEOUT,
-            "-s",
-            str(GATE_SCRIPT),
-            url,
-            "--",
-            path,
-            str(prefix),
-        ],
-        stop_after=stop,
-    )
+    # Until stopped: wrk's own limit is only there to end a run whose caller died.
+    args = _args(GATE_SCRIPT, url, connections, 600, 1, path, str(prefix))
+    got = await _wrk(args, stop_after=stop)
     elapsed = got["elapsed_s"]
     return {
         "attempts": got["answered"],
