@@ -28,6 +28,7 @@ from statistics import median
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.harness import BenchContext, Row, percentile
 from loopmall.app import create_app
@@ -53,39 +54,48 @@ SLUG = "bench"
 SKUS = 20
 
 
+async def stocked_shop(
+    s: AsyncSession, *, slug: str, name: str, skus: int = SKUS
+) -> tuple[Tenant, list[str]]:
+    """A new merchant with one tee of ``skus`` SKUs, each with 100,000 in the warehouse:
+    the shop the checkout benchmark and its profile buy from (their public ids)."""
+    merchant = Merchant(
+        public_id=new_public_id("mch"), slug=slug, name=name, created_at=clock.now()
+    )
+    s.add(merchant)
+    await s.flush()
+    tenant = Tenant(merchant.id, merchant.slug)
+    detail = await create_product(
+        s,
+        tenant,
+        ProductIn(
+            title=f"{name} tee",
+            status="active",
+            option_names=["n"],
+            skus=[SkuIn(options={"n": str(i)}, price=9900 + i) for i in range(skus)],
+        ),
+    )
+    warehouse = await default_warehouse(s, tenant)
+    for d in detail.skus:
+        await adjust_stock(
+            s,
+            tenant,
+            sku_id=d.sku.id,
+            location_id=warehouse.id,
+            delta=100_000,
+            reason="bench",
+            actor="bench",
+        )
+    return tenant, [d.sku.public_id for d in detail.skus]
+
+
 async def _setup(
     state: AppState, clients: int, wechat: Any
 ) -> tuple[Tenant, list[str], list[str], str]:
     """A merchant with SKUS SKUs in plenty, a payment account, and ``clients`` shoppers."""
     async with UnitOfWork(state.write_factory) as uow:
         s = uow.session
-        merchant = Merchant(
-            public_id=new_public_id("mch"), slug=SLUG, name="Bench", created_at=clock.now()
-        )
-        s.add(merchant)
-        await s.flush()
-        tenant = Tenant(merchant.id, merchant.slug)
-        detail = await create_product(
-            s,
-            tenant,
-            ProductIn(
-                title="Bench tee",
-                status="active",
-                option_names=["n"],
-                skus=[SkuIn(options={"n": str(i)}, price=9900 + i) for i in range(SKUS)],
-            ),
-        )
-        warehouse = await default_warehouse(s, tenant)
-        for d in detail.skus:
-            await adjust_stock(
-                s,
-                tenant,
-                sku_id=d.sku.id,
-                location_id=warehouse.id,
-                delta=100_000,
-                reason="bench",
-                actor="bench",
-            )
+        tenant, sku_ids = await stocked_shop(s, slug=SLUG, name="Bench")
         if wechat is None:
             account = await configure_account(s, tenant, "sandbox", sandbox.new_credentials())
         else:
@@ -95,7 +105,7 @@ async def _setup(
             _customer, token = await sandbox_login(s, tenant, name=f"shopper {i}")
             tokens.append(token)
         await uow.commit()
-    return tenant, [d.sku.public_id for d in detail.skus], tokens, account.public_id
+    return tenant, sku_ids, tokens, account.public_id
 
 
 async def _one_order(
@@ -158,6 +168,8 @@ async def _loop(
                 run_background=False,
                 secret_key="bench",
                 wechatpay_base_url=standins.wechatpay_url if standins else "http://unused",
+                # The sandbox path pays through the demo's provider, off unless switched on.
+                sandbox_payments=True,
             )
             wechat = standins.new_wechatpay_merchant() if standins else None
             app = create_app(settings)

@@ -48,21 +48,14 @@ import httpx
 from pyinstrument import Profiler
 from sqlalchemy import event
 
+from bench.bench_checkout import stocked_shop
 from bench.harness import BenchContext
 from loopmall.app import create_app
-from loopmall.catalog.schemas import ProductIn, SkuIn
-from loopmall.catalog.service import create_product
 from loopmall.config import Settings
-from loopmall.core import clock
-from loopmall.core.ids import new_public_id
 from loopmall.core.outbox import Dispatcher
 from loopmall.core.state import AppState
-from loopmall.core.tenancy import Tenant
 from loopmall.core.uow import UnitOfWork
 from loopmall.customers.service import sandbox_login
-from loopmall.inventory.locations import default_warehouse
-from loopmall.inventory.service import adjust_stock
-from loopmall.merchants.models import Merchant
 from loopmall.payments.accounts import configure_account
 from loopmall.standins.keys import WeChatPayMerchantKeys, new_wechatpay_merchant
 
@@ -192,37 +185,11 @@ async def setup(state: AppState, keys: WeChatPayMerchantKeys) -> tuple[list[str]
     """A merchant with SKUS SKUs in plenty, its WeChat Pay account, one shopper's token."""
     async with UnitOfWork(state.write_factory) as uow:
         s = uow.session
-        merchant = Merchant(
-            public_id=new_public_id("mch"), slug=SLUG, name="Profile", created_at=clock.now()
-        )
-        s.add(merchant)
-        await s.flush()
-        tenant = Tenant(merchant.id, merchant.slug)
-        detail = await create_product(
-            s,
-            tenant,
-            ProductIn(
-                title="Profile tee",
-                status="active",
-                option_names=["n"],
-                skus=[SkuIn(options={"n": str(i)}, price=9900 + i) for i in range(SKUS)],
-            ),
-        )
-        warehouse = await default_warehouse(s, tenant)
-        for d in detail.skus:
-            await adjust_stock(
-                s,
-                tenant,
-                sku_id=d.sku.id,
-                location_id=warehouse.id,
-                delta=100_000,
-                reason="profile",
-                actor="profile",
-            )
+        tenant, sku_ids = await stocked_shop(s, slug=SLUG, name="Profile", skus=SKUS)
         await configure_account(s, tenant, "wechatpay", asdict(keys.config))
         _customer, token = await sandbox_login(s, tenant, name="shopper")
         await uow.commit()
-    return [d.sku.public_id for d in detail.skus], token
+    return sku_ids, token
 
 
 @dataclass
